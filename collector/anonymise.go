@@ -1,0 +1,156 @@
+package collector
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Record is an anonymised submission: the only thing tamtam ever writes. It holds no
+// exact age, no country, no identifier and no date finer than a month.
+type Record struct {
+	SubmissionID  string
+	Questionnaire string
+	Version       int
+	Site          string
+	Month         string // YYYY-MM of the questionnaire's period item
+	Year          int
+	Consent       bool
+	// Breakdown dimensions, also present in Answers; "" when not asked, or 8/9.
+	Gender           string
+	AgeBand          string
+	NationalityGroup string
+	LinkID           string // keyed hash of the linkage identifier, "" without one
+	KeyID            string // the key of LinkID and Fingerprint
+	Fingerprint      string // keyed hash of the whole submission, to tell replays from conflicts
+	Answers          []StoredAnswer
+	Received         time.Time // when tamtam accepted it (not an answer)
+}
+
+// StoredAnswer is one stored item value; a multi answer is one StoredAnswer per code.
+// An empty multi answer ("none of these") is one StoredAnswer with an empty Value.
+type StoredAnswer struct {
+	Item  string
+	Value string
+}
+
+// LogValue logs what identifies the record in the pipeline, never its answers.
+func (r Record) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("submission_id", r.SubmissionID), slog.String("site", r.Site))
+}
+
+// Items of the breakdown dimensions, fixed across versions (codes never change meaning).
+const (
+	GenderItem      = "demo.gender"
+	AgeItem         = "demo.age"
+	NationalityItem = "demo.nationality"
+)
+
+// AgeBands are the published age bands (PRIVACY.md R2).
+var AgeBands = []string{"18-24", "25-34", "35-44", "45-54", "55+"}
+
+// AgeBand returns the band of an exact age.
+func AgeBand(age int) string {
+	switch {
+	case age < 25:
+		return "18-24"
+	case age < 35:
+		return "25-34"
+	case age < 45:
+		return "35-44"
+	case age < 55:
+		return "45-54"
+	}
+	return "55+"
+}
+
+// residenceSecurity coarsens residence status: only whether the stay is secure is kept.
+var residenceSecurity = map[string]string{
+	"belgian": "secure", "eu": "secure", "permit": "secure",
+	"asylum": "insecure", "no_permit": "insecure",
+}
+
+// Anonymiser turns validated submissions into records with the current linkage key.
+type Anonymiser struct {
+	Keys *Keyring
+}
+
+// Anonymise coarsens every answer as its item's store transform says (PRIVACY.md R2, R3).
+// It returns an error only for a definition inconsistent with the transforms, which
+// LoadCatalog already refuses.
+func (a *Anonymiser) Anonymise(s *Submission, received time.Time) (Record, error) {
+	key := a.Keys.Current
+	period := s.Answers[s.Definition.PeriodItem()].Text
+	year, err := strconv.Atoi(period[:4])
+	if err != nil {
+		return Record{}, fmt.Errorf("collector: period %s: %w", s.Definition.PeriodItem(), err)
+	}
+	r := Record{
+		SubmissionID:  s.ID,
+		Questionnaire: s.Definition.ID,
+		Version:       s.Definition.Version,
+		Site:          s.Site,
+		Month:         period,
+		Year:          year,
+		Consent:       s.Consent,
+		KeyID:         key.ID,
+		Fingerprint:   key.Fingerprint(s.canonicalJSON),
+		Received:      received.UTC().Truncate(time.Second),
+	}
+	for _, it := range s.Definition.Items {
+		ans, ok := s.Answers[it.Code]
+		if !ok {
+			continue
+		}
+		var values []string
+		switch {
+		case it.Store == StoreLinkKey:
+			r.LinkID = key.LinkID(ans.Text)
+			continue // the identifier itself is never stored, not even hashed in Answers
+		case it.Store == StoreAgeBand:
+			values = []string{AgeBand(ans.Int)}
+		case it.Store == StoreCountryGroup && !isMissingCode(ans.Code):
+			group, ok := NationalityGroup(ans.Code)
+			if !ok {
+				return Record{}, fmt.Errorf("collector: %s: code without a group", it.Code)
+			}
+			values = []string{group}
+		case it.Store == StoreResidenceSecurity && !isMissingCode(ans.Code):
+			values = []string{residenceSecurity[ans.Code]}
+		case it.Type == TypeMulti:
+			values = slices.Sorted(slices.Values(ans.Codes))
+			if len(values) == 0 {
+				values = []string{""}
+			}
+		case it.Type == TypeInteger:
+			values = []string{strconv.Itoa(ans.Int)}
+		case it.Type == TypeMonth:
+			values = []string{ans.Text}
+		default:
+			values = []string{ans.Code}
+		}
+		for _, v := range values {
+			r.Answers = append(r.Answers, StoredAnswer{Item: it.Code, Value: v})
+		}
+		switch it.Code {
+		case GenderItem:
+			r.Gender = values[0]
+		case AgeItem:
+			r.AgeBand = values[0]
+		case NationalityItem:
+			r.NationalityGroup = values[0]
+		}
+	}
+	slices.SortStableFunc(r.Answers, func(x, y StoredAnswer) int {
+		if x.Item != y.Item {
+			if x.Item < y.Item {
+				return -1
+			}
+			return 1
+		}
+		return 0
+	})
+	return r, nil
+}

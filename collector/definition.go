@@ -1,0 +1,531 @@
+package collector
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Text is a label in the three languages of the forms. French is the master language.
+type Text struct {
+	FR string `json:"fr"`
+	NL string `json:"nl"`
+	EN string `json:"en"`
+}
+
+// Languages lists the languages every label has, the default first.
+var Languages = []string{"fr", "nl", "en"}
+
+// In returns the text in lang, falling back to French for an unknown language.
+func (t Text) In(lang string) string {
+	switch lang {
+	case "nl":
+		return t.NL
+	case "en":
+		return t.EN
+	}
+	return t.FR
+}
+
+func (t Text) complete() bool { return t.FR != "" && t.NL != "" && t.EN != "" }
+
+// ItemType is the type of an item's answer.
+type ItemType string
+
+// The item types of DESIGN.md §3.
+const (
+	TypeChoice     ItemType = "choice"     // one code string
+	TypeMulti      ItemType = "multi"      // an array of distinct code strings
+	TypeInteger    ItemType = "integer"    // a whole number within [Min, Max]
+	TypeMonth      ItemType = "month"      // "YYYY-MM"
+	TypeIdentifier ItemType = "identifier" // linkage only: turned into a keyed hash, never stored
+)
+
+// StoreAs names how an answer is written. The set is closed on purpose: a definition file
+// can choose among these transforms but cannot add one, so no new version can make tamtam
+// store a value that anonymisation should remove.
+type StoreAs string
+
+// The storage transforms (PRIVACY.md R2, R3).
+const (
+	StoreAsIs              StoreAs = ""                   // the code, number or month as answered
+	StoreAgeBand           StoreAs = "age_band"           // integer age -> 18-24 … 55+
+	StoreCountryGroup      StoreAs = "country_group"      // country code -> nationality group
+	StoreResidenceSecurity StoreAs = "residence_security" // residence status -> secure / insecure
+	StoreLinkKey           StoreAs = "link_key"           // identifier -> HMAC linkage key
+)
+
+// Choice is one allowed code of a choice or multi item.
+type Choice struct {
+	Code  string `json:"code"`
+	Label Text   `json:"label"`
+	Hint  *Text  `json:"hint,omitempty"`
+	TDI   string `json:"tdi,omitempty"`   // EMCDDA TDI substance code, for substances
+	Group string `json:"group,omitempty"` // nationality group, for countries
+}
+
+// Condition holds when the answer to Item is one of In. An item applies when all its
+// conditions hold; an unanswered or non-applicable item satisfies no condition.
+type Condition struct {
+	Item string   `json:"item"`
+	In   []string `json:"in"`
+}
+
+// Item is one question of a questionnaire.
+type Item struct {
+	Code     string      `json:"code"`
+	Type     ItemType    `json:"type"`
+	Required bool        `json:"required"`
+	Section  string      `json:"section,omitempty"`
+	Label    Text        `json:"label"`
+	Hint     *Text       `json:"hint,omitempty"`
+	Choices  []Choice    `json:"choices,omitempty"`
+	When     []Condition `json:"when,omitempty"`
+	Store    StoreAs     `json:"store,omitempty"`
+	// Integer items.
+	Min, Max *int   `json:"-"`
+	MaxItem  string `json:"max_item,omitempty"` // an integer item whose answer bounds this one
+	// Month items.
+	MinMonth  string `json:"-"`
+	NotFuture bool   `json:"not_future,omitempty"`
+	// Multi items.
+	SubsetOf string `json:"subset_of,omitempty"`
+
+	choiceIndex map[string]int
+}
+
+// MarshalJSON writes the item in the served shape, where "min" is a number for integer
+// items and a "YYYY-MM" string for month items.
+func (it *Item) MarshalJSON() ([]byte, error) {
+	type plain Item
+	var extra struct {
+		*plain
+		Min any `json:"min,omitempty"`
+		Max any `json:"max,omitempty"`
+	}
+	extra.plain = (*plain)(it)
+	switch {
+	case it.Type == TypeMonth && it.MinMonth != "":
+		extra.Min = it.MinMonth
+	case it.Min != nil:
+		extra.Min = *it.Min
+	}
+	if it.Max != nil {
+		extra.Max = *it.Max
+	}
+	return json.Marshal(extra)
+}
+
+// Choice returns the choice with the given code.
+func (it *Item) Choice(code string) (Choice, bool) {
+	i, ok := it.choiceIndex[code]
+	if !ok {
+		return Choice{}, false
+	}
+	return it.Choices[i], true
+}
+
+// Definition is one version of a questionnaire.
+type Definition struct {
+	ID          string  `json:"id"`
+	Version     int     `json:"version"`
+	Title       Text    `json:"title"`
+	Description Text    `json:"description"`
+	Items       []*Item `json:"items"`
+
+	byCode map[string]*Item
+	period string // code of the month item that dates a record (entry or follow-up month)
+}
+
+// Item returns the item with the given code, or nil.
+func (d *Definition) Item(code string) *Item { return d.byCode[code] }
+
+// PeriodItem returns the code of the required month item that dates the questionnaire
+// (meta.entry_month, meta.followup_month): the record's year and month come from it.
+func (d *Definition) PeriodItem() string { return d.period }
+
+// Catalog holds every known version of every questionnaire.
+type Catalog struct {
+	versions map[string][]*Definition // by id, ascending version
+}
+
+//go:embed questionnaires/*.json
+var builtinQuestionnaires embed.FS
+
+// BuiltinCatalog loads the questionnaires shipped with tamtam.
+func BuiltinCatalog() (*Catalog, error) {
+	sub, err := fs.Sub(builtinQuestionnaires, "questionnaires")
+	if err != nil {
+		return nil, err
+	}
+	return LoadCatalog(sub)
+}
+
+// Latest returns the newest version of questionnaire id.
+func (c *Catalog) Latest(id string) (*Definition, bool) {
+	vs := c.versions[id]
+	if len(vs) == 0 {
+		return nil, false
+	}
+	return vs[len(vs)-1], true
+}
+
+// Get returns version v of questionnaire id.
+func (c *Catalog) Get(id string, v int) (*Definition, bool) {
+	for _, d := range c.versions[id] {
+		if d.Version == v {
+			return d, true
+		}
+	}
+	return nil, false
+}
+
+// IDs returns the questionnaire ids in order.
+func (c *Catalog) IDs() []string {
+	ids := make([]string, 0, len(c.versions))
+	for id := range c.versions {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Versions returns the known versions of questionnaire id, ascending.
+func (c *Catalog) Versions(id string) []int {
+	var vs []int
+	for _, d := range c.versions[id] {
+		vs = append(vs, d.Version)
+	}
+	return vs
+}
+
+// The files of a catalog directory.
+const listsFile = "lists.json"
+
+var definitionFile = regexp.MustCompile(`^([a-z][a-z0-9_]*)\.v([1-9][0-9]*)\.json$`)
+
+// LoadCatalog reads lists.json and every ID.vN.json file of fsys and checks them: unknown
+// keys, missing translations, dangling references and impossible storage transforms are
+// errors, so a faulty definition stops tamtam at start rather than at the first answer.
+func LoadCatalog(fsys fs.FS) (*Catalog, error) {
+	lists, err := loadLists(fsys)
+	if err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(fsys, "*.json")
+	if err != nil {
+		return nil, err
+	}
+	c := &Catalog{versions: map[string][]*Definition{}}
+	for _, name := range names {
+		if name == listsFile {
+			continue
+		}
+		m := definitionFile.FindStringSubmatch(path.Base(name))
+		if m == nil {
+			return nil, fmt.Errorf("collector: questionnaire file %s: name must be ID.vN.json", name)
+		}
+		d, err := loadDefinition(fsys, name, lists)
+		if err != nil {
+			return nil, fmt.Errorf("collector: questionnaire file %s: %w", name, err)
+		}
+		if d.ID != m[1] || fmt.Sprint(d.Version) != m[2] {
+			return nil, fmt.Errorf("collector: questionnaire file %s declares %s version %d", name, d.ID, d.Version)
+		}
+		c.versions[d.ID] = append(c.versions[d.ID], d)
+	}
+	if len(c.versions) == 0 {
+		return nil, fmt.Errorf("collector: no questionnaire definitions found")
+	}
+	for _, vs := range c.versions {
+		slices.SortFunc(vs, func(a, b *Definition) int { return a.Version - b.Version })
+	}
+	return c, nil
+}
+
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("trailing data after the JSON value")
+	}
+	return nil
+}
+
+func loadLists(fsys fs.FS) (map[string][]Choice, error) {
+	data, err := fs.ReadFile(fsys, listsFile)
+	if err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
+	lists := map[string][]Choice{}
+	if err := decodeStrict(data, &lists); err != nil {
+		return nil, fmt.Errorf("collector: %s: %w", listsFile, err)
+	}
+	if len(lists["missing"]) == 0 {
+		return nil, fmt.Errorf("collector: %s: the \"missing\" list (codes 8 and 9) is required", listsFile)
+	}
+	if _, ok := lists[countriesList]; ok {
+		return nil, fmt.Errorf("collector: %s: %q is built in and cannot be redefined", listsFile, countriesList)
+	}
+	lists[countriesList] = countryChoices()
+	for name, cs := range lists {
+		if err := checkChoices(cs); err != nil {
+			return nil, fmt.Errorf("collector: %s: list %s: %w", listsFile, name, err)
+		}
+	}
+	return lists, nil
+}
+
+var codePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_+\-]*$`)
+
+func checkChoices(cs []Choice) error {
+	seen := map[string]bool{}
+	for _, ch := range cs {
+		if !codePattern.MatchString(ch.Code) {
+			return fmt.Errorf("invalid choice code %q", ch.Code)
+		}
+		if seen[ch.Code] {
+			return fmt.Errorf("choice %s listed twice", ch.Code)
+		}
+		seen[ch.Code] = true
+		if !ch.Label.complete() {
+			return fmt.Errorf("choice %s: label needs fr, nl and en", ch.Code)
+		}
+		if ch.Hint != nil && !ch.Hint.complete() {
+			return fmt.Errorf("choice %s: hint needs fr, nl and en", ch.Code)
+		}
+	}
+	return nil
+}
+
+// fileItem is an item as written in a definition file: choices may come from a named list.
+type fileItem struct {
+	Code         string          `json:"code"`
+	Type         ItemType        `json:"type"`
+	Required     bool            `json:"required"`
+	Section      string          `json:"section"`
+	Label        Text            `json:"label"`
+	Hint         *Text           `json:"hint"`
+	List         string          `json:"list"`
+	Choices      []Choice        `json:"choices"`
+	MissingCodes *bool           `json:"missing_codes"`
+	Min          json.RawMessage `json:"min"`
+	Max          *int            `json:"max"`
+	MaxItem      string          `json:"max_item"`
+	NotFuture    bool            `json:"not_future"`
+	SubsetOf     string          `json:"subset_of"`
+	When         []Condition     `json:"when"`
+	Store        StoreAs         `json:"store"`
+}
+
+type fileDefinition struct {
+	ID          string     `json:"id"`
+	Version     int        `json:"version"`
+	Title       Text       `json:"title"`
+	Description Text       `json:"description"`
+	Items       []fileItem `json:"items"`
+}
+
+var monthPattern = regexp.MustCompile(`^(\d{4})-(0[1-9]|1[0-2])$`)
+
+var itemCodePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$`)
+
+func loadDefinition(fsys fs.FS, name string, lists map[string][]Choice) (*Definition, error) {
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	var fd fileDefinition
+	if err := decodeStrict(data, &fd); err != nil {
+		return nil, err
+	}
+	d := &Definition{ID: fd.ID, Version: fd.Version, Title: fd.Title, Description: fd.Description, byCode: map[string]*Item{}}
+	if !fd.Title.complete() {
+		return nil, fmt.Errorf("title needs fr, nl and en")
+	}
+	for _, fi := range fd.Items {
+		it, err := buildItem(fi, lists, d)
+		if err != nil {
+			return nil, fmt.Errorf("item %s: %w", fi.Code, err)
+		}
+		d.Items = append(d.Items, it)
+		d.byCode[it.Code] = it
+		if d.period == "" && it.Type == TypeMonth && it.Required && len(it.When) == 0 {
+			d.period = it.Code
+		}
+	}
+	if d.Item(ConsentItem) == nil || d.Item(ConsentItem).Type != TypeChoice || !d.Item(ConsentItem).Required {
+		return nil, fmt.Errorf("a required choice item %s is needed", ConsentItem)
+	}
+	if d.period == "" {
+		return nil, fmt.Errorf("a required month item that always applies is needed to date records")
+	}
+	return d, nil
+}
+
+// buildItem turns a file item into an Item, checking it against the items before it (d).
+func buildItem(fi fileItem, lists map[string][]Choice, d *Definition) (*Item, error) {
+	if !itemCodePattern.MatchString(fi.Code) {
+		return nil, fmt.Errorf("invalid item code")
+	}
+	if d.byCode[fi.Code] != nil {
+		return nil, fmt.Errorf("code used twice")
+	}
+	if !fi.Label.complete() {
+		return nil, fmt.Errorf("label needs fr, nl and en")
+	}
+	if fi.Hint != nil && !fi.Hint.complete() {
+		return nil, fmt.Errorf("hint needs fr, nl and en")
+	}
+	it := &Item{Code: fi.Code, Type: fi.Type, Required: fi.Required, Section: fi.Section,
+		Label: fi.Label, Hint: fi.Hint, When: fi.When, Store: fi.Store, MaxItem: fi.MaxItem,
+		NotFuture: fi.NotFuture, SubsetOf: fi.SubsetOf}
+	if it.Section == "" {
+		it.Section, _, _ = strings.Cut(it.Code, ".")
+	}
+	hasChoices := fi.List != "" || fi.Choices != nil
+	switch fi.Type {
+	case TypeChoice, TypeMulti:
+		if fi.List != "" && fi.Choices != nil || !hasChoices {
+			return nil, fmt.Errorf("exactly one of list and choices is needed")
+		}
+		if fi.List != "" {
+			l, ok := lists[fi.List]
+			if !ok {
+				return nil, fmt.Errorf("unknown list %q", fi.List)
+			}
+			it.Choices = slices.Clone(l)
+		} else {
+			if err := checkChoices(fi.Choices); err != nil {
+				return nil, err
+			}
+			it.Choices = fi.Choices
+		}
+		// 8 (refused) and 9 (don't know) are allowed on every choice item (QUESTIONNAIRE.md).
+		if fi.Type == TypeChoice && (fi.MissingCodes == nil || *fi.MissingCodes) {
+			it.Choices = append(it.Choices, lists["missing"]...)
+		}
+		it.choiceIndex = map[string]int{}
+		for i, ch := range it.Choices {
+			if _, dup := it.choiceIndex[ch.Code]; dup {
+				return nil, fmt.Errorf("choice %s listed twice", ch.Code)
+			}
+			it.choiceIndex[ch.Code] = i
+		}
+	case TypeInteger:
+		if len(fi.Min) > 0 {
+			var m int
+			if err := json.Unmarshal(fi.Min, &m); err != nil {
+				return nil, fmt.Errorf("min must be an integer")
+			}
+			it.Min = &m
+		}
+		it.Max = fi.Max
+		if it.Min == nil || it.Max == nil || *it.Min > *it.Max {
+			return nil, fmt.Errorf("integer items need min <= max")
+		}
+	case TypeMonth:
+		if len(fi.Min) > 0 {
+			if err := json.Unmarshal(fi.Min, &it.MinMonth); err != nil || !monthPattern.MatchString(it.MinMonth) {
+				return nil, fmt.Errorf("min must be a YYYY-MM string")
+			}
+		}
+	case TypeIdentifier:
+	default:
+		return nil, fmt.Errorf("unknown type %q", fi.Type)
+	}
+	if hasChoices && fi.Type != TypeChoice && fi.Type != TypeMulti {
+		return nil, fmt.Errorf("only choice and multi items have choices")
+	}
+	if fi.MissingCodes != nil && fi.Type != TypeChoice {
+		return nil, fmt.Errorf("missing_codes is for choice items")
+	}
+	if (fi.Max != nil || len(fi.Min) > 0) && fi.Type != TypeInteger && fi.Type != TypeMonth {
+		return nil, fmt.Errorf("min and max are for integer and month items")
+	}
+	if fi.NotFuture && fi.Type != TypeMonth {
+		return nil, fmt.Errorf("not_future is for month items")
+	}
+	if err := checkStore(it); err != nil {
+		return nil, err
+	}
+	for _, c := range it.When {
+		ref := d.byCode[c.Item]
+		if ref == nil {
+			return nil, fmt.Errorf("condition on %s, which is not an earlier item", c.Item)
+		}
+		if ref.Type != TypeChoice || len(c.In) == 0 {
+			return nil, fmt.Errorf("condition on %s: conditions test codes of an earlier choice item", c.Item)
+		}
+		for _, code := range c.In {
+			if _, ok := ref.Choice(code); !ok {
+				return nil, fmt.Errorf("condition on %s: unknown code %q", c.Item, code)
+			}
+		}
+	}
+	if it.MaxItem != "" {
+		ref := d.byCode[it.MaxItem]
+		if it.Type != TypeInteger || ref == nil || ref.Type != TypeInteger {
+			return nil, fmt.Errorf("max_item must name an earlier integer item, on an integer item")
+		}
+	}
+	if it.SubsetOf != "" {
+		ref := d.byCode[it.SubsetOf]
+		if it.Type != TypeMulti || ref == nil || ref.Type != TypeMulti {
+			return nil, fmt.Errorf("subset_of must name an earlier multi item, on a multi item")
+		}
+	}
+	return it, nil
+}
+
+// checkStore refuses transforms that do not fit the item, and identifiers stored any
+// other way than as a linkage key.
+func checkStore(it *Item) error {
+	switch it.Store {
+	case StoreAsIs:
+		if it.Type == TypeIdentifier {
+			return fmt.Errorf("identifier items must be stored as link_key")
+		}
+	case StoreAgeBand:
+		if it.Type != TypeInteger {
+			return fmt.Errorf("age_band applies to integer items")
+		}
+	case StoreCountryGroup:
+		if it.Type != TypeChoice {
+			return fmt.Errorf("country_group applies to choice items")
+		}
+		for _, ch := range it.Choices {
+			if ch.Group == "" && !isMissingCode(ch.Code) {
+				return fmt.Errorf("country_group needs the countries list (choice %s has no group)", ch.Code)
+			}
+		}
+	case StoreResidenceSecurity:
+		if it.Type != TypeChoice {
+			return fmt.Errorf("residence_security applies to choice items")
+		}
+		for _, ch := range it.Choices {
+			if _, ok := residenceSecurity[ch.Code]; !ok && !isMissingCode(ch.Code) {
+				return fmt.Errorf("residence_security does not know choice %s", ch.Code)
+			}
+		}
+	case StoreLinkKey:
+		if it.Type != TypeIdentifier {
+			return fmt.Errorf("link_key applies to identifier items")
+		}
+	default:
+		return fmt.Errorf("unknown store %q", it.Store)
+	}
+	return nil
+}
+
+func isMissingCode(code string) bool { return code == "8" || code == "9" }

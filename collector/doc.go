@@ -1,0 +1,25 @@
+// Package collector is tamtam's domain core: questionnaire definitions, sites, roles and
+// principals, strict decoding and validation of submissions, anonymisation, the linkage
+// key, the ingest pipeline and the HTTP handlers that intake workers' clients talk to.
+//
+// The package imports none of tamtam's other packages. What it needs from storage is
+// declared here as small interfaces ([Store], [TokenStore]) and implemented by package
+// queries; cmd/tamtam wires the two together.
+//
+// # The anonymisation boundary
+//
+// A [Submission] is what a client sent: it holds exact values (an age, a country, a
+// linkage identifier) and lives only in memory during a request. [Anonymise] turns it
+// into a [Record], the only type a [Store] accepts: age band instead of age, nationality
+// group instead of country, secure/insecure instead of residence status, an HMAC linkage
+// key instead of the identifier. A Submission redacts itself when logged (LogValue) and
+// no error message ever quotes an answer, so the exact values cannot reach disk, logs or
+// ClickHouse by accident.
+//
+// # Definitions are data
+//
+// Questionnaires are JSON files embedded from questionnaires/ (see [LoadDefinitions]).
+// Adding a version is adding a file: validation, the served definition and storage are
+// all driven by it. Storage transforms are a closed set named in the definition
+// ("store": "age_band", …) so a new version cannot invent a way to store raw values.
+package collector

@@ -1,0 +1,300 @@
+package collector
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Request body limits. A questionnaire is under 4 KiB; the limits leave room and no more.
+const (
+	MaxSubmissionBytes = 64 << 10
+	MaxBatchBytes      = 8 << 20
+	MaxBatchSize       = 1000
+)
+
+// API serves the questionnaire definitions and takes submissions (DESIGN.md §3).
+type API struct {
+	Catalog    *Catalog
+	Sites      *Sites
+	Auth       *Authenticator
+	Anonymiser *Anonymiser
+	Ingester   *Ingester
+	Logger     *slog.Logger     // nil: discard
+	Now        func() time.Time // nil: time.Now
+}
+
+// Mount registers the API routes on r.
+func (a *API) Mount(r gin.IRouter) {
+	if a.Logger == nil {
+		a.Logger = slog.New(slog.DiscardHandler)
+	}
+	if a.Now == nil {
+		a.Now = time.Now
+	}
+	v1 := r.Group("/api/v1")
+	v1.GET("/questionnaires", a.listQuestionnaires)
+	v1.GET("/questionnaires/:id", a.getQuestionnaire)
+	v1.GET("/sites", a.listSites)
+	auth := v1.Group("", a.Auth.RequireToken())
+	auth.POST("/submissions", a.postSubmission)
+	auth.POST("/submissions\\:batch", a.postBatch)
+}
+
+type questionnaireSummary struct {
+	ID       string `json:"id"`
+	Version  int    `json:"version"`
+	Versions []int  `json:"versions"`
+	Title    Text   `json:"title"`
+}
+
+func (a *API) listQuestionnaires(c *gin.Context) {
+	out := []questionnaireSummary{}
+	for _, id := range a.Catalog.IDs() {
+		d, _ := a.Catalog.Latest(id)
+		out = append(out, questionnaireSummary{ID: id, Version: d.Version, Versions: a.Catalog.Versions(id), Title: d.Title})
+	}
+	c.JSON(http.StatusOK, gin.H{"questionnaires": out})
+}
+
+func (a *API) getQuestionnaire(c *gin.Context) {
+	id := c.Param("id")
+	d, ok := a.Catalog.Latest(id)
+	if v := c.Query("version"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			abortWithError(c, a.Logger, Errorf(CodeInvalid, "version must be a whole number"))
+			return
+		}
+		d, ok = a.Catalog.Get(id, n)
+	}
+	if !ok {
+		abortWithError(c, a.Logger, Errorf(CodeNotFound, "no such questionnaire or version"))
+		return
+	}
+	c.JSON(http.StatusOK, d)
+}
+
+func (a *API) listSites(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"sites": a.Sites.All()})
+}
+
+// submissionResponse is the body of 200, 201 and 409 answers.
+type submissionResponse struct {
+	SubmissionID string `json:"submission_id"`
+	Status       string `json:"status"`
+}
+
+func (a *API) postSubmission(c *gin.Context) {
+	p, _ := PrincipalOf(c)
+	if p.Role != RoleIntake {
+		abortWithError(c, a.Logger, Errorf(CodeForbidden, "only intake tokens submit questionnaires"))
+		return
+	}
+	body, err := readJSONBody(c, MaxSubmissionBytes)
+	if err != nil {
+		abortWithError(c, a.Logger, err)
+		return
+	}
+	env, ferrs := DecodeEnvelope(body)
+	if ferrs != nil {
+		abortWithError(c, a.Logger, invalid(ferrs))
+		return
+	}
+	rec, err := a.Prepare(p, env)
+	if err != nil {
+		abortWithError(c, a.Logger, err)
+		return
+	}
+	outs, err := a.Ingester.Submit(c.Request.Context(), []Record{rec})
+	if err != nil {
+		abortWithError(c, a.Logger, err)
+		return
+	}
+	status, word := outcomeStatus(outs[0])
+	c.JSON(status, submissionResponse{SubmissionID: rec.SubmissionID, Status: word})
+}
+
+func outcomeStatus(o Outcome) (int, string) {
+	switch o {
+	case Stored:
+		return http.StatusCreated, "stored"
+	case Replayed:
+		return http.StatusOK, "stored"
+	}
+	return http.StatusConflict, "conflict"
+}
+
+// Prepare checks an envelope for principal p (questionnaire, version, site and scope,
+// answers) and anonymises it. It is the one path from client input to a Record, shared by
+// the API, the web form and imports.
+func (a *API) Prepare(p Principal, env *Envelope) (Record, error) {
+	var ferrs []FieldError
+	d, ok := a.Catalog.Latest(env.Questionnaire)
+	if !ok {
+		ferrs = append(ferrs, FieldError{Item: "questionnaire", Code: ErrUnknownQuest, Message: "no such questionnaire"})
+	} else if d, ok = a.Catalog.Get(env.Questionnaire, env.Version); !ok {
+		ferrs = append(ferrs, FieldError{Item: "version", Code: ErrUnknownVersion, Message: "no such version of this questionnaire"})
+	}
+	if _, known := a.Sites.Get(env.Site); !known {
+		ferrs = append(ferrs, FieldError{Item: "site", Code: ErrUnknownSite, Message: "no such site"})
+	} else if !p.CanSubmit(env.Site) {
+		return Record{}, &Error{Code: CodeForbidden, Message: "this token may not submit for this site",
+			Fields: []FieldError{{Item: "site", Code: ErrSiteNotAllowed, Message: "this token may not submit for this site"}}}
+	}
+	if ferrs != nil {
+		return Record{}, invalid(ferrs)
+	}
+	now := a.Now()
+	sub, ferrs := Validate(d, env, now)
+	if ferrs != nil {
+		return Record{}, invalid(ferrs)
+	}
+	rec, err := a.Anonymiser.Anonymise(sub, now)
+	if err != nil {
+		return Record{}, &Error{Code: CodeInternal, Message: "internal error", Err: err}
+	}
+	return rec, nil
+}
+
+// batchResult is the per-submission result of a batch.
+type batchResult struct {
+	Index        int          `json:"index"`
+	SubmissionID string       `json:"submission_id,omitempty"`
+	Code         int          `json:"code"` // the status the submission alone would have had
+	Status       string       `json:"status"`
+	Errors       []FieldError `json:"errors,omitempty"`
+}
+
+// postBatch takes up to MaxBatchSize submissions. Each gets its own result; the valid
+// ones are committed together in one atomic insert, so the answer is 200 with per-item
+// codes, or 503 with nothing stored.
+func (a *API) postBatch(c *gin.Context) {
+	p, _ := PrincipalOf(c)
+	if p.Role != RoleIntake {
+		abortWithError(c, a.Logger, Errorf(CodeForbidden, "only intake tokens submit questionnaires"))
+		return
+	}
+	body, err := readJSONBody(c, MaxBatchBytes)
+	if err != nil {
+		abortWithError(c, a.Logger, err)
+		return
+	}
+	items, err := decodeBatch(body)
+	if err != nil {
+		abortWithError(c, a.Logger, err)
+		return
+	}
+	results := make([]batchResult, len(items))
+	var recs []Record
+	var at []int
+	for i, raw := range items {
+		results[i].Index = i
+		env, ferrs := DecodeEnvelope(raw)
+		if ferrs != nil {
+			results[i].Code, results[i].Status, results[i].Errors = http.StatusBadRequest, "invalid", ferrs
+			continue
+		}
+		results[i].SubmissionID = env.SubmissionID
+		rec, err := a.Prepare(p, env)
+		if err != nil {
+			var e *Error
+			errors.As(err, &e)
+			results[i].Code, results[i].Errors = e.Code.Status(), e.Fields
+			results[i].Status = map[bool]string{true: "forbidden", false: "invalid"}[e.Code == CodeForbidden]
+			continue
+		}
+		recs = append(recs, rec)
+		at = append(at, i)
+	}
+	outs, err := a.Ingester.Submit(c.Request.Context(), recs)
+	if err != nil {
+		abortWithError(c, a.Logger, err)
+		return
+	}
+	for j, o := range outs {
+		results[at[j]].Code, results[at[j]].Status = outcomeStatus(o)
+	}
+	c.JSON(http.StatusOK, gin.H{"results": results})
+}
+
+// decodeBatch reads {"submissions":[…]} strictly.
+func decodeBatch(body []byte) ([]json.RawMessage, error) {
+	dec := newDecoder(body)
+	keys, vals, err := jsonObject(dec)
+	if err == nil {
+		if _, err2 := dec.Token(); err2 != io.EOF {
+			err = errors.New("trailing data")
+		}
+	}
+	if err != nil || len(keys) != 1 || keys[0] != "submissions" {
+		return nil, invalid([]FieldError{{Item: "submissions", Code: ErrMalformed, Message: `the body must be {"submissions":[…]}`}})
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(vals["submissions"], &items); err != nil || items == nil {
+		return nil, invalid([]FieldError{{Item: "submissions", Code: ErrWrongType, Message: "must be an array of submissions"}})
+	}
+	if len(items) > MaxBatchSize {
+		return nil, invalid([]FieldError{{Item: "submissions", Code: ErrTooMany, Message: "at most " + strconv.Itoa(MaxBatchSize) + " submissions per batch"}})
+	}
+	return items, nil
+}
+
+// readJSONBody enforces the JSON content type and the size limit, and reads the body.
+func readJSONBody(c *gin.Context, limit int64) ([]byte, error) {
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return nil, Errorf(CodeMediaType, "the body must be JSON, sent with Content-Type: application/json")
+	}
+	if c.Request.ContentLength > limit {
+		return nil, Errorf(CodeTooLarge, "the body is larger than %d bytes", limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, Errorf(CodeTooLarge, "the body is larger than %d bytes", limit)
+		}
+		return nil, Errorf(CodeInvalid, "the body could not be read")
+	}
+	return body, nil
+}
+
+// retryAfterSeconds is what a 503 asks clients to wait.
+const retryAfterSeconds = "5"
+
+// abortWithError writes err as the response, the one place where errors become HTTP
+// answers. A 5xx says "internal error" (or that the store is unavailable) and the details
+// go to the log; request bodies and answers never do.
+func abortWithError(c *gin.Context, log *slog.Logger, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Code: CodeInternal, Message: "internal error", Err: err}
+	}
+	status := e.Code.Status()
+	if status >= 500 && log != nil {
+		log.Error("request failed", "method", c.Request.Method, "route", c.FullPath(), "status", status, "err", err)
+	}
+	switch {
+	case e.Code == CodeUnavailable:
+		c.Header("Retry-After", retryAfterSeconds)
+	case status == http.StatusInternalServerError:
+		e = &Error{Code: CodeInternal, Message: "internal error"}
+	}
+	if e.Code == CodeInvalid && len(e.Fields) > 0 {
+		c.AbortWithStatusJSON(status, gin.H{"errors": e.Fields})
+		return
+	}
+	body := gin.H{"error": gin.H{"code": e.Code, "message": e.Message}}
+	if len(e.Fields) > 0 {
+		body["errors"] = e.Fields
+	}
+	c.AbortWithStatusJSON(status, body)
+}

@@ -1,0 +1,440 @@
+package collector
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Envelope is a decoded but not yet validated submission: the fields of DESIGN.md §3
+// with the answers still raw JSON. It holds raw answers, so it must not be logged.
+type Envelope struct {
+	SubmissionID  string
+	Questionnaire string
+	Version       int
+	Site          string
+	Answers       map[string]json.RawMessage
+	answerOrder   []string
+}
+
+// LogValue keeps answers out of logs whatever a caller passes to slog.
+func (e *Envelope) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("submission_id", e.SubmissionID),
+		slog.String("questionnaire", e.Questionnaire), slog.Int("answers", len(e.Answers)))
+}
+
+// Value is one validated answer. Exactly one field is meaningful, by the item's type.
+type Value struct {
+	Code  string   // choice
+	Codes []string // multi
+	Int   int      // integer
+	Text  string   // month ("YYYY-MM") or identifier (raw, never stored)
+}
+
+// Submission is a validated submission with its exact answers. It exists only in memory
+// during a request: pass it to [Anonymiser.Anonymise] and drop it.
+type Submission struct {
+	ID            string
+	Definition    *Definition
+	Site          string
+	Answers       map[string]Value
+	Consent       bool
+	canonicalJSON []byte // for the fingerprint; holds raw answers
+}
+
+// LogValue redacts the answers: only counts and codes that are not answers appear.
+func (s *Submission) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("submission_id", s.ID),
+		slog.String("questionnaire", s.Definition.ID), slog.Int("version", s.Definition.Version),
+		slog.String("site", s.Site), slog.Int("answers", len(s.Answers)))
+}
+
+// jsonObject reads one JSON object from dec, refusing duplicate keys (encoding/json keeps
+// the last one silently, which would let two different answers hide in one body).
+func jsonObject(dec *json.Decoder) (keys []string, vals map[string]json.RawMessage, err error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, nil, err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, nil, errors.New("expected a JSON object")
+	}
+	vals = map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, err
+		}
+		key := tok.(string) // object keys are always strings
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, nil, err
+		}
+		if _, dup := vals[key]; dup {
+			return nil, nil, &duplicateKeyError{key}
+		}
+		vals[key] = raw
+		keys = append(keys, key)
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, nil, err
+	}
+	return keys, vals, nil
+}
+
+type duplicateKeyError struct{ key string }
+
+func (e *duplicateKeyError) Error() string { return "key " + e.key + " given twice" }
+
+func newDecoder(data []byte) *json.Decoder {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return dec
+}
+
+// envelopeFields are the only keys a submission object may have (PRIVACY.md R1).
+var envelopeFields = []string{"submission_id", "questionnaire", "version", "site", "answers"}
+
+// DecodeEnvelope decodes one submission object strictly: unknown keys, duplicate keys,
+// wrong types and trailing data are all reported, every problem at once. It does not look
+// at the answers beyond requiring an object without duplicate keys.
+func DecodeEnvelope(data []byte) (*Envelope, []FieldError) {
+	dec := newDecoder(data)
+	env, errs := decodeEnvelope(dec)
+	if errs == nil {
+		if _, err := dec.Token(); err != io.EOF {
+			return nil, []FieldError{{Code: ErrMalformed, Message: "the body must hold exactly one JSON object"}}
+		}
+	}
+	return env, errs
+}
+
+func decodeEnvelope(dec *json.Decoder) (*Envelope, []FieldError) {
+	keys, vals, err := jsonObject(dec)
+	if err != nil {
+		var dup *duplicateKeyError
+		if errors.As(err, &dup) {
+			return nil, []FieldError{{Item: dup.key, Code: ErrDuplicateKey, Message: "this field is given twice"}}
+		}
+		return nil, []FieldError{{Code: ErrMalformed, Message: "the body is not a valid JSON submission object"}}
+	}
+	var errs []FieldError
+	for _, k := range keys {
+		if !slices.Contains(envelopeFields, k) {
+			errs = append(errs, FieldError{Item: k, Code: ErrUnknownField, Message: "unknown field; allowed: " + strings.Join(envelopeFields, ", ")})
+		}
+	}
+	env := &Envelope{}
+	str := func(name string, dst *string) {
+		raw, ok := vals[name]
+		if !ok {
+			errs = append(errs, FieldError{Item: name, Code: ErrMissingField, Message: "this field is required"})
+			return
+		}
+		if err := json.Unmarshal(raw, dst); err != nil || *dst == "" {
+			errs = append(errs, FieldError{Item: name, Code: ErrWrongType, Message: "must be a non-empty string"})
+		}
+	}
+	str("submission_id", &env.SubmissionID)
+	str("questionnaire", &env.Questionnaire)
+	str("site", &env.Site)
+	if raw, ok := vals["version"]; !ok {
+		errs = append(errs, FieldError{Item: "version", Code: ErrMissingField, Message: "this field is required"})
+	} else if v, err := strconv.Atoi(string(raw)); err != nil || v < 1 {
+		errs = append(errs, FieldError{Item: "version", Code: ErrWrongType, Message: "must be a positive whole number"})
+	} else {
+		env.Version = v
+	}
+	if env.SubmissionID != "" {
+		if id, err := uuid.Parse(env.SubmissionID); err != nil || len(env.SubmissionID) != 36 {
+			errs = append(errs, FieldError{Item: "submission_id", Code: ErrInvalidID, Message: "must be a UUID chosen by the client, like 0b8f6c1e-3c2a-4d5e-9f10-1a2b3c4d5e6f"})
+		} else {
+			env.SubmissionID = id.String()
+		}
+	}
+	if raw, ok := vals["answers"]; !ok {
+		errs = append(errs, FieldError{Item: "answers", Code: ErrMissingField, Message: "this field is required"})
+	} else {
+		keys, answers, err := jsonObject(newDecoder(raw))
+		var dup *duplicateKeyError
+		switch {
+		case errors.As(err, &dup):
+			errs = append(errs, FieldError{Item: dup.key, Code: ErrDuplicateKey, Message: "this item is answered twice"})
+		case err != nil:
+			errs = append(errs, FieldError{Item: "answers", Code: ErrWrongType, Message: "must be an object of item code to answer"})
+		default:
+			env.Answers, env.answerOrder = answers, keys
+		}
+	}
+	if errs != nil {
+		return nil, errs
+	}
+	return env, nil
+}
+
+// ConsentItem is the item every questionnaire starts with; "0" makes a refusal record,
+// in which only items that always apply may be answered.
+const ConsentItem = "meta.consent"
+
+// Validate checks the answers of env against d and returns the submission, or every
+// problem found. now bounds "not in the future" months. Messages never quote an answer.
+func Validate(d *Definition, env *Envelope, now time.Time) (*Submission, []FieldError) {
+	v := validation{def: d, answers: map[string]Value{}, bad: map[string]bool{}}
+	for _, code := range env.answerOrder {
+		if d.Item(code) == nil {
+			v.fail(code, ErrUnknownItem, "this item is not part of "+d.ID+" version "+strconv.Itoa(d.Version))
+		}
+	}
+	thisMonth := now.UTC().Format("2006-01")
+	applies := map[string]bool{}
+	for _, it := range d.Items {
+		raw, answered := env.Answers[it.Code]
+		if answered {
+			v.parse(it, raw, thisMonth)
+		}
+		applies[it.Code] = v.applies(it, applies)
+		switch {
+		case answered && !applies[it.Code]:
+			v.fail(it.Code, ErrNotApplicable, "this item does not apply given the answers to "+conditionItems(it)+"; leave it out")
+			delete(v.answers, it.Code)
+		case !answered && applies[it.Code] && it.Required:
+			v.fail(it.Code, ErrMissingRequired, "this item is required")
+		}
+	}
+	v.crossChecks()
+	if len(v.errs) > 0 {
+		return nil, v.errs
+	}
+	s := &Submission{ID: env.SubmissionID, Definition: d, Site: env.Site, Answers: v.answers,
+		Consent: v.answers[ConsentItem].Code == "1"}
+	s.canonicalJSON = canonical(s)
+	return s, nil
+}
+
+func conditionItems(it *Item) string {
+	var codes []string
+	for _, c := range it.When {
+		codes = append(codes, c.Item)
+	}
+	return strings.Join(codes, ", ")
+}
+
+type validation struct {
+	def     *Definition
+	answers map[string]Value
+	bad     map[string]bool // items with an error already
+	errs    []FieldError
+}
+
+func (v *validation) fail(item, code, msg string) {
+	v.bad[item] = true
+	v.errs = append(v.errs, FieldError{Item: item, Code: code, Message: msg})
+}
+
+// applies reports whether all the item's conditions hold; conditions on items that do not
+// apply, or were not answered validly, do not hold.
+func (v *validation) applies(it *Item, applies map[string]bool) bool {
+	for _, c := range it.When {
+		a, ok := v.answers[c.Item]
+		if !ok || !applies[c.Item] || !slices.Contains(c.In, a.Code) {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *validation) parse(it *Item, raw json.RawMessage, thisMonth string) {
+	var s string
+	isString := json.Unmarshal(raw, &s) == nil && len(raw) > 0 && raw[0] == '"'
+	switch it.Type {
+	case TypeChoice:
+		if !isString {
+			v.fail(it.Code, ErrWrongType, "must be one choice code, as a string")
+			return
+		}
+		if _, ok := it.Choice(s); !ok {
+			v.badCode(it, s)
+			return
+		}
+		v.answers[it.Code] = Value{Code: s}
+	case TypeMulti:
+		var list []string
+		if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &list) != nil {
+			v.fail(it.Code, ErrWrongType, "must be an array of choice codes (strings)")
+			return
+		}
+		seen := map[string]bool{}
+		for _, code := range list {
+			if _, ok := it.Choice(code); !ok {
+				v.badCode(it, code)
+				return
+			}
+			if seen[code] {
+				v.fail(it.Code, ErrDuplicateChoice, "a choice is given twice")
+				return
+			}
+			seen[code] = true
+		}
+		v.answers[it.Code] = Value{Codes: list}
+	case TypeInteger:
+		n, ok := integer(raw)
+		switch {
+		case !ok:
+			v.fail(it.Code, ErrWrongType, "must be a whole number")
+		case n.CmpAbs(big.NewInt(99999)) > 0:
+			v.fail(it.Code, ErrIdentifierLike, "this looks like an identifier or a date, not an answer; it was not stored")
+		case n.Int64() < int64(*it.Min) || n.Int64() > int64(*it.Max):
+			v.fail(it.Code, ErrOutOfRange, fmt.Sprintf("must be between %d and %d", *it.Min, *it.Max))
+		default:
+			v.answers[it.Code] = Value{Int: int(n.Int64())}
+		}
+	case TypeMonth:
+		switch {
+		case !isString:
+			v.fail(it.Code, ErrWrongType, "must be a month as a string, YYYY-MM")
+		case !monthPattern.MatchString(s):
+			v.fail(it.Code, ErrBadMonth, "must be a month written YYYY-MM (never a full date)")
+		case it.MinMonth != "" && s < it.MinMonth:
+			v.fail(it.Code, ErrMonthTooEarly, "must not be before "+it.MinMonth)
+		case it.NotFuture && s > thisMonth:
+			v.fail(it.Code, ErrMonthFuture, "must not be in the future")
+		default:
+			v.answers[it.Code] = Value{Text: s}
+		}
+	case TypeIdentifier:
+		norm := NormaliseIdentifier(s)
+		switch {
+		case !isString:
+			v.fail(it.Code, ErrWrongType, "must be a string")
+		case len(norm) < 3 || len(norm) > 64:
+			v.fail(it.Code, ErrOutOfRange, "must have between 3 and 64 letters or digits")
+		case isNationalNumber(norm):
+			v.fail(it.Code, ErrIdentifierLike, "looks like a national register number, which must never be entered; use the team's own identifier")
+		default:
+			v.answers[it.Code] = Value{Text: s}
+		}
+	}
+}
+
+// badCode reports an unknown code, without quoting it, and says so louder when the value
+// looks like personal data typed into the wrong place.
+func (v *validation) badCode(it *Item, code string) {
+	if looksLikeIdentifier(code) {
+		v.fail(it.Code, ErrIdentifierLike, "this looks like an identifier or personal detail, not a choice code; it was not stored")
+		return
+	}
+	v.fail(it.Code, ErrInvalidChoice, "not one of the choice codes of this item")
+}
+
+// crossChecks applies the rules between items: subsets and upper bounds.
+func (v *validation) crossChecks() {
+	for _, it := range v.def.Items {
+		a, ok := v.answers[it.Code]
+		if !ok {
+			continue
+		}
+		if it.SubsetOf != "" && !v.bad[it.SubsetOf] {
+			outer := v.answers[it.SubsetOf].Codes
+			for _, c := range a.Codes {
+				if !slices.Contains(outer, c) {
+					v.fail(it.Code, ErrNotSubset, "every choice must also be chosen in "+it.SubsetOf)
+					break
+				}
+			}
+		}
+		if it.MaxItem != "" {
+			if bound, ok := v.answers[it.MaxItem]; ok && a.Int > bound.Int {
+				v.fail(it.Code, ErrAboveItem, "must not be more than the answer to "+it.MaxItem)
+			}
+		}
+	}
+}
+
+// integer parses a JSON number that is a whole number (34 or 34.0, not 34.5 or "34").
+func integer(raw json.RawMessage) (*big.Int, bool) {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || !(s[0] == '-' || s[0] >= '0' && s[0] <= '9') {
+		return nil, false
+	}
+	if len(s) > 40 {
+		return big.NewInt(1 << 40), true // absurdly long: certainly not an answer
+	}
+	f, ok := new(big.Float).SetString(s)
+	if !ok || !f.IsInt() {
+		return nil, false
+	}
+	n, _ := f.Int(nil)
+	return n, true
+}
+
+// looksLikeIdentifier reports values that are not codes and could be personal data: long
+// runs of digits (register, prisoner or phone numbers, dates), e-mail addresses, long text.
+func looksLikeIdentifier(s string) bool {
+	digits := 0
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			digits++
+		}
+	}
+	return digits >= 6 || strings.Contains(s, "@") || len(s) > 40
+}
+
+// isNationalNumber reports whether a normalised identifier is a Belgian national register
+// number (11 digits whose last two are 97 minus the first nine modulo 97, with a 2 prefixed
+// for people born from 2000).
+func isNationalNumber(norm string) bool {
+	if len(norm) != 11 {
+		return false
+	}
+	n, err := strconv.ParseInt(norm[:9], 10, 64)
+	if err != nil {
+		return false
+	}
+	check, err := strconv.ParseInt(norm[9:], 10, 64)
+	if err != nil {
+		return false
+	}
+	return 97-n%97 == check || 97-(2000000000+n)%97 == check
+}
+
+// canonical is a deterministic encoding of the whole submission (answers sorted by code,
+// multi codes sorted), so that a replay with the same content has the same fingerprint
+// whatever the key order of its JSON.
+func canonical(s *Submission) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s|%d|%s", s.Definition.ID, s.Definition.Version, s.Site)
+	codes := make([]string, 0, len(s.Answers))
+	for c := range s.Answers {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	for _, c := range codes {
+		a := s.Answers[c]
+		switch s.Definition.Item(c).Type {
+		case TypeChoice:
+			fmt.Fprintf(&b, "|%s=c:%s", c, a.Code)
+		case TypeMulti:
+			m := slices.Clone(a.Codes)
+			slices.Sort(m)
+			fmt.Fprintf(&b, "|%s=m:%s", c, strings.Join(m, ","))
+		case TypeInteger:
+			fmt.Fprintf(&b, "|%s=i:%d", c, a.Int)
+		case TypeIdentifier:
+			norm := NormaliseIdentifier(a.Text)
+			fmt.Fprintf(&b, "|%s=s%d:%s", c, len(norm), norm)
+		default:
+			fmt.Fprintf(&b, "|%s=s%d:%s", c, len(a.Text), a.Text)
+		}
+	}
+	return b.Bytes()
+}
