@@ -36,9 +36,6 @@ func (a *API) Mount(r gin.IRouter) {
 	if a.Logger == nil {
 		a.Logger = slog.New(slog.DiscardHandler)
 	}
-	if a.Now == nil {
-		a.Now = time.Now
-	}
 	v1 := r.Group("/api/v1")
 	v1.GET("/questionnaires", a.listQuestionnaires)
 	v1.GET("/questionnaires/:id", a.getQuestionnaire)
@@ -152,7 +149,10 @@ func (a *API) Prepare(p Principal, env *Envelope) (Record, error) {
 	if ferrs != nil {
 		return Record{}, invalid(ferrs)
 	}
-	now := a.Now()
+	now := time.Now()
+	if a.Now != nil {
+		now = a.Now()
+	}
 	sub, ferrs := Validate(d, env, now)
 	if ferrs != nil {
 		return Record{}, invalid(ferrs)

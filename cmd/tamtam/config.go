@@ -1,0 +1,76 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// Config is what every command needs to reach the store and the domain data.
+type Config struct {
+	Addr       string // serve only
+	Data       string // data directory: embedded ClickHouse, linkage keys
+	ClickHouse string // "embedded" or clickhouse://host:9000/db
+	SitesFile  string // extra sites (CSV), added to the built-in Belgian prisons
+	LogLevel   string
+}
+
+// newFlagSet returns a flag set for cmd with the common flags bound to cfg, their
+// defaults taken from the environment.
+func newFlagSet(cmd string, cfg *Config, stderr io.Writer, getenv func(string) string) *flag.FlagSet {
+	fs := flag.NewFlagSet("tamtam "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&cfg.Data, "data", env("TAMTAM_DATA", "./var"), "data directory (env TAMTAM_DATA)")
+	fs.StringVar(&cfg.ClickHouse, "clickhouse", env("TAMTAM_CLICKHOUSE", "embedded"),
+		"embedded, or clickhouse://[user:password@]host:9000/database (env TAMTAM_CLICKHOUSE)")
+	fs.StringVar(&cfg.SitesFile, "sites", env("TAMTAM_SITES", ""), "CSV file of extra sites (env TAMTAM_SITES)")
+	fs.StringVar(&cfg.LogLevel, "log-level", env("TAMTAM_LOG_LEVEL", "info"), "debug, info, warn or error (env TAMTAM_LOG_LEVEL)")
+	return fs
+}
+
+// parse parses args, turning every flag problem into a usage error.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return usagef("%s: see the flags above", fs.Name())
+		}
+		return usagef("%s: %v", fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+func (c Config) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, usagef("invalid --log-level %q", c.LogLevel)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), nil
+}
+
+// stringList is a repeatable flag (--site a --site b), also accepting a,b.
+type stringList []string
+
+func (s *stringList) String() string { return strings.Join(*s, ",") }
+
+func (s *stringList) Set(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*s = append(*s, part)
+		}
+	}
+	if len(*s) == 0 {
+		return fmt.Errorf("empty value")
+	}
+	return nil
+}

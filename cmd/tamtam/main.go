@@ -1,0 +1,90 @@
+// Command tamtam collects anonymised prison-health questionnaires and turns them into
+// yearly figures. One binary, several subcommands:
+//
+//	tamtam serve    [--addr 127.0.0.1:8080] [--data ./var] [--clickhouse embedded|clickhouse://host:9000/db]
+//	tamtam migrate  apply the schema migrations and exit
+//	tamtam token create --role intake|coordinator|funder [--site CODE]... [--label TEXT]
+//	tamtam demo     --year YYYY --n N [--seed S]
+//
+// Every subcommand takes --data, --clickhouse and --sites, with the environment
+// variables TAMTAM_DATA, TAMTAM_CLICKHOUSE and TAMTAM_SITES as defaults. Exit codes: 0 ok,
+// 1 runtime failure, 2 usage error; errors are one line on stderr.
+//
+// This package only parses flags, builds the logger, opens the store, wires the packages
+// together and handles signals; the work is in collector and queries.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gin-gonic/gin"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// usageError is a mistake in the command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+const usage = `usage: tamtam COMMAND [flags]
+
+commands:
+  serve     start the HTTP server (ingest API, questionnaires)
+  migrate   apply the schema migrations and exit
+  token     create an access token: tamtam token create --role ROLE [--site CODE]... [--label TEXT]
+  demo      store realistic synthetic questionnaires: tamtam demo --year YYYY --n N
+
+run 'tamtam COMMAND -h' for the flags of a command`
+
+// run executes one command line and returns the exit code. It is main without the
+// process: tests call it with their own arguments, output and environment.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	gin.SetMode(gin.ReleaseMode)
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		err = cmdServe(ctx, rest, stdout, stderr, getenv)
+	case "migrate":
+		err = cmdMigrate(ctx, rest, stdout, stderr, getenv)
+	case "token":
+		err = cmdToken(ctx, rest, stdout, stderr, getenv)
+	case "demo":
+		err = cmdDemo(ctx, rest, stdout, stderr, getenv)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return 0
+	default:
+		err = usagef("unknown command %q; run tamtam help", cmd)
+	}
+	var ue *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "tamtam:", ue.msg)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "tamtam:", err)
+		return 1
+	}
+}

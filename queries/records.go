@@ -1,0 +1,84 @@
+package queries
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/tamtam-ngo/tamtam/collector"
+)
+
+var _ collector.Store = (*DB)(nil)
+
+// lookupChunk bounds the ids of one IN list: bound client-side, they are part of the
+// query text, which ClickHouse limits to 256 KiB by default.
+const lookupChunk = 2000
+
+// Fingerprints returns the stored fingerprint of each of ids that is already stored.
+func (db *DB) Fingerprints(ctx context.Context, ids []string) (map[string]string, error) {
+	found := make(map[string]string)
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	for start := 0; start < len(ids); start += lookupChunk {
+		chunk := ids[start:min(start+lookupChunk, len(ids))]
+		// A plain slice binds as an array literal, which 18.16 refuses in IN; a
+		// GroupSet binds as a parenthesised list.
+		set := clickhouse.GroupSet{Value: make([]any, len(chunk))}
+		for i, id := range chunk {
+			set.Value[i] = id
+		}
+		rows, err := db.conn.Query(ctx,
+			"SELECT submission_id, any(fingerprint) FROM submissions WHERE submission_id IN ? GROUP BY submission_id", set)
+		if err != nil {
+			return nil, fmt.Errorf("queries: look up %d ids: %w", len(chunk), err)
+		}
+		for rows.Next() {
+			var id, fp string
+			if err := rows.Scan(&id, &fp); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("queries: look up ids: %w", err)
+			}
+			found[id] = fp
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("queries: look up ids: %w", err)
+		}
+	}
+	return found, nil
+}
+
+const insertSubmissions = `INSERT INTO submissions (submission_id, questionnaire, version, site, year, month,
+	consent, gender, age_band, nationality_group, link_id, key_id, fingerprint,
+	answer_item, answer_value, received_at)`
+
+// InsertRecords stores recs in one insert: a single block, which ClickHouse writes
+// atomically, so a failure stores none of them.
+func (db *DB) InsertRecords(ctx context.Context, recs []collector.Record) error {
+	batch, err := db.conn.PrepareBatch(ctx, insertSubmissions)
+	if err != nil {
+		return fmt.Errorf("queries: insert %d records: %w", len(recs), err)
+	}
+	defer batch.Close()
+	for _, r := range recs {
+		items := make([]string, len(r.Answers))
+		values := make([]string, len(r.Answers))
+		for i, a := range r.Answers {
+			items[i], values[i] = a.Item, a.Value
+		}
+		var consent uint8
+		if r.Consent {
+			consent = 1
+		}
+		if err := batch.Append(r.SubmissionID, r.Questionnaire, uint16(r.Version), r.Site, uint16(r.Year), r.Month,
+			consent, r.Gender, r.AgeBand, r.NationalityGroup, r.LinkID, r.KeyID, r.Fingerprint,
+			items, values, r.Received); err != nil {
+			return fmt.Errorf("queries: insert %d records: %w", len(recs), err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("queries: insert %d records: %w", len(recs), err)
+	}
+	return nil
+}
