@@ -26,6 +26,9 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
+// Gin's debug mode prints every route at start; tamtam logs through slog instead.
+func init() { gin.SetMode(gin.ReleaseMode) }
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
@@ -55,7 +58,6 @@ run 'tamtam COMMAND -h' for the flags of a command`
 // run executes one command line and returns the exit code. It is main without the
 // process: tests call it with their own arguments, output and environment.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	gin.SetMode(gin.ReleaseMode)
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return 2
