@@ -22,6 +22,7 @@ type App struct {
 	log      *slog.Logger
 	server   *queries.Server // the embedded ClickHouse, nil with --clickhouse URL
 	db       *queries.DB
+	endpoint queries.Endpoint // how to reach the store, for `tamtam sql`
 	catalog  *collector.Catalog
 	sites    *collector.Sites
 	keys     *collector.Keyring
@@ -65,6 +66,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	} else if ep, database, err = queries.ParseURL(cfg.ClickHouse); err != nil {
 		return nil, &usageError{err.Error()}
 	}
+	a.endpoint = ep
 	if a.db, err = queries.Open(ctx, ep, database, queries.Options{Logger: log}); err != nil {
 		return nil, err
 	}

@@ -169,3 +169,12 @@ func TestServeEmbedded(t *testing.T) {
 		t.Errorf("second serve exit = %d", code)
 	}
 }
+
+func TestSQL(t *testing.T) {
+	e := newTestEnv(t)
+	e.token("intake", "haren")
+	code, out, errOut := e.cli("sql", "--query", "SELECT count(), any(role) FROM tokens")
+	if code != 0 || out != "1\tintake\n" {
+		t.Errorf("tamtam sql = exit %d, %q (%s), want 1\\tintake", code, out, errOut)
+	}
+}

@@ -5,6 +5,7 @@
 //	tamtam migrate  apply the schema migrations and exit
 //	tamtam token create --role intake|coordinator|funder [--site CODE]... [--label TEXT]
 //	tamtam demo     --year YYYY --n N [--seed S]
+//	tamtam sql      [--query SQL]   clickhouse-client on the store (embedded or not)
 //
 // Every subcommand takes --data, --clickhouse and --sites, with the environment
 // variables TAMTAM_DATA, TAMTAM_CLICKHOUSE and TAMTAM_SITES as defaults. Exit codes: 0 ok,
@@ -52,6 +53,7 @@ commands:
   migrate   apply the schema migrations and exit
   token     create an access token: tamtam token create --role ROLE [--site CODE]... [--label TEXT]
   demo      store realistic synthetic questionnaires: tamtam demo --year YYYY --n N
+  sql       run clickhouse-client on the store: tamtam sql [--query SQL]
 
 run 'tamtam COMMAND -h' for the flags of a command`
 
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdToken(ctx, rest, stdout, stderr, getenv)
 	case "demo":
 		err = cmdDemo(ctx, rest, stdout, stderr, getenv)
+	case "sql":
+		err = cmdSQL(ctx, rest, stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return 0
