@@ -18,7 +18,8 @@ type Record struct {
 	Month         string // YYYY-MM of the questionnaire's period item
 	Year          int
 	Consent       bool
-	// Breakdown dimensions, also present in Answers; "" when not asked, or 8/9.
+	// Breakdown dimensions, also present in Answers: "" when the item was not asked (a
+	// refusal), "8" or "9" when refused or not known — both count as missing in reports.
 	Gender           string
 	AgeBand          string
 	NationalityGroup string

@@ -456,6 +456,9 @@ func buildItem(fi fileItem, lists map[string][]Choice, d *Definition) (*Item, er
 	if fi.NotFuture && fi.Type != TypeMonth {
 		return nil, fmt.Errorf("not_future is for month items")
 	}
+	if fi.List == countriesList && it.Store != StoreCountryGroup {
+		return nil, fmt.Errorf("items on the countries list must be stored as country_group: an exact country is never stored")
+	}
 	if err := checkStore(it); err != nil {
 		return nil, err
 	}
@@ -497,16 +500,16 @@ func checkStore(it *Item) error {
 			return fmt.Errorf("identifier items must be stored as link_key")
 		}
 	case StoreAgeBand:
-		if it.Type != TypeInteger {
-			return fmt.Errorf("age_band applies to integer items")
+		if it.Type != TypeInteger || *it.Min < 18 {
+			return fmt.Errorf("age_band applies to integer items with min 18 or more (the first band is 18-24)")
 		}
 	case StoreCountryGroup:
 		if it.Type != TypeChoice {
 			return fmt.Errorf("country_group applies to choice items")
 		}
 		for _, ch := range it.Choices {
-			if ch.Group == "" && !isMissingCode(ch.Code) {
-				return fmt.Errorf("country_group needs the countries list (choice %s has no group)", ch.Code)
+			if _, ok := NationalityGroup(ch.Code); !ok && !isMissingCode(ch.Code) {
+				return fmt.Errorf("country_group needs codes of the countries list (choice %s is not one)", ch.Code)
 			}
 		}
 	case StoreResidenceSecurity:

@@ -228,13 +228,13 @@ func (a *API) postBatch(c *gin.Context) {
 // decodeBatch reads {"submissions":[…]} strictly.
 func decodeBatch(body []byte) ([]json.RawMessage, error) {
 	dec := newDecoder(body)
-	keys, vals, err := jsonObject(dec)
+	keys, vals, dups, err := jsonObject(dec)
 	if err == nil {
 		if _, err2 := dec.Token(); err2 != io.EOF {
 			err = errors.New("trailing data")
 		}
 	}
-	if err != nil || len(keys) != 1 || keys[0] != "submissions" {
+	if err != nil || len(keys) != 1 || keys[0] != "submissions" || len(dups) > 0 {
 		return nil, invalid([]FieldError{{Item: "submissions", Code: ErrMalformed, Message: `the body must be {"submissions":[…]}`}})
 	}
 	var items []json.RawMessage

@@ -13,22 +13,27 @@ import (
 	"strings"
 	"unicode"
 
+	"golang.org/x/text/cases"
+	"golang.org/x/text/language"
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
 )
 
 // NormaliseIdentifier returns the form of a linkage identifier that is hashed (PRIVACY.md
-// R3): Unicode NFC, diacritics stripped, upper case, without spaces, dots and hyphens, so
-// that "AB-12.345" and " ab 12345" link.
+// R3): Unicode NFC, diacritics stripped, upper case (full case mapping: ß is SS), without
+// spaces, dots and dashes of any kind (a word processor turns "-" into "–"), so that
+// "AB-12.345" and " ab 12345" link.
 func NormaliseIdentifier(s string) string {
 	return strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) || r == '.' || r == '-' || r == '\u2010' || r == '\u2011' {
+		if unicode.IsSpace(r) || r == '.' || unicode.Is(unicode.Pd, r) || r == '\u2212' {
 			return -1
 		}
 		return r
-	}, strings.ToUpper(foldDiacritics(s)))
+	}, upper.String(foldDiacritics(s)))
 }
+
+var upper = cases.Upper(language.Und)
 
 // foldDiacritics removes combining marks: "Élodie" -> "Elodie".
 func foldDiacritics(s string) string {
@@ -93,6 +98,11 @@ var keyFileName = regexp.MustCompile(`^link-(\d{4})\.key$`)
 func OpenKeyring(dir string) (*Keyring, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("collector: key directory: %w", err)
+	}
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("collector: key directory: %w", err)
+	} else if fi.Mode().Perm()&0o022 != 0 {
+		return nil, fmt.Errorf("collector: key directory %s can be written by others (mode %04o); run chmod 700 %s", dir, fi.Mode().Perm(), dir)
 	}
 	names, err := keyFiles(dir)
 	if err != nil {

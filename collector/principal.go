@@ -90,6 +90,10 @@ func HashToken(bearer string) string {
 // NewTokenFor checks a token request (role, sites known and fitting the role) and returns
 // the bearer to show once and the Token to store.
 func NewTokenFor(role Role, sites []string, label string, known *Sites, now time.Time) (string, Token, error) {
+	if _, err := ParseRole(string(role)); err != nil {
+		return "", Token{}, err
+	}
+	sites = slices.Clone(sites)
 	slices.Sort(sites)
 	sites = slices.Compact(sites)
 	for _, s := range sites {

@@ -59,6 +59,9 @@ func (s *Sites) read(r io.Reader, name string) error {
 	if err != nil {
 		return fmt.Errorf("collector: %s: %w", name, err)
 	}
+	if len(rows) > 0 && len(rows[0]) > 0 {
+		rows[0][0] = strings.TrimPrefix(rows[0][0], "\ufeff") // Excel writes a BOM
+	}
 	want := []string{"code", "name_fr", "name_nl", "name_en", "region"}
 	if len(rows) == 0 || !slices.Equal(rows[0], want) {
 		return fmt.Errorf("collector: %s: header must be %s", name, strings.Join(want, ","))

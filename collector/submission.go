@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/big"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // Europe/Brussels on machines without zoneinfo
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -24,7 +27,6 @@ type Envelope struct {
 	Version       int
 	Site          string
 	Answers       map[string]json.RawMessage
-	answerOrder   []string
 }
 
 // LogValue keeps answers out of logs whatever a caller passes to slog.
@@ -59,42 +61,42 @@ func (s *Submission) LogValue() slog.Value {
 		slog.String("site", s.Site), slog.Int("answers", len(s.Answers)))
 }
 
-// jsonObject reads one JSON object from dec, refusing duplicate keys (encoding/json keeps
-// the last one silently, which would let two different answers hide in one body).
-func jsonObject(dec *json.Decoder) (keys []string, vals map[string]json.RawMessage, err error) {
+// jsonObject reads one JSON object from dec and returns its keys in order, their values,
+// and the keys given more than once. encoding/json keeps the last of duplicate keys
+// silently, which would let two different answers hide in one body: callers refuse them.
+func jsonObject(dec *json.Decoder) (keys []string, vals map[string]json.RawMessage, dups []string, err error) {
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, nil, errors.New("expected a JSON object")
+		return nil, nil, nil, errors.New("expected a JSON object")
 	}
 	vals = map[string]json.RawMessage{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		key := tok.(string) // object keys are always strings
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if _, dup := vals[key]; dup {
-			return nil, nil, &duplicateKeyError{key}
+			if !slices.Contains(dups, key) {
+				dups = append(dups, key)
+			}
+			continue
 		}
 		vals[key] = raw
 		keys = append(keys, key)
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return keys, vals, nil
+	return keys, vals, dups, nil
 }
-
-type duplicateKeyError struct{ key string }
-
-func (e *duplicateKeyError) Error() string { return "key " + e.key + " given twice" }
 
 func newDecoder(data []byte) *json.Decoder {
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -120,15 +122,14 @@ func DecodeEnvelope(data []byte) (*Envelope, []FieldError) {
 }
 
 func decodeEnvelope(dec *json.Decoder) (*Envelope, []FieldError) {
-	keys, vals, err := jsonObject(dec)
+	keys, vals, dups, err := jsonObject(dec)
 	if err != nil {
-		var dup *duplicateKeyError
-		if errors.As(err, &dup) {
-			return nil, []FieldError{{Item: dup.key, Code: ErrDuplicateKey, Message: "this field is given twice"}}
-		}
 		return nil, []FieldError{{Code: ErrMalformed, Message: "the body is not a valid JSON submission object"}}
 	}
 	var errs []FieldError
+	for _, k := range dups {
+		errs = append(errs, FieldError{Item: k, Code: ErrDuplicateKey, Message: "this field is given twice"})
+	}
 	for _, k := range keys {
 		if !slices.Contains(envelopeFields, k) {
 			errs = append(errs, FieldError{Item: k, Code: ErrUnknownField, Message: "unknown field; allowed: " + strings.Join(envelopeFields, ", ")})
@@ -165,16 +166,14 @@ func decodeEnvelope(dec *json.Decoder) (*Envelope, []FieldError) {
 	if raw, ok := vals["answers"]; !ok {
 		errs = append(errs, FieldError{Item: "answers", Code: ErrMissingField, Message: "this field is required"})
 	} else {
-		keys, answers, err := jsonObject(newDecoder(raw))
-		var dup *duplicateKeyError
-		switch {
-		case errors.As(err, &dup):
-			errs = append(errs, FieldError{Item: dup.key, Code: ErrDuplicateKey, Message: "this item is answered twice"})
-		case err != nil:
+		_, answers, dups, err := jsonObject(newDecoder(raw))
+		if err != nil {
 			errs = append(errs, FieldError{Item: "answers", Code: ErrWrongType, Message: "must be an object of item code to answer"})
-		default:
-			env.Answers, env.answerOrder = answers, keys
 		}
+		for _, k := range dups {
+			errs = append(errs, FieldError{Item: k, Code: ErrDuplicateKey, Message: "this item is answered twice"})
+		}
+		env.Answers = answers
 	}
 	if errs != nil {
 		return nil, errs
@@ -190,13 +189,15 @@ const ConsentItem = "meta.consent"
 // problem found. now bounds "not in the future" months. Messages never quote an answer.
 func Validate(d *Definition, env *Envelope, now time.Time) (*Submission, []FieldError) {
 	v := validation{def: d, answers: map[string]Value{}, bad: map[string]bool{}}
-	for _, code := range env.answerOrder {
+	for _, code := range slices.Sorted(maps.Keys(env.Answers)) {
 		if d.Item(code) == nil {
 			v.fail(code, ErrUnknownItem, "this item is not part of "+d.ID+" version "+strconv.Itoa(d.Version))
 		}
 	}
-	thisMonth := now.UTC().Format("2006-01")
-	applies := map[string]bool{}
+	// Months are those of the people filling the forms: at 00:30 on 1 March in Brussels
+	// it is still February in UTC, and March must not be "in the future".
+	thisMonth := now.In(brussels).Format("2006-01")
+	applies := map[string]applicability{}
 	for _, it := range d.Items {
 		raw, answered := env.Answers[it.Code]
 		if answered {
@@ -204,10 +205,17 @@ func Validate(d *Definition, env *Envelope, now time.Time) (*Submission, []Field
 		}
 		applies[it.Code] = v.applies(it, applies)
 		switch {
-		case answered && !applies[it.Code]:
-			v.fail(it.Code, ErrNotApplicable, "this item does not apply given the answers to "+conditionItems(it)+"; leave it out")
+		case applies[it.Code] == unknown:
+			// A condition rests on an answer that is itself in error: saying "leave it
+			// out" or "required" now would mislead; the first error is reported.
 			delete(v.answers, it.Code)
-		case !answered && applies[it.Code] && it.Required:
+			v.bad[it.Code] = true
+		case answered && applies[it.Code] == no:
+			if !v.bad[it.Code] {
+				v.fail(it.Code, ErrNotApplicable, "this item does not apply given the answers to "+conditionItems(it)+"; leave it out")
+			}
+			delete(v.answers, it.Code)
+		case !answered && applies[it.Code] == yes && it.Required:
 			v.fail(it.Code, ErrMissingRequired, "this item is required")
 		}
 	}
@@ -241,16 +249,41 @@ func (v *validation) fail(item, code, msg string) {
 	v.errs = append(v.errs, FieldError{Item: item, Code: code, Message: msg})
 }
 
-// applies reports whether all the item's conditions hold; conditions on items that do not
-// apply, or were not answered validly, do not hold.
-func (v *validation) applies(it *Item, applies map[string]bool) bool {
+type applicability int
+
+const (
+	yes     applicability = iota // every condition holds
+	no                           // a condition fails
+	unknown                      // a condition rests on an answer that is in error
+)
+
+// brussels is the time zone of the prisons; embedded (time/tzdata) so that a machine
+// without zoneinfo still knows it.
+var brussels = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Brussels")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
+// applies reports whether all the item's conditions hold. A condition on an item that
+// does not apply, or was not answered, fails; one on an item answered in error is unknown.
+func (v *validation) applies(it *Item, applies map[string]applicability) applicability {
+	result := yes
 	for _, c := range it.When {
-		a, ok := v.answers[c.Item]
-		if !ok || !applies[c.Item] || !slices.Contains(c.In, a.Code) {
-			return false
+		switch {
+		case applies[c.Item] == no:
+			return no
+		case applies[c.Item] == unknown || v.bad[c.Item]:
+			result = unknown
+			continue
+		}
+		if a, ok := v.answers[c.Item]; !ok || !slices.Contains(c.In, a.Code) {
+			return no
 		}
 	}
-	return true
+	return result
 }
 
 func (v *validation) parse(it *Item, raw json.RawMessage, thisMonth string) {
@@ -316,7 +349,7 @@ func (v *validation) parse(it *Item, raw json.RawMessage, thisMonth string) {
 		switch {
 		case !isString:
 			v.fail(it.Code, ErrWrongType, "must be a string")
-		case len(norm) < 3 || len(norm) > 64:
+		case utf8.RuneCountInString(norm) < 3 || utf8.RuneCountInString(norm) > 64:
 			v.fail(it.Code, ErrOutOfRange, "must have between 3 and 64 letters or digits")
 		case isNationalNumber(norm):
 			v.fail(it.Code, ErrIdentifierLike, "looks like a national register number, which must never be entered; use the team's own identifier")
@@ -360,21 +393,32 @@ func (v *validation) crossChecks() {
 	}
 }
 
-// integer parses a JSON number that is a whole number (34 or 34.0, not 34.5 or "34").
+// integer parses a JSON number that is a whole number (34 or 34.0, not 34.5 or "34"),
+// exactly. Numbers too long or with too large an exponent to be an answer come back as a
+// large value, without being expanded: 1e600000000 is short but would take gigabytes.
 func integer(raw json.RawMessage) (*big.Int, bool) {
 	s := strings.TrimSpace(string(raw))
 	if s == "" || !(s[0] == '-' || s[0] >= '0' && s[0] <= '9') {
 		return nil, false
 	}
+	absurd := big.NewInt(1 << 40)
 	if len(s) > 40 {
-		return big.NewInt(1 << 40), true // absurdly long: certainly not an answer
+		return absurd, true
 	}
-	f, ok := new(big.Float).SetString(s)
-	if !ok || !f.IsInt() {
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		exp, err := strconv.Atoi(strings.TrimPrefix(s[i+1:], "+"))
+		if err != nil || exp > 40 {
+			return absurd, true
+		}
+		if exp < -40 {
+			return nil, false // a tiny fraction, not a whole number
+		}
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok || !r.IsInt() {
 		return nil, false
 	}
-	n, _ := f.Int(nil)
-	return n, true
+	return r.Num(), true
 }
 
 // looksLikeIdentifier reports values that are not codes and could be personal data: long
