@@ -23,7 +23,7 @@ import (
 // those cells into every published table, so margins are computed explicitly (18.16
 // ignores WITH ROLLUP) and stay consistent with their cells by construction.
 
-// val is the stored value of a single-valued item (” when not answered).
+// val is the stored value of a single-valued item, empty when not answered.
 func val(item string) string {
 	return fmt.Sprintf("answer_value[indexOf(answer_item, '%s')]", mustCode(item))
 }
