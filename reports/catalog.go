@@ -1,0 +1,195 @@
+package reports
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/tamtam-ngo/tamtam/collector"
+)
+
+// Text is a label in French, Dutch and English.
+type Text = collector.Text
+
+// Family groups the parts of one indicator of QUESTIONNAIRE.md (I03 by substance, I13
+// on OST and continued…): one workbook sheet, one section of the HTML report.
+type Family struct {
+	ID    string `json:"id"`
+	Title Text   `json:"title"`
+}
+
+// Indicator describes one published share.
+type Indicator struct {
+	ID            string   `json:"id"`
+	Family        string   `json:"family"`
+	Questionnaire string   `json:"questionnaire"`
+	Sensitive     bool     `json:"sensitive"`
+	Label         Text     `json:"label"`
+	Short         Text     `json:"short"`
+	Numerator     Text     `json:"numerator"`
+	Denominator   Text     `json:"denominator"`
+	Breakdowns    []string `json:"breakdowns"`
+	References    []string `json:"references"`
+}
+
+// Reference is a published value of another survey, shown beside ours as a marked
+// comparison and never mixed into our counts (QUESTIONNAIRE.md).
+type Reference struct {
+	ID         string  `json:"id"`
+	Indicator  string  `json:"indicator"`
+	Low        float64 `json:"low"`
+	High       float64 `json:"high"`
+	Year       int     `json:"year"`
+	Population Text    `json:"population"`
+	Source     string  `json:"source"`
+	Note       Text    `json:"note"`
+}
+
+// Category is one published group of a breakdown dimension.
+type Category struct {
+	Code  string `json:"code"`
+	Label Text   `json:"label"`
+}
+
+// Catalog is the published indicators with their labels, reference values and the
+// labels of breakdown categories: data, versioned in indicators.json.
+type Catalog struct {
+	Families   []Family              `json:"families"`
+	Indicators []Indicator           `json:"indicators"`
+	References []Reference           `json:"references"`
+	Categories map[string][]Category `json:"categories"`
+	Texts      map[string]any        `json:"texts"`
+}
+
+//go:embed indicators.json
+var catalogJSON []byte
+
+// Breakdown dimensions, in publication order.
+const (
+	DimSite             = "site"
+	DimGender           = "gender"
+	DimAgeBand          = "age_band"
+	DimNationalityGroup = "nationality_group"
+)
+
+// Dimensions lists the breakdown dimensions an indicator may have.
+var Dimensions = []string{DimSite, DimGender, DimAgeBand, DimNationalityGroup}
+
+// LoadCatalog returns the built-in indicator catalog, checked.
+func LoadCatalog() (*Catalog, error) {
+	dec := json.NewDecoder(bytes.NewReader(catalogJSON))
+	dec.DisallowUnknownFields()
+	var c Catalog
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("reports: indicators.json: %w", err)
+	}
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("reports: indicators.json: %w", err)
+	}
+	return &c, nil
+}
+
+func (c *Catalog) check() error {
+	families := map[string]bool{}
+	for _, f := range c.Families {
+		families[f.ID] = true
+	}
+	refs := map[string]bool{}
+	for _, r := range c.References {
+		refs[r.ID] = true
+	}
+	seen := map[string]bool{}
+	for _, ind := range c.Indicators {
+		switch {
+		case seen[ind.ID]:
+			return fmt.Errorf("indicator %s listed twice", ind.ID)
+		case !families[ind.Family]:
+			return fmt.Errorf("indicator %s: unknown family %s", ind.ID, ind.Family)
+		case ind.Label.FR == "" || ind.Label.NL == "" || ind.Label.EN == "":
+			return fmt.Errorf("indicator %s: label needs fr, nl and en", ind.ID)
+		}
+		seen[ind.ID] = true
+		for _, b := range ind.Breakdowns {
+			if !slices.Contains(Dimensions, b) {
+				return fmt.Errorf("indicator %s: unknown breakdown %s", ind.ID, b)
+			}
+		}
+		for _, r := range ind.References {
+			if !refs[r] {
+				return fmt.Errorf("indicator %s: unknown reference %s", ind.ID, r)
+			}
+		}
+	}
+	for _, dim := range []string{DimGender, DimAgeBand, DimNationalityGroup} {
+		if len(c.Categories[dim]) == 0 {
+			return fmt.Errorf("no categories for %s", dim)
+		}
+	}
+	return nil
+}
+
+// Indicator returns the indicator with the given id.
+func (c *Catalog) Indicator(id string) (Indicator, bool) {
+	i := slices.IndexFunc(c.Indicators, func(x Indicator) bool { return x.ID == id })
+	if i < 0 {
+		return Indicator{}, false
+	}
+	return c.Indicators[i], true
+}
+
+// Text returns the catalog text key in lang (the suppression note, "Total"…).
+func (c *Catalog) Text(key, lang string) string {
+	switch v := c.Texts[key].(type) {
+	case string:
+		return v
+	case map[string]any:
+		if s, ok := v[lang].(string); ok {
+			return s
+		}
+		s, _ := v["fr"].(string)
+		return s
+	}
+	return key
+}
+
+// ReferencesOf returns the reference values shown beside indicator id.
+func (c *Catalog) ReferencesOf(id string) []Reference {
+	ind, _ := c.Indicator(id)
+	var out []Reference
+	for _, r := range c.References {
+		if slices.Contains(ind.References, r.ID) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// publishedCategory maps a stored value of a breakdown dimension to its published
+// category: 8, 9 and unasked are "unknown"; nationality groups collapse to the six
+// published ones (QUESTIONNAIRE.md).
+func publishedCategory(dim, stored string) string {
+	switch dim {
+	case DimGender:
+		if stored == "M" || stored == "F" || stored == "X" {
+			return stored
+		}
+	case DimAgeBand:
+		if slices.Contains(collector.AgeBands, stored) {
+			return stored
+		}
+	case DimNationalityGroup:
+		switch stored {
+		case collector.GroupBE, collector.GroupEurNonEU, collector.GroupMaghreb, collector.GroupSSA:
+			return stored
+		case collector.GroupEU14, collector.GroupEU13:
+			return "EU"
+		case collector.GroupMENAOther, collector.GroupAsia, collector.GroupAmericasOceania, collector.GroupStateless:
+			return "OTHER"
+		}
+	default:
+		return stored
+	}
+	return "unknown"
+}
