@@ -22,6 +22,8 @@ type Options struct {
 	Sites  []string  // the sites covered, in display order; every site for the coordinator
 	CutOff time.Time // records received after it are left out; zero: the last record of the year
 	Policy *disclosure.Policy
+	// SiteNames labels the sites in the three languages.
+	SiteNames map[string]Text
 }
 
 // Number is a protected count: its value can be read only if it may be published.
@@ -111,6 +113,7 @@ type Figures struct {
 	CutOff    time.Time
 	Config    disclosure.Config
 	Catalog   *Catalog
+	SiteNames map[string]Text
 	Indicator []IndicatorFigures
 	Entrants  []CrossTable // interviewed entrants by site and gender, age band, nationality group
 	Summary   []disclosure.TableSummary
@@ -123,6 +126,30 @@ func (f *Figures) Find(id string) (IndicatorFigures, bool) {
 		return IndicatorFigures{}, false
 	}
 	return f.Indicator[i], true
+}
+
+// Label returns the name of a category of a breakdown dimension in lang: a site's name,
+// "other sites", an age band, a nationality group…; the total's label for Total.
+func (f *Figures) Label(dim, code, lang string) string {
+	if dim == Total || code == "" {
+		return f.Catalog.Text("total", lang)
+	}
+	if dim == DimSite {
+		if name, ok := f.SiteNames[code]; ok {
+			return name.In(lang)
+		}
+	}
+	for _, c := range f.Catalog.Categories[dim] {
+		if c.Code == code {
+			return c.Label.In(lang)
+		}
+	}
+	return code
+}
+
+// DimLabel returns the name of a breakdown dimension in lang ("Prison", "Gender"…).
+func (f *Figures) DimLabel(dim, lang string) string {
+	return f.Catalog.Text("breakdown_"+dim, lang)
 }
 
 // ErrNoData is returned by Build when no record of the year is in scope.
@@ -268,7 +295,7 @@ func Build(ctx context.Context, src Source, cat *Catalog, opts Options) (*Figure
 		return nil, fmt.Errorf("reports: disclosure control: %w", err)
 	}
 	f := &Figures{Year: opts.Year, Sites: opts.Sites, Pooled: pooled, CutOff: cutOff.UTC(), Config: rel.Config(),
-		Catalog: cat, Summary: rel.Tables()}
+		Catalog: cat, SiteNames: opts.SiteNames, Summary: rel.Tables()}
 	for _, ind := range cat.Indicators {
 		sens := disclosure.Sensitivity(ind.Sensitive)
 		refs := built[ind.ID]
