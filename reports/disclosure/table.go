@@ -1,0 +1,208 @@
+package disclosure
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Table is a count table Protect can protect: a OneWay or a TwoWay. Totals
+// are computed from the counts, so a table and its margins always add up.
+type Table interface {
+	layout() (layout, error)
+}
+
+var (
+	_ Table = OneWay{}
+	_ Table = TwoWay{}
+)
+
+// OneWay is a count per category of one dimension, plus the total.
+type OneWay struct {
+	// Name identifies the table in summaries and errors.
+	Name string
+	// Scope holds the coordinates shared by every cell: the population the
+	// table describes, e.g. {gender F} for "women by prison", or {year
+	// 2025}. Tables of different populations need different scopes.
+	Scope []Coord
+	// Dim is the dimension the categories belong to, e.g. "site".
+	Dim        string
+	Categories []string
+	// Counts[i] is the count of Categories[i].
+	Counts []int
+}
+
+// Key returns the key of category i.
+func (t OneWay) Key(i int) Key { return KeyOf(with(t.Scope, Coord{t.Dim, t.Categories[i]})...) }
+
+// TotalKey returns the key of the table's total.
+func (t OneWay) TotalKey() Key { return KeyOf(t.Scope...) }
+
+// TwoWay is a count per row and column category, plus row totals, column
+// totals and the grand total.
+type TwoWay struct {
+	// Name identifies the table in summaries and errors.
+	Name string
+	// Scope holds the coordinates shared by every cell (see OneWay.Scope).
+	Scope  []Coord
+	RowDim string
+	Rows   []string
+	ColDim string
+	Cols   []string
+	// Counts[r][c] is the count of Rows[r] and Cols[c].
+	Counts [][]int
+}
+
+// Key returns the key of the cell in row r and column c.
+func (t TwoWay) Key(r, c int) Key {
+	return KeyOf(with(t.Scope, Coord{t.RowDim, t.Rows[r]}, Coord{t.ColDim, t.Cols[c]})...)
+}
+
+// RowTotalKey returns the key of the total of row r.
+func (t TwoWay) RowTotalKey(r int) Key { return KeyOf(with(t.Scope, Coord{t.RowDim, t.Rows[r]})...) }
+
+// ColTotalKey returns the key of the total of column c.
+func (t TwoWay) ColTotalKey(c int) Key { return KeyOf(with(t.Scope, Coord{t.ColDim, t.Cols[c]})...) }
+
+// TotalKey returns the key of the grand total.
+func (t TwoWay) TotalKey() Key { return KeyOf(t.Scope...) }
+
+// role is what a cell is in one table; it sets its cost as a complement.
+type role uint8
+
+const (
+	interior role = iota
+	margin
+	grand
+)
+
+// entry is one cell as a table shows it.
+type entry struct {
+	key  Key
+	n    int
+	role role
+}
+
+// sum is one relation of a table: the parts add up to the total.
+type sum struct {
+	total Key
+	parts []Key
+}
+
+// layout is a table reduced to what protection needs.
+type layout struct {
+	name    string
+	entries []entry
+	sums    []sum
+}
+
+func (t OneWay) layout() (layout, error) {
+	l := layout{name: t.Name}
+	if err := checkAxes(t.Name, t.Scope, axis{t.Dim, t.Categories}); err != nil {
+		return l, err
+	}
+	if len(t.Counts) != len(t.Categories) {
+		return l, fmt.Errorf("disclosure: table %q: %d counts for %d categories", t.Name, len(t.Counts), len(t.Categories))
+	}
+	total := 0
+	s := sum{total: t.TotalKey()}
+	for i, n := range t.Counts {
+		if n < 0 {
+			return l, fmt.Errorf("disclosure: table %q: negative count for %s", t.Name, t.Key(i))
+		}
+		total += n
+		l.entries = append(l.entries, entry{t.Key(i), n, interior})
+		s.parts = append(s.parts, t.Key(i))
+	}
+	l.entries = append(l.entries, entry{t.TotalKey(), total, grand})
+	l.sums = []sum{s}
+	return l, nil
+}
+
+func (t TwoWay) layout() (layout, error) {
+	l := layout{name: t.Name}
+	if err := checkAxes(t.Name, t.Scope, axis{t.RowDim, t.Rows}, axis{t.ColDim, t.Cols}); err != nil {
+		return l, err
+	}
+	if len(t.Counts) != len(t.Rows) {
+		return l, fmt.Errorf("disclosure: table %q: %d rows of counts for %d rows", t.Name, len(t.Counts), len(t.Rows))
+	}
+	rowTotals := make([]int, len(t.Rows))
+	colTotals := make([]int, len(t.Cols))
+	rowSums := make([]sum, len(t.Rows))
+	colSums := make([]sum, len(t.Cols))
+	for c := range t.Cols {
+		colSums[c].total = t.ColTotalKey(c)
+	}
+	for r, row := range t.Counts {
+		if len(row) != len(t.Cols) {
+			return l, fmt.Errorf("disclosure: table %q: row %q has %d counts for %d columns", t.Name, t.Rows[r], len(row), len(t.Cols))
+		}
+		rowSums[r].total = t.RowTotalKey(r)
+		for c, n := range row {
+			if n < 0 {
+				return l, fmt.Errorf("disclosure: table %q: negative count for %s", t.Name, t.Key(r, c))
+			}
+			rowTotals[r] += n
+			colTotals[c] += n
+			l.entries = append(l.entries, entry{t.Key(r, c), n, interior})
+			rowSums[r].parts = append(rowSums[r].parts, t.Key(r, c))
+			colSums[c].parts = append(colSums[c].parts, t.Key(r, c))
+		}
+	}
+	total := 0
+	byRow := sum{total: t.TotalKey()}
+	for r, n := range rowTotals {
+		total += n
+		l.entries = append(l.entries, entry{t.RowTotalKey(r), n, margin})
+		byRow.parts = append(byRow.parts, t.RowTotalKey(r))
+	}
+	byCol := sum{total: t.TotalKey()}
+	for c, n := range colTotals {
+		l.entries = append(l.entries, entry{t.ColTotalKey(c), n, margin})
+		byCol.parts = append(byCol.parts, t.ColTotalKey(c))
+	}
+	l.entries = append(l.entries, entry{t.TotalKey(), total, grand})
+	l.sums = append(append(rowSums, colSums...), byRow, byCol)
+	return l, nil
+}
+
+// axis is one dimension of a table with its categories.
+type axis struct {
+	dim    string
+	values []string
+}
+
+// checkAxes refuses tables whose keys would be ambiguous: a dimension used
+// twice, or a category listed twice, would make two cells share a key.
+func checkAxes(name string, scope []Coord, axes ...axis) error {
+	if name == "" {
+		return errors.New("disclosure: a table has no name")
+	}
+	dims := map[string]bool{}
+	for _, c := range scope {
+		if dims[c.Dim] {
+			return fmt.Errorf("disclosure: table %q: dimension %q appears twice", name, c.Dim)
+		}
+		dims[c.Dim] = true
+	}
+	for _, a := range axes {
+		if a.dim == "" {
+			return fmt.Errorf("disclosure: table %q: a dimension has no name", name)
+		}
+		if dims[a.dim] {
+			return fmt.Errorf("disclosure: table %q: dimension %q appears twice", name, a.dim)
+		}
+		dims[a.dim] = true
+		if len(a.values) == 0 {
+			return fmt.Errorf("disclosure: table %q: dimension %q has no categories", name, a.dim)
+		}
+		seen := map[string]bool{}
+		for _, v := range a.values {
+			if seen[v] {
+				return fmt.Errorf("disclosure: table %q: category %q of %q appears twice", name, v, a.dim)
+			}
+			seen[v] = true
+		}
+	}
+	return nil
+}
