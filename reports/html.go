@@ -1,0 +1,550 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tamtam-ngo/tamtam/reports/assets"
+	"github.com/tamtam-ngo/tamtam/reports/disclosure"
+)
+
+// HTMLOptions set how report.html is written.
+type HTMLOptions struct {
+	Lang string // fr (the default when empty), nl or en
+}
+
+// WriteHTML writes report.html: one self-contained page that works offline. The ECharts
+// library and every chart are inlined, a Content-Security-Policy forbids any network
+// request, and the page reads on a phone and prints. Every number comes from f, so a
+// suppressed cell shows "x" as in every other output. The same f and opts give the same
+// bytes. It returns an error for a language other than fr, nl or en.
+func WriteHTML(w io.Writer, f *Figures, opts HTMLOptions) error {
+	lang := opts.Lang
+	if lang == "" {
+		lang = "fr"
+	}
+	if _, ok := reportNumberFormats[lang]; !ok {
+		return fmt.Errorf("reports: html: unsupported language %q (fr, nl or en)", lang)
+	}
+	if len(assets.EChartsJS) == 0 || bytes.Contains(bytes.ToLower(assets.EChartsJS), []byte("</script")) {
+		return fmt.Errorf("reports: html: the embedded ECharts library is missing or cannot be inlined")
+	}
+	page, err := htmlBuildPage(f, lang)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := htmlTemplate.Execute(&buf, page); err != nil {
+		return fmt.Errorf("reports: html: %w", err)
+	}
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+// htmlPage is what the template shows; every string is final text in the page's language.
+type htmlPage struct {
+	Lang, Title   string
+	W             htmlHeadings
+	Meta          []htmlMeta
+	Method        []string
+	SuppressNote  string
+	LowRelNote    string
+	EmptyNote     string
+	Summary       htmlTable
+	Families      []htmlFamily
+	Entrants      []htmlTable
+	EChartsJS     template.JS
+	ChartsJS      template.JS
+	HasEntrants   bool
+	EntrantsTitle string
+}
+
+// htmlHeadings are the fixed headings of the page.
+type htmlHeadings struct{ Contents, Method, Summary, Notes, Reference string }
+
+type htmlMeta struct{ Term, Value string }
+
+type htmlFamily struct {
+	ID, Title  string
+	ChartID    string
+	ChartLabel string
+	Caption    []string
+	Indicators []htmlIndicator
+}
+
+type htmlIndicator struct {
+	ID, Label, Total string
+	Definition       []htmlMeta // denominator, then numerator ("among them, …")
+	References       []htmlReference
+	Tables           []htmlTable
+}
+
+type htmlReference struct{ Value, Population, Note, Source string }
+
+type htmlTable struct {
+	Indicator, Breakdown string
+	Caption              string
+	Head                 []string
+	Rows                 []htmlRow
+	Foot                 []htmlRow
+}
+
+type htmlRow struct {
+	Group  string // data-group: the category code
+	Header string
+	Cells  []htmlCell
+}
+
+type htmlCell struct {
+	Text   string
+	Class  string // "x" suppressed, "lr" low reliability, "empty"
+	LowRel bool
+	Group  string // data-group of a cell of a cross table
+}
+
+func htmlBuildPage(f *Figures, lang string) (*htmlPage, error) {
+	w := htmlWords[lang]
+	nf := reportNumberFormats[lang]
+	cat := f.Catalog
+	p := &htmlPage{Lang: lang, Title: fmt.Sprintf(w.title, f.Year), EChartsJS: template.JS(assets.EChartsJS),
+		W: htmlHeadings{Contents: w.contents, Method: w.method, Summary: w.summary, Notes: w.notesHeading, Reference: cat.Text("reference", lang)}}
+
+	var sites, pooled []string
+	for _, s := range f.Sites {
+		sites = append(sites, f.Label(DimSite, s, lang))
+		if slices.Contains(f.Pooled, s) {
+			pooled = append(pooled, f.Label(DimSite, s, lang))
+		}
+	}
+	p.Meta = []htmlMeta{
+		{w.year, strconv.Itoa(f.Year)},
+		{w.sites, strings.Join(sites, ", ")},
+	}
+	if len(pooled) > 0 {
+		p.Meta = append(p.Meta, htmlMeta{fmt.Sprintf(w.pooledInto, f.Label(DimSite, OtherSites, lang)), strings.Join(pooled, ", ")})
+	}
+	p.Meta = append(p.Meta,
+		htmlMeta{w.cutOff, w.date(f.CutOff.Year(), int(f.CutOff.Month()), f.CutOff.Day(), f.CutOff.Hour(), f.CutOff.Minute())},
+		htmlMeta{w.k, strconv.Itoa(f.Config.K)})
+	p.SuppressNote = strings.Replace(cat.Text("suppressed_note", lang), " k ", " k = "+strconv.Itoa(f.Config.K)+" ", 1)
+	p.LowRelNote = "* " + cat.Text("low_reliability_note", lang)
+	p.EmptyNote = w.emptyNote
+	p.Method = []string{cat.Text("entrants_note", lang), w.ciNote, w.refNote}
+
+	p.Summary = htmlTable{Breakdown: Total, Caption: w.summary, Head: []string{w.indicator, "n", "N", "%", w.ci}}
+	for _, ind := range f.Indicator {
+		row := htmlShareRow(ind.Total(), "", ind.Short.In(lang), nf)
+		row.Group = ind.ID
+		p.Summary.Rows = append(p.Summary.Rows, row)
+	}
+
+	chartsByID := map[string]chartSpec{}
+	var specs []string
+	for _, c := range chartSpecs(f, lang) {
+		chartsByID[c.ID] = c
+		js, err := chartOptionScript(c.Options)
+		if err != nil {
+			return nil, err
+		}
+		id, _ := json.Marshal(c.ID)
+		specs = append(specs, "{id:"+string(id)+",top:"+strconv.Itoa(c.pageTop)+",option:"+js+"}")
+	}
+	p.ChartsJS = template.JS(htmlChartBoot(specs))
+
+	for _, fam := range cat.Families {
+		hf := htmlFamily{ID: fam.ID, Title: fam.Title.In(lang)}
+		if c, ok := chartsByID["chart-"+fam.ID]; ok {
+			hf.ChartID = c.ID
+			hf.ChartLabel = c.Title + ". " + w.chartAlt
+			hf.Caption = c.caption
+		}
+		for _, ind := range f.Indicator {
+			if ind.Family != fam.ID {
+				continue
+			}
+			hf.Indicators = append(hf.Indicators, htmlIndicatorOf(f, ind, lang))
+		}
+		if len(hf.Indicators) > 0 {
+			p.Families = append(p.Families, hf)
+		}
+	}
+
+	p.EntrantsTitle = w.entrants
+	for _, ct := range f.Entrants {
+		p.Entrants = append(p.Entrants, htmlCrossTable(f, ct, lang))
+	}
+	p.HasEntrants = len(p.Entrants) > 0
+	return p, nil
+}
+
+func htmlIndicatorOf(f *Figures, ind IndicatorFigures, lang string) htmlIndicator {
+	w := htmlWords[lang]
+	nf := reportNumberFormats[lang]
+	hi := htmlIndicator{ID: ind.ID, Label: ind.Label.In(lang), Definition: []htmlMeta{
+		{w.denominator + nf.colon, ind.Denominator.In(lang)}, {w.numerator + nf.colon, ind.Numerator.In(lang)}}}
+	total := ind.Total()
+	hi.Total = w.totalLine(nf, total)
+	for _, r := range f.Catalog.ReferencesOf(ind.ID) {
+		hi.References = append(hi.References, htmlReference{
+			Value:      f.Catalog.Text("reference", lang) + nf.colon + nf.refRange(r.Low, r.High),
+			Population: fmt.Sprintf("%s (%d)", r.Population.In(lang), r.Year),
+			Note:       r.Note.In(lang),
+			Source:     w.source + nf.colon + r.Source,
+		})
+	}
+	for _, b := range ind.Breakdowns {
+		if b.Dim == Total {
+			continue
+		}
+		t := htmlTable{Indicator: ind.ID, Breakdown: b.Dim,
+			Caption: ind.Short.In(lang) + " — " + w.by + " " + strings.ToLower(f.DimLabel(b.Dim, lang)),
+			Head:    []string{f.DimLabel(b.Dim, lang), "n", "N", "%", w.ci}}
+		for _, r := range b.Rows {
+			t.Rows = append(t.Rows, htmlShareRow(r, r.Group, f.Label(b.Dim, r.Group, lang), nf))
+		}
+		t.Foot = []htmlRow{htmlShareRow(total, "", f.Label(Total, "", lang), nf)}
+		hi.Tables = append(hi.Tables, t)
+	}
+	return hi
+}
+
+// htmlShareRow is a row Group | n | N | % | 95% CI of the tables.
+func htmlShareRow(r Row, group, header string, nf reportNumbers) htmlRow {
+	row := htmlRow{Group: group, Header: header, Cells: []htmlCell{htmlCountCell(r.Numerator, nf), htmlCountCell(r.Denominator, nf)}}
+	est, ok := r.Share.Estimate()
+	switch {
+	case ok:
+		lowRel := r.Share.Status() == disclosure.LowReliability
+		class := ""
+		if lowRel {
+			class = "lr"
+		}
+		row.Cells = append(row.Cells, htmlCell{Text: nf.share(est.P), Class: class, LowRel: lowRel}, htmlCell{Text: nf.interval(est.Low, est.High)})
+	case r.Share.Status() == disclosure.Empty:
+		row.Cells = append(row.Cells, htmlCell{Text: "–", Class: "empty"}, htmlCell{Text: "–", Class: "empty"})
+	default:
+		row.Cells = append(row.Cells, htmlSuppressedCell(), htmlSuppressedCell())
+	}
+	return row
+}
+
+// htmlCountCell shows a count, or the one suppression mark whatever the reason.
+func htmlCountCell(n Number, nf reportNumbers) htmlCell {
+	if v, ok := n.Value(); ok {
+		return htmlCell{Text: nf.int(v)}
+	}
+	return htmlSuppressedCell()
+}
+
+func htmlSuppressedCell() htmlCell { return htmlCell{Text: "x", Class: "x"} }
+
+func htmlCrossTable(f *Figures, ct CrossTable, lang string) htmlTable {
+	w := htmlWords[lang]
+	nf := reportNumberFormats[lang]
+	t := htmlTable{Indicator: "I19", Breakdown: ct.RowDim + "+" + ct.ColDim,
+		Caption: fmt.Sprintf(w.entrantsBy, strings.ToLower(f.DimLabel(ct.RowDim, lang)), strings.ToLower(f.DimLabel(ct.ColDim, lang))),
+		Head:    []string{f.DimLabel(ct.RowDim, lang)}}
+	for _, c := range ct.Cols {
+		t.Head = append(t.Head, f.Label(ct.ColDim, c, lang))
+	}
+	t.Head = append(t.Head, f.Label(Total, "", lang))
+	for r, code := range ct.Rows {
+		row := htmlRow{Group: code, Header: f.Label(ct.RowDim, code, lang)}
+		for c, col := range ct.Cols {
+			cell := htmlCountCell(ct.Cells[r][c], nf)
+			cell.Group = code + "+" + col
+			row.Cells = append(row.Cells, cell)
+		}
+		cell := htmlCountCell(ct.RowTotals[r], nf)
+		cell.Group = code + "+total"
+		row.Cells = append(row.Cells, cell)
+		t.Rows = append(t.Rows, row)
+	}
+	foot := htmlRow{Header: f.Label(Total, "", lang)}
+	for c, col := range ct.Cols {
+		cell := htmlCountCell(ct.ColTotals[c], nf)
+		cell.Group = "total+" + col
+		foot.Cells = append(foot.Cells, cell)
+	}
+	cell := htmlCountCell(ct.Total, nf)
+	cell.Group = "total+total"
+	foot.Cells = append(foot.Cells, cell)
+	t.Foot = []htmlRow{foot}
+	return t
+}
+
+// htmlChartBoot is the script that draws the charts of the page and keeps them fitted to
+// their boxes when the window is resized or the page printed. The page shows each chart's
+// title as a heading and its subtitle as a caption, so the chart hides them; on a narrow
+// screen (an ECharts media query) the labels get less room and the axis fewer ticks.
+func htmlChartBoot(specs []string) string {
+	return `(function(){"use strict";` +
+		`var specs=[` + strings.Join(specs, ",\n") + `];` +
+		`var media=[{option:{grid:[{left:12,right:72}],xAxis:[{interval:20}],yAxis:[{axisLabel:{width:150,fontSize:12}}]}},` +
+		`{query:{maxWidth:560},option:{grid:[{left:4,right:60}],xAxis:[{interval:25}],yAxis:[{axisLabel:{width:96,fontSize:11}}]}}];` +
+		`var charts=[];` +
+		`for(var i=0;i<specs.length;i++){var s=specs[i],el=document.getElementById(s.id);if(!el){continue;}` +
+		`var o=s.option;o.title.show=false;o.grid[0].top=s.top;` +
+		`var c=echarts.init(el,null,{renderer:'svg'});c.setOption({baseOption:o,media:media});charts.push(c);}` +
+		`var resize=function(){for(var i=0;i<charts.length;i++){charts[i].resize();}};` +
+		`window.addEventListener('resize',resize);window.addEventListener('beforeprint',resize);window.addEventListener('afterprint',resize);` +
+		`})();`
+}
+
+// htmlText holds the words of the page in one language.
+type htmlText struct {
+	title, year, sites, pooledInto, cutOff, k, contents, method, summary, indicator, ci string
+	numerator, denominator, source, by, chartAlt, entrants, entrantsBy, emptyNote       string
+	ciNote, refNote, notesHeading, totalWord                                            string
+	months                                                                              [12]string
+	dateFormat                                                                          string // day, month, year, hour, minute
+}
+
+// date writes the data cut-off, in UTC, as the language writes dates.
+func (w htmlText) date(year, month, day, hour, minute int) string {
+	return fmt.Sprintf(w.dateFormat, day, w.months[month-1], year, hour, minute)
+}
+
+// totalLine sums up an indicator: "Total : 52,8 % (IC à 95 % : 45,1–60,2 %), n = 53, N = 100".
+func (w htmlText) totalLine(nf reportNumbers, r Row) string {
+	var b strings.Builder
+	b.WriteString(w.totalWord + nf.colon)
+	est, ok := r.Share.Estimate()
+	switch {
+	case ok:
+		b.WriteString(nf.share(est.P))
+		if r.Share.Status() == disclosure.LowReliability {
+			b.WriteString(" *")
+		}
+		b.WriteString(" (" + w.ci + nf.colon + nf.interval(est.Low, est.High) + ")")
+	case r.Share.Status() == disclosure.Empty:
+		b.WriteString("–")
+	default:
+		b.WriteString("x")
+	}
+	b.WriteString(", n = " + htmlCountCell(r.Numerator, nf).Text + ", N = " + htmlCountCell(r.Denominator, nf).Text)
+	return b.String()
+}
+
+var htmlWords = map[string]htmlText{
+	"fr": {
+		title: "Santé et usage de drogues à l’entrée en prison — chiffres %d", year: "Année", sites: "Prisons couvertes",
+		pooledInto: "Regroupées dans «\u00a0%s\u00a0»", cutOff: "Données arrêtées au", k: "Seuil de protection k",
+		contents: "Sommaire", method: "Méthode et lecture", summary: "Chiffres clés", indicator: "Indicateur", ci: "IC à 95 %",
+		numerator: "Numérateur", denominator: "Dénominateur", source: "Source", by: "par",
+		chartAlt: "Les valeurs du graphique sont dans les tableaux qui suivent.", entrants: "Entrants interrogés",
+		entrantsBy: "Entrants interrogés par %s et %s", emptyNote: "– : personne dans le groupe (N = 0).",
+		ciNote:       "n : personnes concernées (numérateur) ; N : personnes à qui la question s'appliquait (dénominateur) ; IC à 95 % : intervalle de confiance de Wilson à 95 %.",
+		refNote:      "Les valeurs de référence viennent d'autres enquêtes, sur d'autres populations : elles sont montrées à part, pour situer nos chiffres, jamais mêlées à eux.",
+		notesHeading: "Notes", totalWord: "Total",
+		months:     [12]string{"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"},
+		dateFormat: "%d %s %d à %02d:%02d UTC",
+	},
+	"nl": {
+		title: "Gezondheid en druggebruik bij binnenkomst in de gevangenis — cijfers %d", year: "Jaar", sites: "Gevangenissen",
+		pooledInto: "Samengevoegd in ‘%s’", cutOff: "Gegevens afgesloten op", k: "Beschermingsdrempel k",
+		contents: "Inhoud", method: "Methode en lezing", summary: "Kerncijfers", indicator: "Indicator", ci: "95%-BI",
+		numerator: "Teller", denominator: "Noemer", source: "Bron", by: "per",
+		chartAlt: "De waarden van de grafiek staan in de tabellen hieronder.", entrants: "Bevraagde binnenkomers",
+		entrantsBy: "Bevraagde binnenkomers per %s en %s", emptyNote: "–: niemand in de groep (N = 0).",
+		ciNote:       "n: betrokken personen (teller); N: personen op wie de vraag van toepassing was (noemer); 95%-BI: 95%-betrouwbaarheidsinterval volgens Wilson.",
+		refNote:      "Referentiewaarden komen uit andere onderzoeken, bij andere populaties: ze staan apart, om onze cijfers te situeren, en worden er nooit mee vermengd.",
+		notesHeading: "Noten", totalWord: "Totaal",
+		months:     [12]string{"januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december"},
+		dateFormat: "%d %s %d om %02d:%02d UTC",
+	},
+	"en": {
+		title: "Health and drug use on entering prison — %d figures", year: "Year", sites: "Prisons covered",
+		pooledInto: "Pooled into ‘%s’", cutOff: "Data cut-off", k: "Protection threshold k",
+		contents: "Contents", method: "Method and how to read", summary: "Key figures", indicator: "Indicator", ci: "95% CI",
+		numerator: "Numerator", denominator: "Denominator", source: "Source", by: "by",
+		chartAlt: "The values of the chart are in the tables that follow.", entrants: "Interviewed entrants",
+		entrantsBy: "Interviewed entrants by %s and %s", emptyNote: "–: nobody in the group (N = 0).",
+		ciNote:       "n: people concerned (numerator); N: people the question applied to (denominator); 95% CI: Wilson 95% confidence interval.",
+		refNote:      "Reference values come from other surveys of other populations: they are shown apart, to put our figures in context, and never mixed with them.",
+		notesHeading: "Notes", totalWord: "Total",
+		months:     [12]string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"},
+		dateFormat: "%d %s %d, %02d:%02d UTC",
+	},
+}
+
+// htmlTemplate is report.html. Its only scripts are inline (the ECharts library and the
+// charts); its Content-Security-Policy forbids fetching anything, fonts included.
+var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+<html lang="{{.Lang}}">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{{.Title}}</title>
+<style>
+:root { --ink: #1a1a1a; --muted: #555; --line: #d0d7de; --accent: #1b4f72; --ref: #8e2f25; --refbg: #fbf1ef; }
+* { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; text-size-adjust: 100%; }
+body { margin: 0 auto; max-width: 62rem; padding: 1rem; font: 16px/1.5 "Liberation Sans", Arial, Helvetica, sans-serif; color: var(--ink); background: #fff; }
+h1 { font-size: 1.6rem; line-height: 1.25; margin: 0.5rem 0 1rem; color: var(--accent); }
+h2 { font-size: 1.35rem; margin: 2.5rem 0 0.75rem; padding-top: 0.5rem; border-top: 3px solid var(--accent); }
+h3 { font-size: 1.1rem; margin: 1.75rem 0 0.5rem; }
+dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 0.25rem 1rem; margin: 0 0 1rem; }
+dl.meta dt { font-weight: bold; }
+dl.meta dd { margin: 0; }
+nav ol { columns: 2 16rem; padding-left: 1.5rem; }
+a { color: var(--accent); }
+.chart { width: 100%; height: 420px; margin: 0.25rem 0 0.25rem; }
+figcaption { font-size: 0.9rem; color: var(--muted); margin-bottom: 1rem; }
+figure { margin: 0; }
+.table-wrap { overflow-x: auto; -webkit-overflow-scrolling: touch; margin: 0.5rem 0 1rem; }
+table { border-collapse: collapse; min-width: 100%; font-variant-numeric: tabular-nums; }
+caption { text-align: left; font-weight: bold; padding: 0.25rem 0; }
+th, td { padding: 0.3rem 0.6rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
+thead th { border-bottom: 2px solid var(--ink); text-align: right; }
+thead th:first-child, tbody th, tfoot th { text-align: left; font-weight: normal; white-space: normal; min-width: 8rem; }
+td { text-align: right; }
+tfoot th, tfoot td { font-weight: bold; border-top: 2px solid var(--ink); }
+td.x { color: var(--muted); text-align: center; }
+sup.lr { color: var(--ref); font-weight: bold; }
+dl.def { color: var(--muted); font-size: 0.9rem; margin: 0.25rem 0; }
+dl.def dt { display: inline; font-weight: bold; }
+dl.def dd { display: inline; margin: 0; }
+dl.def dd::after { content: ""; display: block; margin-bottom: 0.2rem; }
+.total { font-weight: bold; margin: 0.5rem 0; }
+aside.ref { border: 1px dashed var(--ref); border-left: 6px solid var(--ref); background: var(--refbg); padding: 0.5rem 0.75rem; margin: 0.75rem 0; font-size: 0.95rem; }
+aside.ref p { margin: 0.25rem 0; }
+aside.ref .value { color: var(--ref); font-weight: bold; }
+.notes { font-size: 0.9rem; color: var(--muted); border-top: 1px solid var(--line); margin-top: 2rem; }
+@media (max-width: 40rem) {
+  body { padding: 0.75rem; font-size: 15px; }
+  h1 { font-size: 1.3rem; }
+  .chart { height: 380px; }
+  dl.meta { grid-template-columns: 1fr; }
+  dl.meta dd { margin-bottom: 0.5rem; }
+  th, td { padding: 0.25rem 0.4rem; }
+}
+@media print {
+  body { max-width: none; padding: 0; font-size: 10pt; }
+  nav { display: none; }
+  section.family, section.entrants { break-before: page; page-break-before: always; }
+  h2 { border-top: none; margin-top: 0; }
+  .chart { width: 17cm; height: 10cm; break-inside: avoid; }
+  .chart > div:not(:first-child) { display: none !important; }
+  .table-wrap { overflow: visible; }
+  table, aside.ref { break-inside: avoid; page-break-inside: avoid; }
+  a { color: inherit; text-decoration: none; }
+}
+</style>
+</head>
+<body>
+<header>
+<h1>{{.Title}}</h1>
+<dl class="meta">
+{{- range .Meta}}
+<dt>{{.Term}}</dt><dd>{{.Value}}</dd>
+{{- end}}
+</dl>
+</header>
+<nav aria-label="{{.W.Contents}}">
+<h2 id="contents">{{.W.Contents}}</h2>
+<ol>
+<li><a href="#method">{{.W.Method}}</a></li>
+<li><a href="#summary">{{.W.Summary}}</a></li>
+{{- range .Families}}
+<li><a href="#{{.ID}}">{{.Title}}</a></li>
+{{- end}}
+{{- if .HasEntrants}}
+<li><a href="#entrants">{{.EntrantsTitle}}</a></li>
+{{- end}}
+</ol>
+</nav>
+<main>
+<section id="method" class="method">
+<h2>{{.W.Method}}</h2>
+{{- range .Method}}
+<p>{{.}}</p>
+{{- end}}
+<p id="note-x">{{.SuppressNote}}</p>
+<p id="note-lr">{{.LowRelNote}}</p>
+<p id="note-empty">{{.EmptyNote}}</p>
+</section>
+<section id="summary" class="summary">
+<h2>{{.W.Summary}}</h2>
+{{template "table" .Summary}}
+</section>
+{{- range .Families}}
+<section id="{{.ID}}" class="family" aria-labelledby="{{.ID}}-title">
+<h2 id="{{.ID}}-title">{{.Title}}</h2>
+{{- if .ChartID}}
+<figure>
+<div class="chart" id="{{.ChartID}}" role="img" aria-label="{{.ChartLabel}}"></div>
+<figcaption>
+{{- range $i, $c := .Caption}}{{if $i}}<br>{{end}}{{$c}}{{end -}}
+</figcaption>
+</figure>
+{{- end}}
+{{- range .Indicators}}
+<article class="indicator" id="ind-{{.ID}}">
+<h3>{{.Label}}</h3>
+<dl class="def">
+{{- range .Definition}}
+<dt>{{.Term}}</dt><dd>{{.Value}}</dd>
+{{- end}}
+</dl>
+<p class="total">{{.Total}}</p>
+{{- range .References}}
+<aside class="ref" aria-label="{{$.W.Reference}}">
+<p class="value">{{.Value}}</p>
+<p>{{.Population}}. {{.Note}}</p>
+<p class="source">{{.Source}}</p>
+</aside>
+{{- end}}
+{{- range .Tables}}
+{{template "table" .}}
+{{- end}}
+</article>
+{{- end}}
+</section>
+{{- end}}
+{{- if .HasEntrants}}
+<section id="entrants" class="entrants">
+<h2>{{.EntrantsTitle}}</h2>
+{{- range .Entrants}}
+{{template "table" .}}
+{{- end}}
+</section>
+{{- end}}
+</main>
+<footer class="notes">
+<h2>{{.W.Notes}}</h2>
+<p>{{.SuppressNote}}</p>
+<p>{{.LowRelNote}}</p>
+</footer>
+<script>{{.EChartsJS}}</script>
+<script>{{.ChartsJS}}</script>
+</body>
+</html>
+{{define "table"}}<div class="table-wrap" role="region" tabindex="0" aria-label="{{.Caption}}">
+<table data-indicator="{{.Indicator}}" data-breakdown="{{.Breakdown}}">
+<caption>{{.Caption}}</caption>
+<thead><tr>{{range $i, $h := .Head}}<th scope="col">{{$h}}</th>{{end}}</tr></thead>
+<tbody>
+{{- range .Rows}}
+{{template "row" .}}
+{{- end}}
+</tbody>
+{{- if .Foot}}
+<tfoot>
+{{- range .Foot}}
+{{template "row" .}}
+{{- end}}
+</tfoot>
+{{- end}}
+</table>
+</div>{{end}}
+{{define "row"}}<tr data-group="{{.Group}}"><th scope="row">{{.Header}}</th>{{range .Cells}}<td{{if .Class}} class="{{.Class}}"{{end}}{{if .Group}} data-group="{{.Group}}"{{end}}>{{.Text}}{{if .LowRel}}<sup class="lr">*</sup>{{end}}</td>{{end}}</tr>{{end}}
+`))
