@@ -5,6 +5,7 @@
 //	tamtam migrate  apply the schema migrations and exit
 //	tamtam token create --role intake|coordinator|funder [--site CODE]... [--label TEXT]
 //	tamtam demo     --year YYYY --n N [--seed S]
+//	tamtam report   --year YYYY --out DIR [--site CODE]... [--lang fr|nl|en] [--k 5] [--cutoff T]
 //	tamtam sql      [--query SQL]   clickhouse-client on the store (embedded or not)
 //
 // Every subcommand takes --data, --clickhouse and --sites, with the environment
@@ -53,6 +54,7 @@ commands:
   migrate   apply the schema migrations and exit
   token     create an access token: tamtam token create --role ROLE [--site CODE]... [--label TEXT]
   demo      store realistic synthetic questionnaires: tamtam demo --year YYYY --n N
+  report    write the yearly figures: tamtam report --year YYYY --out DIR [--site CODE]... [--lang fr|nl|en] [--k 5]
   sql       run clickhouse-client on the store: tamtam sql [--query SQL]
 
 run 'tamtam COMMAND -h' for the flags of a command`
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdToken(ctx, rest, stdout, stderr, getenv)
 	case "demo":
 		err = cmdDemo(ctx, rest, stdout, stderr, getenv)
+	case "report":
+		err = cmdReport(ctx, rest, stdout, stderr, getenv)
 	case "sql":
 		err = cmdSQL(ctx, rest, stdout, stderr, getenv)
 	case "help", "-h", "--help":

@@ -1,0 +1,354 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/tamtam-ngo/tamtam/collector"
+)
+
+// submitDemo posts n generated entry questionnaires (and their follow-ups) through the
+// batch API and returns the bodies sent, for recomputation.
+func (e *testEnv) submitDemo(token string, year, n int, seed uint64) []map[string]any {
+	e.t.Helper()
+	gen := collector.NewDemo(year, seed, time.Date(year+1, 3, 1, 0, 0, 0, 0, time.UTC))
+	var sent, batch []map[string]any
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		r := e.post("/api/v1/submissions:batch", token, map[string]any{"submissions": batch})
+		if r.status != http.StatusOK {
+			e.t.Fatalf("batch = %d %s", r.status, r.raw)
+		}
+		for _, x := range r.body["results"].([]any) {
+			if code := x.(map[string]any)["code"]; code != float64(201) {
+				e.t.Fatalf("batch item = %v, want 201", x)
+			}
+		}
+		batch = batch[:0]
+	}
+	add := func(body []byte) {
+		var m map[string]any
+		json.Unmarshal(body, &m)
+		sent, batch = append(sent, m), append(batch, m)
+		if len(batch) == 1000 {
+			flush()
+		}
+	}
+	for range n {
+		s := gen.Next()
+		add(s.Body)
+		if s.FollowUp != nil {
+			add(s.FollowUp)
+		}
+	}
+	flush()
+	return sent
+}
+
+type ratio struct{ num, den int }
+
+// recomputeFromBodies derives a few indicators from the JSON bodies that were submitted.
+func recomputeFromBodies(sent []map[string]any) map[string]ratio {
+	out := map[string]ratio{}
+	add := func(id string, yes bool) {
+		r := out[id]
+		r.den++
+		if yes {
+			r.num++
+		}
+		out[id] = r
+	}
+	for _, s := range sent {
+		if s["questionnaire"] != "entry" {
+			continue
+		}
+		a := s["answers"].(map[string]any)
+		add("I19", a["meta.consent"] == "1")
+		if a["meta.consent"] != "1" {
+			continue
+		}
+		if v, _ := a["drug.lifetime_any"].(string); v == "0" || v == "1" {
+			add("I02", v == "1")
+		}
+		if v, _ := a["inject.status"].(string); v >= "1" && v <= "4" {
+			add("I07", v != "1")
+		}
+		if v, _ := a["health.self_rated"].(string); v >= "1" && v <= "5" {
+			add("I15", v == "1" || v == "2")
+		}
+	}
+	return out
+}
+
+func readCSV(t *testing.T, path string) map[string][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("figures.csv: %v", err)
+	}
+	if strings.Join(recs[0], ",") != "indicator,breakdown,group,numerator,denominator,percent,ci_low,ci_high,flag" {
+		t.Fatalf("figures.csv header = %v", recs[0])
+	}
+	out := map[string][]string{}
+	for _, r := range recs[1:] {
+		out[r[0]+"|"+r[1]+"|"+r[2]] = r
+	}
+	return out
+}
+
+// summaryRow returns N and % of indicator id from the workbook's summary sheet, the first.
+func summaryRow(t *testing.T, wb *excelize.File, id string) (n int, pct float64) {
+	t.Helper()
+	sheet := wb.GetSheetName(0)
+	rows, err := wb.GetRows(sheet, excelize.Options{RawCellValue: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if len(r) > 4 && r[0] == id {
+			n, _ = strconv.Atoi(r[3])
+			pct, _ = strconv.ParseFloat(r[4], 64)
+			return n, pct
+		}
+	}
+	t.Fatalf("no row %s in sheet %s", id, sheet)
+	return 0, 0
+}
+
+// isPercentCell reports whether a cell is formatted as a percentage.
+func isPercentCell(wb *excelize.File, sheet, cell string) bool {
+	id, err := wb.GetCellStyle(sheet, cell)
+	if err != nil {
+		return false
+	}
+	st, err := wb.GetStyle(id)
+	if err != nil {
+		return false
+	}
+	return (st.CustomNumFmt != nil && strings.Contains(*st.CustomNumFmt, "%")) || st.NumFmt == 9 || st.NumFmt == 10
+}
+
+func TestReportMatchesSubmittedData(t *testing.T) {
+	e := newTestEnv(t)
+	tok := e.token("intake", "haren", "jamioulx", "lantin", "mons", "antwerpen", "gent", "brugge", "hasselt",
+		"andenne", "namur", "leuven-hulp", "mechelen", "dinant")
+	sent := e.submitDemo(tok, 2025, 1500, 11)
+	out := t.TempDir()
+	code, stdout, stderr := e.cli("report", "--year", "2025", "--out", out)
+	if code != 0 {
+		t.Fatalf("report = exit %d: %s %s", code, stdout, stderr)
+	}
+	for _, f := range []string{"figures.xlsx", "report.html", "figures.csv", "manifest.json"} {
+		if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s missing or empty: %v", f, err)
+		}
+	}
+	svgs, _ := filepath.Glob(filepath.Join(out, "figures", "*.svg"))
+	pngs, _ := filepath.Glob(filepath.Join(out, "figures", "*.png"))
+	if len(svgs) < 20 || len(pngs) != len(svgs) {
+		t.Errorf("figures: %d svg, %d png; want one of each per family", len(svgs), len(pngs))
+	}
+
+	// Three views of the same numbers: recomputed from what was sent, counted by
+	// clickhouse-client from the stored rows, and read from the workbook and the CSV.
+	want := recomputeFromBodies(sent)
+	stored := map[string]string{
+		"I19": "countIf(consent = 1), count()",
+		"I02": "countIf(consent = 1 AND answer_value[indexOf(answer_item, 'drug.lifetime_any')] = '1'), countIf(consent = 1 AND answer_value[indexOf(answer_item, 'drug.lifetime_any')] IN ('0', '1'))",
+		"I07": "countIf(consent = 1 AND answer_value[indexOf(answer_item, 'inject.status')] IN ('2', '3', '4')), countIf(consent = 1 AND answer_value[indexOf(answer_item, 'inject.status')] IN ('1', '2', '3', '4'))",
+		"I15": "countIf(consent = 1 AND answer_value[indexOf(answer_item, 'health.self_rated')] IN ('1', '2')), countIf(consent = 1 AND answer_value[indexOf(answer_item, 'health.self_rated')] IN ('1', '2', '3', '4', '5'))",
+	}
+	wb, err := excelize.OpenFile(filepath.Join(out, "figures.xlsx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wb.Close()
+	cells := readCSV(t, filepath.Join(out, "figures.csv"))
+	for id, w := range want {
+		got := e.sql("SELECT " + stored[id] + " FROM submissions WHERE questionnaire = 'entry' AND year = 2025")
+		if got != fmt.Sprintf("%d\t%d", w.num, w.den) {
+			t.Errorf("%s in ClickHouse = %s, recomputed from the submissions %d/%d", id, got, w.num, w.den)
+		}
+		n, pct := summaryRow(t, wb, id)
+		if n != w.den || math.Abs(pct-float64(w.num)/float64(w.den)) > 1e-9 {
+			t.Errorf("%s in the workbook = N %d, %.4f; want %d, %.4f", id, n, pct, w.den, float64(w.num)/float64(w.den))
+		}
+		row := cells[id+"|total|"]
+		if row == nil || row[3] != strconv.Itoa(w.num) || row[4] != strconv.Itoa(w.den) ||
+			row[5] != strconv.FormatFloat(100*float64(w.num)/float64(w.den), 'f', 1, 64) {
+			t.Errorf("%s total in figures.csv = %v, want %d/%d", id, row, w.num, w.den)
+		}
+	}
+
+	// The manifest hashes every file, and the same cut-off gives byte-identical files.
+	var m struct {
+		DataCutOff time.Time `json:"data_cut_off"`
+		Files      []struct{ Name, SHA256 string }
+	}
+	raw, _ := os.ReadFile(filepath.Join(out, "manifest.json"))
+	if err := json.Unmarshal(raw, &m); err != nil || len(m.Files) < 4 {
+		t.Fatalf("manifest = %s, %v", raw, err)
+	}
+	for _, f := range m.Files {
+		data, err := os.ReadFile(filepath.Join(out, f.Name))
+		sum := sha256.Sum256(data)
+		if err != nil || hex.EncodeToString(sum[:]) != f.SHA256 {
+			t.Errorf("manifest hash of %s does not match the file (%v)", f.Name, err)
+		}
+	}
+	again := t.TempDir()
+	if code, _, stderr := e.cli("report", "--year", "2025", "--out", again, "--cutoff", m.DataCutOff.Format(time.RFC3339)); code != 0 {
+		t.Fatalf("second report = exit %d: %s", code, stderr)
+	}
+	raw2, _ := os.ReadFile(filepath.Join(again, "manifest.json"))
+	if !bytes.Equal(raw, raw2) {
+		t.Errorf("same cut-off and settings gave different manifests:\n%s\n%s", raw, raw2)
+	}
+	if got := e.sql("SELECT count(), any(actor), any(k) FROM releases"); got != "2\tcli\t5" {
+		t.Errorf("ledger = %q, want the two releases", got)
+	}
+}
+
+// TestReportSmallSiteAndSmallCell: a site of 3 entrants and a two-way table with one small
+// cell. No number below k may appear anywhere, and no suppressed cell may be recoverable
+// from the published ones.
+func TestReportSmallSiteAndSmallCell(t *testing.T) {
+	e := newTestEnv(t)
+	tok := e.token("intake", "haren", "lantin", "mons")
+	n := 0
+	post := func(site, gender string, age int, count int) {
+		for range count {
+			n++
+			s := entry(uuidN(5000 + n))
+			s["site"] = site
+			answers(s)["demo.gender"] = gender
+			answers(s)["demo.age"] = age
+			if r := e.post("/api/v1/submissions", tok, s); r.status != http.StatusCreated {
+				t.Fatalf("POST = %d %s", r.status, r.raw)
+			}
+		}
+	}
+	post("haren", "M", 30, 40)
+	post("haren", "F", 30, 2) // the small cell of haren × gender
+	post("lantin", "M", 40, 30)
+	post("lantin", "F", 40, 7)
+	post("mons", "M", 50, 3) // the site of 3 entrants
+	out := t.TempDir()
+	if code, _, stderr := e.cli("report", "--year", "2025", "--out", out); code != 0 {
+		t.Fatalf("report = exit %d: %s", code, stderr)
+	}
+	cells := readCSV(t, filepath.Join(out, "figures.csv"))
+	for key, r := range cells {
+		for _, v := range r[3:5] {
+			if v == "" {
+				continue
+			}
+			if n, _ := strconv.Atoi(v); n > 0 && n < 5 {
+				t.Errorf("figures.csv %s publishes %d, below k", key, n)
+			}
+		}
+		if strings.Contains(key, "|site|mons") {
+			t.Errorf("figures.csv shows the small site on its own: %v", r)
+		}
+	}
+	// Every number of every sheet of the workbook.
+	wb, err := excelize.OpenFile(filepath.Join(out, "figures.xlsx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wb.Close()
+	for _, sheet := range wb.GetSheetList() {
+		rows, _ := wb.GetRows(sheet, excelize.Options{RawCellValue: true})
+		for i, row := range rows {
+			for j, v := range row {
+				n, err := strconv.Atoi(v)
+				if err != nil || n <= 0 || n >= 5 {
+					continue
+				}
+				cell, _ := excelize.CoordinatesToCellName(j+1, i+1)
+				if isPercentCell(wb, sheet, cell) {
+					continue // 1 is 100 %
+				}
+				t.Errorf("sheet %s cell %s = %s, a count below k", sheet, cell, v)
+			}
+		}
+	}
+	// Recoverability, checked on the published site × gender table and its margins: in
+	// every row and column, the suppressed cells are none, or at least two whose published
+	// total leaves them undetermined.
+	table := map[string]map[string]string{}
+	for key, r := range cells {
+		parts := strings.Split(key, "|")
+		if parts[1] != "site+gender" {
+			continue
+		}
+		site, gender, _ := strings.Cut(parts[2], "+")
+		if table[site] == nil {
+			table[site] = map[string]string{}
+		}
+		table[site][gender] = r[3]
+	}
+	if len(table) == 0 {
+		t.Fatal("no site+gender table in figures.csv")
+	}
+	// Rows: the cells of a site and its margin; columns: the cells of a gender and its
+	// margin. With the margin published, one lone suppressed cell would be recoverable.
+	check := func(name string, cells []string, margin string) {
+		hidden := 0
+		for _, c := range cells {
+			if c == "" {
+				hidden++
+			}
+		}
+		if margin != "" && hidden == 1 {
+			t.Errorf("%s: one suppressed cell, recoverable from the others and the published total: %v, total %s", name, cells, margin)
+		}
+	}
+	genders := map[string]bool{}
+	for site, row := range table {
+		if site == "total" {
+			continue
+		}
+		var line []string
+		for g, v := range row {
+			if g != "total" {
+				genders[g] = true
+				line = append(line, v)
+			}
+		}
+		check("row "+site, line, row["total"])
+	}
+	for g := range genders {
+		var col []string
+		for site, row := range table {
+			if site != "total" {
+				col = append(col, row[g])
+			}
+		}
+		check("column "+g, col, table["total"][g])
+	}
+	if table["haren"]["F"] != "" {
+		t.Errorf("haren+F (2 people) published as %q", table["haren"]["F"])
+	}
+}
