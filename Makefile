@@ -3,19 +3,19 @@
 GO  ?= go
 BIN := bin/tamtam
 
-.PHONY: run test bench lint fmt build deps
+.PHONY: run test bench lint fmt build deps deps-test
 
 run: deps build
 	./$(BIN) serve
 
-test: deps
+test: deps-test
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-lint:
+lint: deps
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting (make fmt)"; exit 1; }
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
@@ -28,3 +28,6 @@ build:
 
 deps:
 	@scripts/install-deps.sh
+
+deps-test:
+	@scripts/install-deps.sh test

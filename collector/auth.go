@@ -59,6 +59,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, bearer string) (Princi
 		switch {
 		case errors.Is(err, ErrNoToken):
 			c = cachedToken{found: false, expires: now.Add(a.ttl)}
+		case err != nil && ok && c.found:
+			// The store is unreachable: a token known a moment ago keeps working, so
+			// that intake goes on into the spool during a ClickHouse outage. Revocations
+			// take effect when the store is back.
+			c.expires = now.Add(a.ttl)
 		case err != nil:
 			return Principal{}, &Error{Code: CodeUnavailable, Message: "cannot check the token now; retry later", Err: err}
 		default:
@@ -95,7 +100,7 @@ func (a *Authenticator) RequireToken() gin.HandlerFunc {
 			if ErrorCode(err) == CodeUnauthorized {
 				c.Header("WWW-Authenticate", `Bearer realm="tamtam"`)
 			}
-			abortWithError(c, nil, err)
+			AbortWithError(c, nil, err)
 			return
 		}
 		c.Set(principalKey, p)

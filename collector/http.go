@@ -27,6 +27,8 @@ type API struct {
 	Auth       *Authenticator
 	Anonymiser *Anonymiser
 	Ingester   *Ingester
+	Limiter    *RateLimiter     // nil: no rate limit
+	Metrics    *Metrics         // nil: none
 	Logger     *slog.Logger     // nil: discard
 	Now        func() time.Time // nil: time.Now
 }
@@ -40,7 +42,7 @@ func (a *API) Mount(r gin.IRouter) {
 	v1.GET("/questionnaires", a.listQuestionnaires)
 	v1.GET("/questionnaires/:id", a.getQuestionnaire)
 	v1.GET("/sites", a.listSites)
-	auth := v1.Group("", a.Auth.RequireToken())
+	auth := v1.Group("", a.Auth.RequireToken(), a.Limiter.Middleware())
 	auth.POST("/submissions", a.postSubmission)
 	auth.POST("/submissions\\:batch", a.postBatch)
 }
@@ -67,13 +69,13 @@ func (a *API) getQuestionnaire(c *gin.Context) {
 	if v := c.Query("version"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			abortWithError(c, a.Logger, Errorf(CodeInvalid, "version must be a whole number"))
+			AbortWithError(c, a.Logger, Errorf(CodeInvalid, "version must be a whole number"))
 			return
 		}
 		d, ok = a.Catalog.Get(id, n)
 	}
 	if !ok {
-		abortWithError(c, a.Logger, Errorf(CodeNotFound, "no such questionnaire or version"))
+		AbortWithError(c, a.Logger, Errorf(CodeNotFound, "no such questionnaire or version"))
 		return
 	}
 	c.JSON(http.StatusOK, d)
@@ -90,33 +92,42 @@ type submissionResponse struct {
 }
 
 func (a *API) postSubmission(c *gin.Context) {
+	defer a.countRefusal(c)
 	p, _ := PrincipalOf(c)
 	if p.Role != RoleIntake {
-		abortWithError(c, a.Logger, Errorf(CodeForbidden, "only intake tokens submit questionnaires"))
+		AbortWithError(c, a.Logger, Errorf(CodeForbidden, "only intake tokens submit questionnaires"))
 		return
 	}
 	body, err := readJSONBody(c, MaxSubmissionBytes)
 	if err != nil {
-		abortWithError(c, a.Logger, err)
+		AbortWithError(c, a.Logger, err)
 		return
 	}
 	env, ferrs := DecodeEnvelope(body)
 	if ferrs != nil {
-		abortWithError(c, a.Logger, invalid(ferrs))
+		AbortWithError(c, a.Logger, invalid(ferrs))
 		return
 	}
 	rec, err := a.Prepare(p, env)
 	if err != nil {
-		abortWithError(c, a.Logger, err)
+		AbortWithError(c, a.Logger, err)
 		return
 	}
 	outs, err := a.Ingester.Submit(c.Request.Context(), []Record{rec})
 	if err != nil {
-		abortWithError(c, a.Logger, err)
+		AbortWithError(c, a.Logger, err)
 		return
 	}
 	status, word := outcomeStatus(outs[0])
+	a.Metrics.outcome(outcomeName(outs[0]), 1)
 	c.JSON(status, submissionResponse{SubmissionID: rec.SubmissionID, Status: word})
+}
+
+// countRefusal counts a request answered with an error, by its reason.
+func (a *API) countRefusal(c *gin.Context) {
+	if code, ok := c.Get(reasonKey); ok {
+		a.Metrics.outcome(string(code.(Code)), 1)
+	}
 }
 
 func outcomeStatus(o Outcome) (int, string) {
@@ -177,19 +188,20 @@ type batchResult struct {
 // ones are committed together in one atomic insert, so the answer is 200 with per-item
 // codes, or 503 with nothing stored.
 func (a *API) postBatch(c *gin.Context) {
+	defer a.countRefusal(c)
 	p, _ := PrincipalOf(c)
 	if p.Role != RoleIntake {
-		abortWithError(c, a.Logger, Errorf(CodeForbidden, "only intake tokens submit questionnaires"))
+		AbortWithError(c, a.Logger, Errorf(CodeForbidden, "only intake tokens submit questionnaires"))
 		return
 	}
 	body, err := readJSONBody(c, MaxBatchBytes)
 	if err != nil {
-		abortWithError(c, a.Logger, err)
+		AbortWithError(c, a.Logger, err)
 		return
 	}
 	items, err := decodeBatch(body)
 	if err != nil {
-		abortWithError(c, a.Logger, err)
+		AbortWithError(c, a.Logger, err)
 		return
 	}
 	results := make([]batchResult, len(items))
@@ -216,11 +228,20 @@ func (a *API) postBatch(c *gin.Context) {
 	}
 	outs, err := a.Ingester.Submit(c.Request.Context(), recs)
 	if err != nil {
-		abortWithError(c, a.Logger, err)
+		AbortWithError(c, a.Logger, err)
 		return
 	}
 	for j, o := range outs {
 		results[at[j]].Code, results[at[j]].Status = outcomeStatus(o)
+		a.Metrics.outcome(outcomeName(o), 1)
+	}
+	for _, r := range results {
+		switch r.Status {
+		case "invalid":
+			a.Metrics.outcome(string(CodeInvalid), 1)
+		case "forbidden":
+			a.Metrics.outcome(string(CodeForbidden), 1)
+		}
 	}
 	c.JSON(http.StatusOK, gin.H{"results": results})
 }
@@ -267,19 +288,25 @@ func readJSONBody(c *gin.Context, limit int64) ([]byte, error) {
 	return body, nil
 }
 
+// reasonKey holds the code of an error answer in the Gin context, for metrics.
+const reasonKey = "tamtam.reason"
+
 // retryAfterSeconds is what a 503 asks clients to wait.
 const retryAfterSeconds = "5"
 
-// abortWithError writes err as the response, the one place where errors become HTTP
-// answers. A 5xx says "internal error" (or that the store is unavailable) and the details
+// AbortWithError writes err as the response, the one place where errors become HTTP
+// answers (package reports uses it too). A 5xx says "internal error" (or that the store is unavailable) and the details
 // go to the log; request bodies and answers never do.
-func abortWithError(c *gin.Context, log *slog.Logger, err error) {
+func AbortWithError(c *gin.Context, log *slog.Logger, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = &Error{Code: CodeInternal, Message: "internal error", Err: err}
 	}
 	status := e.Code.Status()
-	if status >= 500 && log != nil {
+	c.Set(reasonKey, e.Code)
+	// 500s are bugs: logged with their cause. A 503 is a state (spool full, store
+	// lost) that the ingester logs once when it changes, and metrics count.
+	if status == http.StatusInternalServerError && log != nil {
 		log.Error("request failed", "method", c.Request.Method, "route", c.FullPath(), "status", status, "err", err)
 	}
 	switch {

@@ -2,9 +2,13 @@ package collector
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/tamtam-ngo/tamtam/collector/spool"
 )
 
 // Store is where records become durable. It is implemented by package queries.
@@ -21,8 +25,8 @@ type Outcome int
 // The outcomes.
 const (
 	Stored   Outcome = iota + 1 // new, now durable (201)
-	Replayed                    // the same id with the same content was already stored (200)
-	Conflict                    // the same id with other content was already stored (409)
+	Replayed                    // the same id with the same content was already accepted (200)
+	Conflict                    // the same id with other content was already accepted (409)
 )
 
 // ErrClosed is returned by [Ingester.Submit] once the ingester is closing.
@@ -31,30 +35,63 @@ var ErrClosed error = &Error{Code: CodeUnavailable, Message: "the server is shut
 // IngesterOptions configures an Ingester.
 type IngesterOptions struct {
 	Logger *slog.Logger
-	// MaxBatch bounds the rows of one insert; requests queue behind a full batch.
+	// MaxBatch bounds the rows of one commit; requests queue behind a full batch.
 	MaxBatch int // 0: 10,000
-	// CommitTimeout bounds one lookup-and-insert round trip.
+	// CommitTimeout bounds one lookup-and-insert round trip to the store.
 	CommitTimeout time.Duration // 0: 30 s
+	Metrics       *Metrics      // nil: none
+	// Spool, when set, is where records become durable: a submission is acknowledged
+	// once fsynced there, and a drainer copies the spool to the store in batches. Without
+	// it, each acknowledgement waits for the store's insert.
+	Spool *spool.Spool
+	// DrainTimeout bounds how long Close keeps draining the spool to the store; what is
+	// left stays in the spool for the next start.
+	DrainTimeout time.Duration // 0: 30 s
+	// StoreTimeout bounds one store call of the drainer, so that a hung server is
+	// noticed (and logged) quickly.
+	StoreTimeout time.Duration // 0: 5 s
 }
 
 // Ingester makes records durable with group commit: concurrent requests wait while one
 // batch is committed, then the next batch carries all of them in a single lookup and a
-// single insert. A per-request insert runs at a few hundred rows per second on
-// ClickHouse; a shared one reaches hundreds of thousands.
+// single write. A per-request insert runs at a few hundred rows per second on ClickHouse;
+// a shared one reaches hundreds of thousands.
 //
 // The ingester is also where retries are told apart (same id, same fingerprint: replay;
 // other fingerprint: conflict). Batches are committed one at a time, so two concurrent
-// retries of one id can never both be stored by this process. Records reach the Store
-// only through here; the durable spool of a later version slots in as a Store.
+// retries of one id can never both be accepted by this process.
+//
+// With a spool, the write is an fsynced append to the local log, and a drainer inserts
+// the log into the store, skipping ids the store already has, so that a replay after a
+// crash (the drainer died between insert and checkpoint) or a retry accepted while the
+// store was unreachable is never counted twice. While the store is down, ingest goes on
+// into the spool; when the spool is full, Submit fails with CodeUnavailable (503).
 type Ingester struct {
-	store  Store
-	log    *slog.Logger
-	max    int
-	tmo    time.Duration
+	store Store
+	log   *slog.Logger
+	met   *Metrics
+	max   int
+	tmo   time.Duration
+	spool *spool.Spool
+	drain time.Duration
+	opTmo time.Duration
+	now   func() time.Time
+
 	reqs   chan *commitRequest
 	quit   chan struct{}
 	done   chan struct{}
 	closed sync.Once
+
+	// pending holds the fingerprints of records in the spool that the drainer has not
+	// yet confirmed in the store, so that a retry arriving meanwhile is recognised.
+	// skipLookupUntil spares requests the lookup while the store is failing.
+	mu              sync.Mutex
+	pending         map[string]string
+	skipLookupUntil time.Time
+
+	drainQuit chan struct{}
+	drainDone chan struct{}
+	full      bool // the last append found the spool full; only the committer touches it
 }
 
 type commitRequest struct {
@@ -64,16 +101,25 @@ type commitRequest struct {
 	done chan struct{}
 }
 
-// NewIngester starts an ingester committing to store. Close it to stop.
-func NewIngester(store Store, opts IngesterOptions) *Ingester {
+// NewIngester starts an ingester committing to store (through opts.Spool if set). With a
+// spool, records left in it by an earlier run are drained first. Close it to stop.
+func NewIngester(store Store, opts IngesterOptions) (*Ingester, error) {
 	in := &Ingester{
-		store: store,
-		log:   opts.Logger,
-		max:   opts.MaxBatch,
-		tmo:   opts.CommitTimeout,
-		reqs:  make(chan *commitRequest),
-		quit:  make(chan struct{}),
-		done:  make(chan struct{}),
+		store:     store,
+		log:       opts.Logger,
+		met:       opts.Metrics,
+		max:       opts.MaxBatch,
+		tmo:       opts.CommitTimeout,
+		spool:     opts.Spool,
+		drain:     opts.DrainTimeout,
+		opTmo:     opts.StoreTimeout,
+		now:       time.Now,
+		reqs:      make(chan *commitRequest),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
+		pending:   map[string]string{},
+		drainQuit: make(chan struct{}),
+		drainDone: make(chan struct{}),
 	}
 	if in.log == nil {
 		in.log = slog.New(slog.DiscardHandler)
@@ -84,12 +130,27 @@ func NewIngester(store Store, opts IngesterOptions) *Ingester {
 	if in.tmo <= 0 {
 		in.tmo = 30 * time.Second
 	}
+	if in.drain <= 0 {
+		in.drain = 30 * time.Second
+	}
+	if in.opTmo <= 0 {
+		in.opTmo = 5 * time.Second
+	}
+	if in.spool != nil {
+		// Recognise retries of what an earlier run accepted but did not drain.
+		if err := in.scanSpool(func(rec Record, _ uint64) { in.pending[rec.SubmissionID] = rec.Fingerprint }); err != nil {
+			return nil, err
+		}
+		go in.drainLoop()
+	} else {
+		close(in.drainDone)
+	}
 	go in.run()
-	return in
+	return in, nil
 }
 
 // Submit makes recs durable together and returns one outcome per record, in order. When
-// it returns an error nothing of recs was stored by this call. Once queued, a request is
+// it returns an error nothing of recs was accepted by this call. Once queued, a request is
 // committed even if ctx ends meanwhile, and Submit waits for it: answering "failed" for a
 // record that is then stored would break the promise that non-2xx stores nothing.
 func (in *Ingester) Submit(ctx context.Context, recs []Record) ([]Outcome, error) {
@@ -102,16 +163,27 @@ func (in *Ingester) Submit(ctx context.Context, recs []Record) ([]Outcome, error
 	case <-in.quit:
 		return nil, ErrClosed
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, &Error{Code: CodeUnavailable, Message: "the request ended before it was queued; retry", Err: ctx.Err()}
 	}
 	<-req.done
 	return req.out, req.err
 }
 
-// Close stops accepting, commits what is queued and returns when the last batch is done.
+// Ready reports whether a submission can be made durable now: false while the spool is
+// full (or, without a spool, never false here: the store's health is checked apart).
+func (in *Ingester) Ready() bool {
+	return in.spool == nil || !in.spool.Stats().Full
+}
+
+// Close stops accepting, commits what is queued, drains the spool to the store for up to
+// DrainTimeout, and returns. It does not close the spool.
 func (in *Ingester) Close() {
-	in.closed.Do(func() { close(in.quit) })
-	<-in.done
+	in.closed.Do(func() {
+		close(in.quit)
+		<-in.done
+		close(in.drainQuit)
+	})
+	<-in.drainDone
 }
 
 func (in *Ingester) run() {
@@ -138,12 +210,12 @@ func (in *Ingester) run() {
 	}
 }
 
-// commit looks up the ids of the batch, inserts what is new, and answers every request.
-// It has its own context: a commit that started must finish or fail as a whole.
+// commit classifies the records of the batch, writes what is new, and answers every
+// request. It has its own context: a commit that started must finish or fail as a whole.
 func (in *Ingester) commit(batch []*commitRequest, rows int) {
 	ctx, cancel := context.WithTimeout(context.Background(), in.tmo)
 	defer cancel()
-	err := in.classify(ctx, batch, rows)
+	err := in.classifyAndWrite(ctx, batch, rows)
 	for _, r := range batch {
 		if err != nil {
 			r.out, r.err = nil, err
@@ -152,20 +224,11 @@ func (in *Ingester) commit(batch []*commitRequest, rows int) {
 	}
 }
 
-func (in *Ingester) classify(ctx context.Context, batch []*commitRequest, rows int) error {
-	ids := make([]string, 0, rows)
-	for _, r := range batch {
-		for _, rec := range r.recs {
-			ids = append(ids, rec.SubmissionID)
-		}
-	}
-	seen, err := in.store.Fingerprints(ctx, ids)
+func (in *Ingester) classifyAndWrite(ctx context.Context, batch []*commitRequest, rows int) error {
+	start := time.Now()
+	seen, err := in.lookup(ctx, batch, rows)
 	if err != nil {
-		in.log.Error("fingerprint lookup failed", "rows", rows, "err", err)
-		return &Error{Code: CodeUnavailable, Message: "the store is unavailable; retry later", Err: err}
-	}
-	if seen == nil {
-		seen = map[string]string{}
+		return err
 	}
 	fresh := make([]Record, 0, rows)
 	for _, r := range batch {
@@ -189,11 +252,247 @@ func (in *Ingester) classify(ctx context.Context, batch []*commitRequest, rows i
 	if len(fresh) == 0 {
 		return nil
 	}
-	start := time.Now()
-	if err := in.store.InsertRecords(ctx, fresh); err != nil {
-		in.log.Error("insert failed", "rows", len(fresh), "err", err)
-		return &Error{Code: CodeUnavailable, Message: "the store is unavailable; retry later", Err: err}
+	if in.spool != nil {
+		err = in.append(ctx, fresh)
+	} else {
+		err = in.store.InsertRecords(ctx, fresh)
+		if err != nil {
+			in.met.storeError("insert")
+			in.log.Error("insert failed", "rows", len(fresh), "err", err)
+			err = &Error{Code: CodeUnavailable, Message: "the store is unavailable; retry later", Err: err}
+		}
 	}
-	in.log.Debug("batch committed", "rows", len(fresh), "requests", len(batch), "elapsed", time.Since(start))
+	if err != nil {
+		return err
+	}
+	in.met.batch(len(fresh), time.Since(start).Seconds())
 	return nil
+}
+
+// lookup returns the fingerprints already accepted for the ids of the batch: from the
+// spool's pending records, then from the store. With a spool, a store that cannot answer
+// does not stop ingest: the drainer will skip whatever the store turns out to have.
+func (in *Ingester) lookup(ctx context.Context, batch []*commitRequest, rows int) (map[string]string, error) {
+	seen := make(map[string]string, rows)
+	ids := make([]string, 0, rows)
+	in.mu.Lock()
+	for _, r := range batch {
+		for _, rec := range r.recs {
+			if fp, ok := in.pending[rec.SubmissionID]; ok {
+				seen[rec.SubmissionID] = fp
+			} else {
+				ids = append(ids, rec.SubmissionID)
+			}
+		}
+	}
+	skip := in.spool != nil && in.now().Before(in.skipLookupUntil)
+	in.mu.Unlock()
+	if len(ids) == 0 || skip {
+		return seen, nil
+	}
+	lookupCtx := ctx
+	if in.spool != nil {
+		// Do not hold requests for a store that is slow or down: the spool is the
+		// durable place, and the drainer deduplicates.
+		var cancel context.CancelFunc
+		lookupCtx, cancel = context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+	}
+	stored, err := in.store.Fingerprints(lookupCtx, ids)
+	if err != nil {
+		in.met.storeError("lookup")
+		if in.spool != nil {
+			in.log.Debug("fingerprint lookup failed; accepting into the spool", "rows", len(ids), "err", err)
+			in.mu.Lock()
+			in.skipLookupUntil = in.now().Add(5 * time.Second)
+			in.mu.Unlock()
+			return seen, nil
+		}
+		in.log.Error("fingerprint lookup failed", "rows", len(ids), "err", err)
+		return nil, &Error{Code: CodeUnavailable, Message: "the store is unavailable; retry later", Err: err}
+	}
+	for id, fp := range stored {
+		seen[id] = fp
+	}
+	return seen, nil
+}
+
+// append writes fresh records to the spool; they are durable when it returns nil.
+func (in *Ingester) append(ctx context.Context, fresh []Record) error {
+	entries := make([][]byte, len(fresh))
+	for i, rec := range fresh {
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return &Error{Code: CodeInternal, Message: "internal error", Err: err}
+		}
+		entries[i] = b
+	}
+	if _, err := in.spool.Append(ctx, entries...); err != nil {
+		if errors.Is(err, spool.ErrFull) {
+			if !in.full {
+				in.log.Warn("spool full: refusing submissions until it drains", "err", err)
+				in.full = true
+			}
+			return &Error{Code: CodeUnavailable, Message: "the server cannot store more right now; retry later", Err: err}
+		}
+		in.log.Error("spool append failed", "rows", len(fresh), "err", err)
+		return &Error{Code: CodeUnavailable, Message: "the record could not be made durable; retry later", Err: err}
+	}
+	if in.full {
+		in.log.Info("spool accepting again")
+		in.full = false
+	}
+	in.mu.Lock()
+	for _, rec := range fresh {
+		in.pending[rec.SubmissionID] = rec.Fingerprint
+	}
+	in.mu.Unlock()
+	return nil
+}
+
+// scanSpool calls fn for every record in the spool not yet acknowledged.
+func (in *Ingester) scanSpool(fn func(Record, uint64)) error {
+	var after uint64
+	for {
+		entries, err := in.spool.Read(after, in.max)
+		if err != nil {
+			return err
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		for _, e := range entries {
+			var rec Record
+			if err := json.Unmarshal(e.Data, &rec); err != nil {
+				return err
+			}
+			fn(rec, e.Seq)
+			after = e.Seq
+		}
+	}
+}
+
+// drainLoop copies the spool to the store in batches until Close, then drains what is
+// left for up to DrainTimeout.
+func (in *Ingester) drainLoop() {
+	defer close(in.drainDone)
+	var (
+		after    uint64
+		backoff  time.Duration
+		down     bool
+		backlog  bool
+		deadline <-chan time.Time
+		quit     = in.drainQuit
+	)
+	for {
+		n, err := in.drainOnce(&after)
+		switch {
+		case err != nil:
+			if !down {
+				in.log.Warn("store lost: submissions wait in the spool", "err", err)
+				down = true
+			}
+			backlog = true
+			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
+		case n > 0:
+			if down {
+				in.log.Info("store back: draining the spool")
+				down = false
+			}
+			backoff = 0
+			if n == in.max {
+				backlog = true
+				continue // more to drain at once
+			}
+			if backlog {
+				in.log.Info("backlog drained")
+				backlog = false
+			}
+		default:
+			if backlog {
+				in.log.Info("backlog drained")
+				backlog = false
+			}
+			backoff = 0
+		}
+		if deadline != nil && (n == 0 && err == nil) {
+			return // closing, and the spool is empty
+		}
+		wait := time.After(backoff)
+		if backoff == 0 {
+			wait = nil
+		}
+		select {
+		case <-in.spool.Notify():
+		case <-wait:
+		case <-deadline:
+			in.log.Warn("stopping with records left in the spool; they drain at next start", "depth", in.spool.Stats().Depth)
+			return
+		case <-quit:
+			quit = nil // a nil channel never fires again
+			deadline = time.After(in.drain)
+		}
+	}
+}
+
+// drainOnce inserts one batch of the spool into the store and acknowledges it. It
+// returns the number of entries handled, or an error and nothing acknowledged.
+func (in *Ingester) drainOnce(after *uint64) (int, error) {
+	entries, err := in.spool.Read(*after, in.max)
+	if err != nil || len(entries) == 0 {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), in.opTmo)
+	defer cancel()
+	recs := make([]Record, 0, len(entries))
+	ids := make([]string, 0, len(entries))
+	for _, e := range entries {
+		var rec Record
+		if err := json.Unmarshal(e.Data, &rec); err != nil {
+			return 0, err
+		}
+		recs, ids = append(recs, rec), append(ids, rec.SubmissionID)
+	}
+	start := time.Now()
+	stored, err := in.store.Fingerprints(ctx, ids)
+	if err != nil {
+		in.met.storeError("lookup")
+		return 0, err
+	}
+	fresh := recs[:0:0]
+	inBatch := map[string]bool{}
+	for _, rec := range recs {
+		fp, ok := stored[rec.SubmissionID]
+		switch {
+		case ok && fp != rec.Fingerprint:
+			// Accepted while the store could not be asked, and the store holds other
+			// content under this id: keep the stored one, never count twice.
+			in.log.Warn("dropped a spooled record whose id the store holds with other content", "submission_id", rec.SubmissionID)
+		case ok, inBatch[rec.SubmissionID]:
+			// Already stored: a replay after a crash between insert and checkpoint.
+		default:
+			inBatch[rec.SubmissionID] = true
+			fresh = append(fresh, rec)
+		}
+	}
+	if len(fresh) > 0 {
+		if err := in.store.InsertRecords(ctx, fresh); err != nil {
+			in.met.storeError("insert")
+			return 0, err
+		}
+	}
+	last := entries[len(entries)-1].Seq
+	if err := in.spool.Ack(last); err != nil {
+		return 0, err
+	}
+	*after = last
+	in.mu.Lock()
+	for _, rec := range recs {
+		if in.pending[rec.SubmissionID] == rec.Fingerprint {
+			delete(in.pending, rec.SubmissionID)
+		}
+	}
+	in.mu.Unlock()
+	in.met.drained(len(fresh), time.Since(start).Seconds())
+	return len(entries), nil
 }

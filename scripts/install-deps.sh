@@ -1,24 +1,46 @@
 #!/usr/bin/env bash
 # Installs the system packages tamtam needs on a Debian/Ubuntu machine, skipping what is
-# already there. Used by `make run`, `make test` and .ci/run, so a fresh machine and a
-# developer's machine are prepared the same way.
+# already there, then fetches the pinned ECharts from the npm registry (build-time only:
+# it is embedded in the binary, so a report never makes a network request).
+#
+#   scripts/install-deps.sh        what `make run` needs: ClickHouse, Node.js/npm for ECharts
+#   scripts/install-deps.sh test   also what the tests need: Chromium and fonts (figures,
+#                                  browser tests), LibreOffice and openpyxl (independent
+#                                  workbook readers)
+#
+# Used by the Makefile and .ci/run, so a fresh machine and a developer's are prepared alike.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 need=()
-have_server() { command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ]; }
-have_server || need+=(clickhouse-server)
-command -v clickhouse-client >/dev/null 2>&1 || need+=(clickhouse-client)
-
-if [ ${#need[@]} -eq 0 ]; then
-  exit 0
+want() { # want PACKAGE CHECK...: install PACKAGE unless CHECK succeeds
+  local pkg=$1; shift
+  "$@" >/dev/null 2>&1 || need+=("$pkg")
+}
+want clickhouse-server sh -c 'command -v clickhouse-server || test -x /usr/sbin/clickhouse-server'
+want clickhouse-client command -v clickhouse-client
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+if [ "${1:-}" = test ]; then
+  want chromium sh -c 'command -v chromium || command -v chromium-browser'
+  want fonts-liberation test -d /usr/share/fonts/truetype/liberation
+  want libreoffice-calc-nogui command -v soffice
+  want python3-openpyxl /usr/bin/python3 -c 'import openpyxl'
 fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null 2>&1 || { echo "install-deps: need root (or sudo) to install: ${need[*]}" >&2; exit 1; }
-  sudo="sudo"
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "install-deps: need root (or sudo) to install: ${need[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  echo "install-deps: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-echo "install-deps: installing ${need[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq "${need[@]}" >/dev/null
+
+# ECharts, pinned by reports/assets/package-lock.json.
+if [ ! -f reports/assets/node_modules/echarts/dist/echarts.min.js ]; then
+  echo "install-deps: fetching echarts (npm ci in reports/assets)" >&2
+  (cd reports/assets && npm ci --no-audit --no-fund --silent)
+fi

@@ -11,9 +11,15 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tamtam-ngo/tamtam/collector"
+	"github.com/tamtam-ngo/tamtam/collector/spool"
 	"github.com/tamtam-ngo/tamtam/queries"
+	"github.com/tamtam-ngo/tamtam/reports"
+	"github.com/tamtam-ngo/tamtam/reports/disclosure"
 )
 
 // App is tamtam wired together: the store, the domain data and the ingest pipeline.
@@ -27,8 +33,13 @@ type App struct {
 	sites    *collector.Sites
 	keys     *collector.Keyring
 	ingester *collector.Ingester
+	spool    *spool.Spool // serve only
 	api      *collector.API
 	now      func() time.Time
+
+	reportCatalog *reports.Catalog
+	reports       *reports.Server
+	registry      *prometheus.Registry
 }
 
 // NewApp opens the store (starting or attaching to the embedded ClickHouse under
@@ -49,6 +60,9 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if a.reportCatalog, err = reports.LoadCatalog(); err != nil {
+		return nil, err
 	}
 	if a.keys, err = collector.OpenKeyring(filepath.Join(cfg.Data, "keys")); err != nil {
 		return nil, err
@@ -73,16 +87,83 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	if _, err := a.db.Migrate(ctx); err != nil {
 		return nil, err
 	}
-	a.ingester = collector.NewIngester(a.db, collector.IngesterOptions{Logger: log})
+	a.registry = prometheus.NewRegistry()
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := collector.NewMetrics(a.registry)
+	limiter := collector.NewRateLimiter(cfg.RateLimit, nil)
+	opts := collector.IngesterOptions{Logger: log, Metrics: metrics}
+	if cfg.Spool {
+		// serve acknowledges once a record is fsynced in the local spool; the other
+		// commands are batch tools that write straight to the store.
+		if a.spool, err = spool.Open(spool.Options{Dir: filepath.Join(cfg.Data, "spool"), MaxBytes: cfg.SpoolMaxBytes, Logger: log}); err != nil {
+			return nil, err
+		}
+		opts.Spool = a.spool
+		metrics.WatchSpool(a.spool, time.Now)
+	}
+	if a.ingester, err = collector.NewIngester(a.db, opts); err != nil {
+		return nil, err
+	}
 	a.api = &collector.API{
 		Catalog:    a.catalog,
 		Sites:      a.sites,
 		Auth:       collector.NewAuthenticator(a.db, 0, nil),
 		Anonymiser: &collector.Anonymiser{Keys: a.keys},
 		Ingester:   a.ingester,
+		Limiter:    limiter,
+		Metrics:    metrics,
 		Logger:     log,
 	}
+	a.reports = &reports.Server{
+		Source:         a.db,
+		Catalog:        a.reportCatalog,
+		Sites:          a.sites,
+		Auth:           a.api.Auth,
+		Limiter:        limiter,
+		Ledger:         a.db,
+		Auditor:        a.db,
+		Policy:         defaultPolicy,
+		Questionnaires: a.questionnaireVersions(),
+		Logger:         log,
+	}
 	return a, nil
+}
+
+// defaultPolicy is the disclosure control of served reports: the defaults of PRIVACY.md.
+var defaultPolicy = func() *disclosure.Policy {
+	p, err := disclosure.NewPolicy(disclosure.DefaultConfig())
+	if err != nil {
+		panic(err) // the defaults are valid by construction
+	}
+	return p
+}()
+
+func (a *App) siteCodes() []string {
+	var out []string
+	for _, s := range a.sites.All() {
+		out = append(out, s.Code)
+	}
+	return out
+}
+
+func (a *App) siteNames() map[string]collector.Text {
+	names := map[string]collector.Text{}
+	for _, s := range a.sites.All() {
+		names[s.Code] = s.Name
+	}
+	return names
+}
+
+// questionnaireVersions lists the questionnaire versions a release covers, for its
+// methodology.
+func (a *App) questionnaireVersions() []string {
+	var out []string
+	for _, id := range a.catalog.IDs() {
+		for _, v := range a.catalog.Versions(id) {
+			out = append(out, fmt.Sprintf("%s v%d", id, v))
+		}
+	}
+	return out
 }
 
 // Close stops the pipeline (committing what is queued), then the store.
@@ -91,6 +172,9 @@ func (a *App) Close() error {
 		a.ingester.Close()
 	}
 	var errs []error
+	if a.spool != nil {
+		errs = append(errs, a.spool.Close())
+	}
 	if a.db != nil {
 		errs = append(errs, a.db.Close())
 	}
@@ -106,21 +190,37 @@ func (a *App) Handler() http.Handler {
 	r.Use(gin.Recovery(), a.accessLog())
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", a.ready)
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})))
 	a.api.Mount(r)
+	a.reports.Mount(r)
 	return r
 }
 
-// ready answers 200 when the store answers; 503 otherwise, so a load balancer stops
-// sending submissions that could not be made durable.
+// ready answers 200 when a submission can be made durable now: with the spool (serve),
+// when the spool accepts (a ClickHouse outage is absorbed by the spool, and reported in the
+// body); without it, when the store answers. 503 otherwise, so that a load balancer stops
+// sending submissions that would be refused.
 func (a *App) ready(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
-	if err := a.db.Ping(ctx); err != nil {
-		a.log.Warn("not ready", "err", err)
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable"})
-		return
+	store := "reachable"
+	storeErr := a.db.Ping(ctx)
+	if storeErr != nil {
+		store = "unreachable"
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	spoolState := "none"
+	if a.spool != nil {
+		spoolState = "accepting"
+		if !a.ingester.Ready() {
+			spoolState = "full"
+		}
+	}
+	ok := a.ingester.Ready() && (a.spool != nil || storeErr == nil)
+	status, word := http.StatusOK, "ready"
+	if !ok {
+		status, word = http.StatusServiceUnavailable, "unavailable"
+	}
+	c.JSON(status, gin.H{"status": word, "store": store, "spool": spoolState})
 }
 
 // accessLog logs one line per request: the route pattern, never the query string or

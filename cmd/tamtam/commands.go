@@ -25,9 +25,26 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	var cfg Config
 	fs := newFlagSet("serve", &cfg, stderr, getenv)
 	fs.StringVar(&cfg.Addr, "addr", envOr(getenv, "TAMTAM_ADDR", "127.0.0.1:8080"), "listen address (env TAMTAM_ADDR)")
+	fs.Float64Var(&cfg.RateLimit, "rate-limit", 20, "requests per second per token, bursts of twice that; 0 turns it off (env TAMTAM_RATE_LIMIT)")
+	if v := getenv("TAMTAM_RATE_LIMIT"); v != "" {
+		if err := fs.Set("rate-limit", v); err != nil {
+			return usagef("serve: TAMTAM_RATE_LIMIT: %v", err)
+		}
+	}
+	var spoolMB int64
+	fs.Int64Var(&spoolMB, "spool-max-mb", 1024, "bound of the local spool in MiB; when full, submissions get 503 (env TAMTAM_SPOOL_MAX_MB)")
+	if v := getenv("TAMTAM_SPOOL_MAX_MB"); v != "" {
+		if err := fs.Set("spool-max-mb", v); err != nil {
+			return usagef("serve: TAMTAM_SPOOL_MAX_MB: %v", err)
+		}
+	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if cfg.RateLimit < 0 || spoolMB < 1 {
+		return usagef("serve: --rate-limit must be 0 (off) or more, --spool-max-mb 1 or more")
+	}
+	cfg.Spool, cfg.SpoolMaxBytes = true, spoolMB<<20
 	app, err := startApp(ctx, cfg, stderr)
 	if err != nil {
 		return err

@@ -15,6 +15,10 @@ type Config struct {
 	ClickHouse string // "embedded" or clickhouse://host:9000/db
 	SitesFile  string // extra sites (CSV), added to the built-in Belgian prisons
 	LogLevel   string
+	RateLimit  float64 // requests per second per token; 0: off (serve only)
+	// Spool makes submissions durable in a local write-ahead log (serve only).
+	Spool         bool
+	SpoolMaxBytes int64
 }
 
 // newFlagSet returns a flag set for cmd with the common flags bound to cfg, their

@@ -1,0 +1,40 @@
+package collector
+
+import (
+	"testing"
+	"time"
+)
+
+func TestRateLimiter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	r := NewRateLimiter(2, func() time.Time { return now })
+	// Burst of 2N = 4, then refused until tokens refill at 2 per second.
+	for i := range 4 {
+		if ok, _ := r.Allow("a"); !ok {
+			t.Fatalf("Allow(a) #%d = false, want true within the burst", i+1)
+		}
+	}
+	ok, wait := r.Allow("a")
+	if ok || wait <= 0 || wait > time.Second {
+		t.Errorf("Allow(a) after the burst = %v, %v; want false with a wait under 1 s", ok, wait)
+	}
+	if ok, _ := r.Allow("b"); !ok {
+		t.Error("Allow(b) = false: tokens must not share a limit")
+	}
+	now = now.Add(500 * time.Millisecond)
+	if ok, _ := r.Allow("a"); !ok {
+		t.Error("Allow(a) after 0.5 s = false, want one more request")
+	}
+	off := NewRateLimiter(0, nil)
+	for range 1000 {
+		if ok, _ := off.Allow("a"); !ok {
+			t.Fatal("a limiter of 0 per second must not limit")
+		}
+	}
+	// Idle limiters are forgotten.
+	now = now.Add(time.Hour)
+	r.Allow("c")
+	if len(r.limiters) != 1 {
+		t.Errorf("limiters after an hour idle = %d, want only the new one", len(r.limiters))
+	}
+}
