@@ -42,7 +42,7 @@ func (a *API) Mount(r gin.IRouter) {
 	v1.GET("/questionnaires", a.listQuestionnaires)
 	v1.GET("/questionnaires/:id", a.getQuestionnaire)
 	v1.GET("/sites", a.listSites)
-	auth := v1.Group("", a.Auth.RequireToken(), a.Limiter.Middleware())
+	auth := v1.Group("", a.countRefusal, a.Auth.RequireToken(), a.Limiter.Middleware())
 	auth.POST("/submissions", a.postSubmission)
 	auth.POST("/submissions\\:batch", a.postBatch)
 }
@@ -92,7 +92,6 @@ type submissionResponse struct {
 }
 
 func (a *API) postSubmission(c *gin.Context) {
-	defer a.countRefusal(c)
 	p, _ := PrincipalOf(c)
 	if p.Role != RoleIntake {
 		AbortWithError(c, a.Logger, Errorf(CodeForbidden, "only intake tokens submit questionnaires"))
@@ -123,8 +122,10 @@ func (a *API) postSubmission(c *gin.Context) {
 	c.JSON(status, submissionResponse{SubmissionID: rec.SubmissionID, Status: word})
 }
 
-// countRefusal counts a request answered with an error, by its reason.
+// countRefusal is middleware counting a request answered with an error, by its reason,
+// wherever it was refused (authentication, rate limit, validation, store).
 func (a *API) countRefusal(c *gin.Context) {
+	c.Next()
 	if code, ok := c.Get(reasonKey); ok {
 		a.Metrics.outcome(string(code.(Code)), 1)
 	}
@@ -188,7 +189,6 @@ type batchResult struct {
 // ones are committed together in one atomic insert, so the answer is 200 with per-item
 // codes, or 503 with nothing stored.
 func (a *API) postBatch(c *gin.Context) {
-	defer a.countRefusal(c)
 	p, _ := PrincipalOf(c)
 	if p.Role != RoleIntake {
 		AbortWithError(c, a.Logger, Errorf(CodeForbidden, "only intake tokens submit questionnaires"))

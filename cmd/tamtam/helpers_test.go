@@ -58,10 +58,13 @@ func clickhouseURL(database string) string {
 	return fmt.Sprintf("clickhouse://%s:%s@%s/%s", ep.User, ep.Password, ep.Addr, database)
 }
 
-func newTestEnv(t *testing.T) *testEnv {
+func newTestEnv(t *testing.T, configure ...func(*Config)) *testEnv {
 	t.Helper()
 	e := &testEnv{t: t, database: chtest.NewDatabase(t), logs: &syncBuffer{}}
 	e.cfg = Config{Data: t.TempDir(), ClickHouse: clickhouseURL(e.database), LogLevel: "debug"}
+	for _, c := range configure {
+		c(&e.cfg)
+	}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	app, err := NewApp(t.Context(), e.cfg, log)
 	if err != nil {

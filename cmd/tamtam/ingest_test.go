@@ -359,3 +359,31 @@ func TestQuestionnaireEndpoints(t *testing.T) {
 		t.Errorf("readyz = %d, want 200", r.status)
 	}
 }
+
+func TestRateLimitAndMetrics(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.RateLimit = 2 }) // bursts of 4
+	tok := e.token("intake", "haren")
+	var statuses []int
+	var retryAfter string
+	for i := range 6 {
+		r := e.post("/api/v1/submissions", tok, entry(uuidN(300+i)))
+		statuses = append(statuses, r.status)
+		if r.status == http.StatusTooManyRequests {
+			retryAfter = r.header.Get("Retry-After")
+		}
+	}
+	if !slices.Contains(statuses, http.StatusTooManyRequests) || statuses[0] != http.StatusCreated || retryAfter == "" {
+		t.Errorf("statuses = %v, Retry-After %q; want 201s then 429 with Retry-After", statuses, retryAfter)
+	}
+	// Another token is not held back by the first.
+	if r := e.post("/api/v1/submissions", e.token("intake", "haren"), entry(uuidN(399))); r.status != http.StatusCreated {
+		t.Errorf("other token = %d, want 201", r.status)
+	}
+	m := e.do(http.MethodGet, "/metrics", "", "", nil)
+	for _, want := range []string{`tamtam_submissions_total{outcome="stored"}`, `tamtam_submissions_total{outcome="rate_limited"}`,
+		"tamtam_ingest_batch_rows_bucket", "tamtam_store_insert_seconds_bucket", "go_goroutines"} {
+		if !strings.Contains(m.raw, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

@@ -352,3 +352,68 @@ func TestReportSmallSiteAndSmallCell(t *testing.T) {
 		t.Errorf("haren+F (2 people) published as %q", table["haren"]["F"])
 	}
 }
+
+func TestReportDownloads(t *testing.T) {
+	e := newTestEnv(t)
+	intake := e.token("intake", "haren", "lantin", "mons")
+	e.submitDemoSites(intake, map[string]int{"haren": 60, "lantin": 40, "mons": 30})
+	coordinator := e.token("coordinator")
+	funder := e.token("funder", "lantin")
+	tests := []struct {
+		name, token, path string
+		status            int
+	}{
+		{"coordinator xlsx", coordinator, "/api/v1/reports/2025.xlsx", http.StatusOK},
+		{"coordinator html in Dutch", coordinator, "/api/v1/reports/2025.html?lang=nl", http.StatusOK},
+		{"funder own site", funder, "/api/v1/reports/2025.xlsx", http.StatusOK},
+		{"funder other site", funder, "/api/v1/reports/2025.xlsx?site=haren", http.StatusForbidden},
+		{"intake", intake, "/api/v1/reports/2025.xlsx", http.StatusForbidden},
+		{"no token", "", "/api/v1/reports/2025.xlsx", http.StatusUnauthorized},
+		{"no data that year", coordinator, "/api/v1/reports/2019.xlsx", http.StatusNotFound},
+		{"unknown format", coordinator, "/api/v1/reports/2025.pdf", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		r := e.do(http.MethodGet, tt.path, tt.token, "", nil)
+		if r.status != tt.status {
+			t.Errorf("%s: GET %s = %d (%.200s), want %d", tt.name, tt.path, r.status, r.raw, tt.status)
+		}
+		if tt.name == "funder own site" && r.status == http.StatusOK {
+			wb, err := excelize.OpenReader(strings.NewReader(r.raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, _ := wb.GetRows(wb.GetSheetName(0))
+			dump := fmt.Sprint(rows)
+			if strings.Contains(dump, "Haren") || strings.Contains(dump, "Mons") || !strings.Contains(dump, "Lantin") {
+				t.Errorf("the funder's workbook covers other sites than Lantin: %.300s", dump)
+			}
+			wb.Close()
+		}
+	}
+	// Every download and refusal is audited; every download is a release in the ledger.
+	if got := e.sql("SELECT countIf(outcome = 'ok'), countIf(outcome = 'denied'), countIf(outcome = 'failed') FROM audit_log WHERE action = 'report.download'"); got != "3\t2\t1" {
+		t.Errorf("audit (ok, denied, failed) = %q, want 3 2 1", got)
+	}
+	if got := e.sql("SELECT count(), countIf(role = 'funder' AND sites = ['lantin']) FROM releases"); got != "3\t1" {
+		t.Errorf("ledger = %q, want 3 releases, one for the funder's site", got)
+	}
+}
+
+// submitDemoSites posts generated questionnaires for the given number of entrants per site.
+func (e *testEnv) submitDemoSites(token string, perSite map[string]int) {
+	e.t.Helper()
+	gen := collector.NewDemo(2025, 3, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	var batch []map[string]any
+	for site, n := range perSite {
+		for range n {
+			var m map[string]any
+			json.Unmarshal(gen.Next().Body, &m)
+			m["site"] = site
+			batch = append(batch, m)
+		}
+	}
+	r := e.post("/api/v1/submissions:batch", token, map[string]any{"submissions": batch})
+	if r.status != http.StatusOK {
+		e.t.Fatalf("batch = %d %s", r.status, r.raw)
+	}
+}
