@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bits-and-blooms/bloom/v3"
+
 	"github.com/tamtam-ngo/tamtam/collector/spool"
 )
 
@@ -15,6 +17,8 @@ import (
 type Store interface {
 	// Fingerprints returns the stored fingerprint of each of ids already stored.
 	Fingerprints(ctx context.Context, ids []string) (map[string]string, error)
+	// SubmissionIDs calls fn with every stored submission id (and returns the count).
+	SubmissionIDs(ctx context.Context, fn func(id string)) (int, error)
 	// InsertRecords stores recs in one atomic insert, or returns an error and stores none.
 	InsertRecords(ctx context.Context, recs []Record) error
 }
@@ -86,13 +90,40 @@ type Ingester struct {
 	// yet confirmed in the store, so that a retry arriving meanwhile is recognised.
 	// skipLookupUntil spares requests the lookup while the store is failing.
 	mu              sync.Mutex
-	pending         map[string]string
+	pending         map[string]*inflight
 	skipLookupUntil time.Time
+	full            bool // the last append found the spool full
+	// known is a Bloom filter of every id accepted, loaded from the store at start:
+	// an id it has never seen is new without asking the store, which spares most
+	// batches a round trip. A "maybe" (a real retry, or 0.1% of new ids) asks.
+	known *bloom.BloomFilter
 
 	drainQuit chan struct{}
 	drainDone chan struct{}
-	full      bool // the last append found the spool full; only the committer touches it
+
+	// Spooled commits are pipelined: while one batch's append waits for its fsync, the
+	// next batch is classified and appended (the spool coalesces them into one fsync).
+	appends chan struct{} // bounds the appends in flight
+	flying  sync.WaitGroup
 }
+
+// inflight is a record accepted into the spool and not yet confirmed in the store.
+type inflight struct {
+	fp string
+	w  *write
+}
+
+// write is one append to the spool; done closes when it ended, err says how.
+type write struct {
+	done chan struct{}
+	err  error
+}
+
+// durable is the write of records recovered from the spool at start.
+var durable = func() *write { w := &write{done: make(chan struct{})}; close(w.done); return w }()
+
+// maxAppendsInFlight bounds the pipelined appends; more queue behind them.
+const maxAppendsInFlight = 8
 
 type commitRequest struct {
 	recs []Record
@@ -117,7 +148,8 @@ func NewIngester(store Store, opts IngesterOptions) (*Ingester, error) {
 		reqs:      make(chan *commitRequest),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
-		pending:   map[string]string{},
+		pending:   map[string]*inflight{},
+		appends:   make(chan struct{}, maxAppendsInFlight),
 		drainQuit: make(chan struct{}),
 		drainDone: make(chan struct{}),
 	}
@@ -137,8 +169,14 @@ func NewIngester(store Store, opts IngesterOptions) (*Ingester, error) {
 		in.opTmo = 5 * time.Second
 	}
 	if in.spool != nil {
+		if err := in.loadKnown(); err != nil {
+			return nil, err
+		}
 		// Recognise retries of what an earlier run accepted but did not drain.
-		if err := in.scanSpool(func(rec Record, _ uint64) { in.pending[rec.SubmissionID] = rec.Fingerprint }); err != nil {
+		if err := in.scanSpool(func(rec Record, _ uint64) {
+			in.pending[rec.SubmissionID] = &inflight{fp: rec.Fingerprint, w: durable}
+			in.known.AddString(rec.SubmissionID)
+		}); err != nil {
 			return nil, err
 		}
 		go in.drainLoop()
@@ -147,6 +185,24 @@ func NewIngester(store Store, opts IngesterOptions) (*Ingester, error) {
 	}
 	go in.run()
 	return in, nil
+}
+
+// loadKnown fills the Bloom filter with the ids the store holds, sized for twice as many
+// (at least a million) at a 0.1% false-positive rate: about 15 bits an id.
+func (in *Ingester) loadKnown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var ids []string
+	n, err := in.store.SubmissionIDs(ctx, func(id string) { ids = append(ids, id) })
+	if err != nil {
+		return err
+	}
+	in.known = bloom.NewWithEstimates(uint(max(2*n, 1_000_000)), 0.001)
+	for _, id := range ids {
+		in.known.AddString(id)
+	}
+	in.log.Info("submission ids loaded", "ids", n)
+	return nil
 }
 
 // Submit makes recs durable together and returns one outcome per record, in order. When
@@ -181,6 +237,7 @@ func (in *Ingester) Close() {
 	in.closed.Do(func() {
 		close(in.quit)
 		<-in.done
+		in.flying.Wait()
 		close(in.drainQuit)
 	})
 	<-in.drainDone
@@ -213,6 +270,10 @@ func (in *Ingester) run() {
 // commit classifies the records of the batch, writes what is new, and answers every
 // request. It has its own context: a commit that started must finish or fail as a whole.
 func (in *Ingester) commit(batch []*commitRequest, rows int) {
+	if in.spool != nil {
+		in.commitSpooled(batch, rows)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), in.tmo)
 	defer cancel()
 	err := in.classifyAndWrite(ctx, batch, rows)
@@ -252,43 +313,39 @@ func (in *Ingester) classifyAndWrite(ctx context.Context, batch []*commitRequest
 	if len(fresh) == 0 {
 		return nil
 	}
-	if in.spool != nil {
-		err = in.append(ctx, fresh)
-	} else {
-		err = in.store.InsertRecords(ctx, fresh)
-		if err != nil {
-			in.met.storeError("insert")
-			in.log.Error("insert failed", "rows", len(fresh), "err", err)
-			err = &Error{Code: CodeUnavailable, Message: "the store is unavailable; retry later", Err: err}
-		}
-	}
-	if err != nil {
-		return err
+	if err := in.store.InsertRecords(ctx, fresh); err != nil {
+		in.met.storeError("insert")
+		in.log.Error("insert failed", "rows", len(fresh), "err", err)
+		return &Error{Code: CodeUnavailable, Message: "the store is unavailable; retry later", Err: err}
 	}
 	in.met.batch(len(fresh), time.Since(start).Seconds())
 	return nil
 }
 
-// lookup returns the fingerprints already accepted for the ids of the batch: from the
-// spool's pending records, then from the store. With a spool, a store that cannot answer
-// does not stop ingest: the drainer will skip whatever the store turns out to have.
+// lookup returns the fingerprints the store holds for the ids of the batch.
 func (in *Ingester) lookup(ctx context.Context, batch []*commitRequest, rows int) (map[string]string, error) {
 	seen := make(map[string]string, rows)
 	ids := make([]string, 0, rows)
-	in.mu.Lock()
 	for _, r := range batch {
 		for _, rec := range r.recs {
-			if fp, ok := in.pending[rec.SubmissionID]; ok {
-				seen[rec.SubmissionID] = fp
-			} else {
-				ids = append(ids, rec.SubmissionID)
-			}
+			ids = append(ids, rec.SubmissionID)
 		}
 	}
+	if err := in.storeLookup(ctx, ids, seen); err != nil {
+		return nil, err
+	}
+	return seen, nil
+}
+
+// storeLookup adds to seen the fingerprints the store holds for ids. With a spool, a
+// store that is slow or down does not hold requests: the lookup gives up quickly, is
+// skipped for a few seconds after a failure, and the drainer deduplicates instead.
+func (in *Ingester) storeLookup(ctx context.Context, ids []string, seen map[string]string) error {
+	in.mu.Lock()
 	skip := in.spool != nil && in.now().Before(in.skipLookupUntil)
 	in.mu.Unlock()
 	if len(ids) == 0 || skip {
-		return seen, nil
+		return nil
 	}
 	lookupCtx := ctx
 	if in.spool != nil {
@@ -306,48 +363,157 @@ func (in *Ingester) lookup(ctx context.Context, batch []*commitRequest, rows int
 			in.mu.Lock()
 			in.skipLookupUntil = in.now().Add(5 * time.Second)
 			in.mu.Unlock()
-			return seen, nil
+			return nil
 		}
 		in.log.Error("fingerprint lookup failed", "rows", len(ids), "err", err)
-		return nil, &Error{Code: CodeUnavailable, Message: "the store is unavailable; retry later", Err: err}
+		return &Error{Code: CodeUnavailable, Message: "the store is unavailable; retry later", Err: err}
 	}
 	for id, fp := range stored {
 		seen[id] = fp
 	}
-	return seen, nil
+	return nil
 }
 
-// append writes fresh records to the spool; they are durable when it returns nil.
-func (in *Ingester) append(ctx context.Context, fresh []Record) error {
+// commitSpooled classifies a batch against the records in flight, the Bloom filter and
+// (for a "maybe") the store, starts the append of what is new, and returns to take the
+// next batch. Each request is answered when every write it depends on has ended: its
+// own records' append, and the appends of earlier records it replays. A failed write
+// fails every request that depends on it, so nothing is acknowledged before it is durable.
+func (in *Ingester) commitSpooled(batch []*commitRequest, rows int) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), in.tmo)
+	seen := make(map[string]string, rows)
+	deps := make([][]*write, len(batch))
+	var ask []string
+	in.mu.Lock()
+	for ri, r := range batch {
+		for _, rec := range r.recs {
+			if p := in.pending[rec.SubmissionID]; p != nil {
+				seen[rec.SubmissionID] = p.fp
+				deps[ri] = append(deps[ri], p.w)
+			} else if in.known.TestString(rec.SubmissionID) {
+				ask = append(ask, rec.SubmissionID)
+			}
+		}
+	}
+	in.mu.Unlock()
+	if err := in.storeLookup(ctx, ask, seen); err != nil {
+		in.answer(batch, nil, err)
+		cancel()
+		return
+	}
+	w := &write{done: make(chan struct{})}
+	fresh := make([]Record, 0, rows)
+	freshIDs := map[string]bool{}
+	for ri, r := range batch {
+		r.out = make([]Outcome, len(r.recs))
+		for i, rec := range r.recs {
+			fp, exists := seen[rec.SubmissionID]
+			switch {
+			case !exists:
+				r.out[i] = Stored
+				seen[rec.SubmissionID] = rec.Fingerprint
+				freshIDs[rec.SubmissionID] = true
+				fresh = append(fresh, rec)
+				deps[ri] = append(deps[ri], w)
+			case fp == rec.Fingerprint:
+				r.out[i] = Replayed
+			default:
+				r.out[i] = Conflict // see classifyAndWrite
+			}
+			if exists && freshIDs[rec.SubmissionID] {
+				deps[ri] = append(deps[ri], w) // a repeat of a record of this very batch
+			}
+		}
+	}
+	if len(fresh) == 0 {
+		close(w.done)
+		in.answer(batch, deps, nil)
+		cancel()
+		return
+	}
 	entries := make([][]byte, len(fresh))
 	for i, rec := range fresh {
 		b, err := json.Marshal(rec)
 		if err != nil {
-			return &Error{Code: CodeInternal, Message: "internal error", Err: err}
+			in.answer(batch, nil, &Error{Code: CodeInternal, Message: "internal error", Err: err})
+			cancel()
+			return
 		}
 		entries[i] = b
 	}
-	if _, err := in.spool.Append(ctx, entries...); err != nil {
-		if errors.Is(err, spool.ErrFull) {
-			if !in.full {
-				in.log.Warn("spool full: refusing submissions until it drains", "err", err)
-				in.full = true
-			}
-			return &Error{Code: CodeUnavailable, Message: "the server cannot store more right now; retry later", Err: err}
-		}
-		in.log.Error("spool append failed", "rows", len(fresh), "err", err)
-		return &Error{Code: CodeUnavailable, Message: "the record could not be made durable; retry later", Err: err}
-	}
-	if in.full {
-		in.log.Info("spool accepting again")
-		in.full = false
-	}
 	in.mu.Lock()
 	for _, rec := range fresh {
-		in.pending[rec.SubmissionID] = rec.Fingerprint
+		in.pending[rec.SubmissionID] = &inflight{fp: rec.Fingerprint, w: w}
+		in.known.AddString(rec.SubmissionID)
 	}
 	in.mu.Unlock()
-	return nil
+	in.appends <- struct{}{}
+	in.flying.Add(1)
+	go func() {
+		defer in.flying.Done()
+		defer cancel()
+		_, err := in.spool.Append(ctx, entries...)
+		w.err = in.appendError(err, len(fresh))
+		if w.err != nil {
+			in.mu.Lock()
+			for _, rec := range fresh {
+				if p := in.pending[rec.SubmissionID]; p != nil && p.w == w {
+					delete(in.pending, rec.SubmissionID)
+				}
+			}
+			in.mu.Unlock()
+		}
+		close(w.done)
+		<-in.appends
+		in.answer(batch, deps, nil)
+		if w.err == nil {
+			in.met.batch(len(fresh), time.Since(start).Seconds())
+		}
+	}()
+}
+
+// answer answers every request of a batch: with err if set, else once the writes it
+// depends on have ended, with the first of their errors if any.
+func (in *Ingester) answer(batch []*commitRequest, deps [][]*write, err error) {
+	for ri, r := range batch {
+		rerr := err
+		if rerr == nil {
+			for _, d := range deps[ri] {
+				<-d.done
+				if d.err != nil && rerr == nil {
+					rerr = d.err
+				}
+			}
+		}
+		if rerr != nil {
+			r.out, r.err = nil, rerr
+		}
+		close(r.done)
+	}
+}
+
+// appendError turns a spool error into the error of the requests, and logs a change of
+// the spool's state (full, accepting again) once.
+func (in *Ingester) appendError(err error, rows int) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	switch {
+	case err == nil:
+		if in.full {
+			in.log.Info("spool accepting again")
+			in.full = false
+		}
+		return nil
+	case errors.Is(err, spool.ErrFull):
+		if !in.full {
+			in.log.Warn("spool full: refusing submissions until it drains", "err", err)
+			in.full = true
+		}
+		return &Error{Code: CodeUnavailable, Message: "the server cannot store more right now; retry later", Err: err}
+	}
+	in.log.Error("spool append failed", "rows", rows, "err", err)
+	return &Error{Code: CodeUnavailable, Message: "the record could not be made durable; retry later", Err: err}
 }
 
 // scanSpool calls fn for every record in the spool not yet acknowledged.
@@ -424,6 +590,15 @@ func (in *Ingester) drainLoop() {
 		}
 		select {
 		case <-in.spool.Notify():
+			// Let records accumulate: one insert and one checkpoint (two fsyncs) per
+			// linger rather than per request keeps the disk and ClickHouse for the
+			// requests. A full batch drains at once (the continue above).
+			if deadline == nil {
+				select {
+				case <-time.After(drainLinger):
+				case <-quit:
+				}
+			}
 		case <-wait:
 		case <-deadline:
 			in.log.Warn("stopping with records left in the spool; they drain at next start", "depth", in.spool.Stats().Depth)
@@ -434,6 +609,10 @@ func (in *Ingester) drainLoop() {
 		}
 	}
 }
+
+// drainLinger is how long the drainer lets records accumulate after a quiet spool wakes
+// up. It bounds how late a record reaches ClickHouse in normal operation.
+const drainLinger = 250 * time.Millisecond
 
 // drainOnce inserts one batch of the spool into the store and acknowledges it. It
 // returns the number of entries handled, or an error and nothing acknowledged.
@@ -488,7 +667,7 @@ func (in *Ingester) drainOnce(after *uint64) (int, error) {
 	*after = last
 	in.mu.Lock()
 	for _, rec := range recs {
-		if in.pending[rec.SubmissionID] == rec.Fingerprint {
+		if p := in.pending[rec.SubmissionID]; p != nil && p.fp == rec.Fingerprint {
 			delete(in.pending, rec.SubmissionID)
 		}
 	}

@@ -82,3 +82,23 @@ func (db *DB) InsertRecords(ctx context.Context, recs []collector.Record) error 
 	}
 	return nil
 }
+
+// SubmissionIDs streams every stored submission id to fn and returns how many there were.
+// The ingester loads them into a Bloom filter at start (about 15 bits an id).
+func (db *DB) SubmissionIDs(ctx context.Context, fn func(id string)) (int, error) {
+	rows, err := db.conn.Query(ctx, "SELECT DISTINCT submission_id FROM submissions")
+	if err != nil {
+		return 0, fmt.Errorf("queries: submission ids: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	var id string
+	for rows.Next() {
+		if err := rows.Scan(&id); err != nil {
+			return n, fmt.Errorf("queries: submission ids: %w", err)
+		}
+		fn(id)
+		n++
+	}
+	return n, rows.Err()
+}

@@ -159,7 +159,7 @@ func (e *testEnv) sql(query string) string {
 	return clickhouseClient(e.t, e.database, query)
 }
 
-func clickhouseClient(t *testing.T, database, query string) string {
+func clickhouseClient(t testing.TB, database, query string) string {
 	t.Helper()
 	ep := chtest.Endpoint()
 	host, port, _ := strings.Cut(ep.Addr, ":")

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/tamtam-ngo/tamtam/collector"
+	"github.com/tamtam-ngo/tamtam/queries/chtest"
+)
+
+// The benchmarks of DESIGN.md §7, run by `make bench`. Each measures tamtam and its
+// baseline side by side in the same run on the same machine and prints the ratio; they
+// assert nothing about time (a slow machine is not a failure).
+
+// loadResult is what a load run measured.
+type loadResult struct {
+	requests int
+	elapsed  time.Duration
+	p50, p99 time.Duration
+	errors   int
+}
+
+func (r loadResult) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+// generateLoad posts bodies to url from `conns` concurrent keep-alive connections for d,
+// and measures throughput and latency. A body is never sent twice.
+func generateLoad(url, token string, bodies [][]byte, conns int, d time.Duration) loadResult {
+	transport := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, DisableCompression: true}
+	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	defer transport.CloseIdleConnections()
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		errs      int
+		next      int
+	)
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 4096)
+			bad := 0
+			for time.Now().Before(deadline) {
+				mu.Lock()
+				if next == len(bodies) {
+					mu.Unlock()
+					break
+				}
+				body := bodies[next]
+				next++
+				mu.Unlock()
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+token)
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					bad++
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					bad++
+					continue
+				}
+				local = append(local, time.Since(t0))
+			}
+			mu.Lock()
+			latencies = append(latencies, local...)
+			errs += bad
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	r := loadResult{requests: len(latencies), elapsed: time.Since(start), errors: errs}
+	slices.Sort(latencies)
+	if n := len(latencies); n > 0 {
+		r.p50, r.p99 = latencies[n/2], latencies[n*99/100]
+	}
+	return r
+}
+
+// bareGin is the baseline: a Gin handler that only decodes the same JSON and answers 201.
+func bareGin() http.Handler {
+	r := gin.New()
+	r.POST("/api/v1/submissions", func(c *gin.Context) {
+		var v map[string]any
+		if err := json.NewDecoder(c.Request.Body).Decode(&v); err != nil {
+			c.Status(http.StatusBadRequest)
+			return
+		}
+		c.JSON(http.StatusCreated, gin.H{"submission_id": v["submission_id"], "status": "stored"})
+	})
+	return r
+}
+
+func demoBodies(n int) [][]byte {
+	gen := collector.NewDemo(2025, 99, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	out := make([][]byte, 0, n)
+	for len(out) < n {
+		var m map[string]any
+		json.Unmarshal(gen.Next().Body, &m)
+		m["site"] = "haren"
+		b, _ := json.Marshal(m)
+		out = append(out, b)
+	}
+	return out
+}
+
+// BenchmarkIngest: single-submission POSTs with durable acknowledgement (fsynced in the
+// spool), 32 concurrent connections, against the bare Gin baseline (target ratio >= 0.5,
+// p99 <= 50 ms).
+func BenchmarkIngest(b *testing.B) {
+	const conns, d = 32, 5 * time.Second
+	bodies := demoBodies(400_000)
+
+	base := httptest.NewServer(bareGin())
+	baseline := generateLoad(base.URL+"/api/v1/submissions", "x", bodies, conns, d)
+	base.Close()
+
+	database := chtest.NewDatabase(b)
+	data := b.TempDir()
+	cfg := Config{Data: data, ClickHouse: clickhouseURL(database), LogLevel: "warn", Spool: true, SpoolMaxBytes: 4 << 30}
+	app, err := NewApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	bearer, tok, err := collector.NewTokenFor(collector.RoleIntake, []string{"haren"}, "bench", app.sites, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := app.db.CreateToken(context.Background(), tok); err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(app.Handler())
+	tamtam := generateLoad(srv.URL+"/api/v1/submissions", bearer, bodies, conns, d)
+	srv.Close()
+	app.Close()
+
+	ratio := tamtam.rate() / baseline.rate()
+	fmt.Printf("\ningest, %d connections, %s each (durable: fsynced in the spool before 201)\n", conns, d)
+	fmt.Printf("  %-28s %10s %10s %10s %7s\n", "", "req/s", "p50", "p99", "errors")
+	fmt.Printf("  %-28s %10.0f %10s %10s %7d\n", "bare Gin (decode + 201)", baseline.rate(), baseline.p50.Round(10*time.Microsecond), baseline.p99.Round(10*time.Microsecond), baseline.errors)
+	fmt.Printf("  %-28s %10.0f %10s %10s %7d\n", "tamtam POST /submissions", tamtam.rate(), tamtam.p50.Round(10*time.Microsecond), tamtam.p99.Round(10*time.Microsecond), tamtam.errors)
+	fmt.Printf("  ratio %.2f (target >= 0.50), p99 %s (target <= 50ms)\n", ratio, tamtam.p99.Round(100*time.Microsecond))
+	b.ReportMetric(ratio, "ratio")
+	b.ReportMetric(float64(tamtam.p99.Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkReport: `tamtam report` for a year of 1,000,000 submissions (target <= 10 s)
+// and its peak memory at 1 M and 10 M (target: within 20% of each other). The rows are
+// generated through the validation path once (100,000) and multiplied in ClickHouse
+// with new ids, which is what a year of real data looks like to the report.
+func BenchmarkReport(b *testing.B) {
+	exe := filepath.Join(b.TempDir(), "tamtam")
+	if out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	database := chtest.NewDatabase(b)
+	url := clickhouseURL(database)
+	data := b.TempDir()
+	run := func(args ...string) (time.Duration, int64) {
+		b.Helper()
+		cmd := exec.Command(exe, append(args, "--data", data, "--clickhouse", url, "--log-level", "warn")...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("tamtam %v: %v\n%s", args, err, stderr.String())
+		}
+		return time.Since(start), cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
+	}
+	run("demo", "--year", "2025", "--n", "100000")
+	multiply := func(target int) {
+		for {
+			n := clickhouseClient(b, database, "SELECT count() FROM submissions WHERE year = 2025")
+			var have int
+			fmt.Sscan(n, &have)
+			if have >= target {
+				return
+			}
+			copies := min(have, target-have)
+			clickhouseClient(b, database, fmt.Sprintf(`INSERT INTO submissions
+				SELECT concat(substring(submission_id, 1, 24), lower(hex(cityHash64(submission_id, '%d'))) ) AS submission_id,
+				questionnaire, version, site, year, month, consent, gender, age_band, nationality_group,
+				if(link_id = '', '', lower(hex(SHA256(concat(link_id, '%d'))))), key_id, fingerprint, answer_item, answer_value, received_at
+				FROM submissions WHERE year = 2025 LIMIT %d`, have, have, copies))
+		}
+	}
+	results := map[int][2]float64{}
+	for _, rows := range []int{1_000_000, 10_000_000} {
+		multiply(rows)
+		clickhouseClient(b, database, "OPTIMIZE TABLE submissions FINAL")
+		d, rss := run("report", "--year", "2025", "--out", filepath.Join(data, fmt.Sprintf("out-%d", rows)))
+		results[rows] = [2]float64{d.Seconds(), float64(rss) / 1024}
+	}
+	growth := results[10_000_000][1]/results[1_000_000][1] - 1
+	fmt.Printf("\nreport (all outputs: workbook, HTML, CSV, %s)\n", figuresNote())
+	fmt.Printf("  1,000,000 submissions: %.1f s (target <= 10 s), peak RSS %.0f MiB\n", results[1_000_000][0], results[1_000_000][1])
+	fmt.Printf("  10,000,000 submissions: %.1f s, peak RSS %.0f MiB\n", results[10_000_000][0], results[10_000_000][1])
+	fmt.Printf("  peak memory growth 1 M -> 10 M: %+.0f%% (target within 20%%)\n", 100*growth)
+	b.ReportMetric(results[1_000_000][0], "s-1M")
+	b.ReportMetric(100*growth, "mem-growth-%")
+}
+
+func figuresNote() string {
+	if _, err := exec.LookPath("chromium"); err == nil {
+		return "figures in Chromium"
+	}
+	return "figures skipped: no Chromium"
+}
