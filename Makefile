@@ -12,8 +12,9 @@ test: deps-test
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 
-bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# Benchmarks of DESIGN.md §7, each measured against its baseline in the same run.
+bench: deps-test
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./cmd/tamtam
 
 lint: deps
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting (make fmt)"; exit 1; }
