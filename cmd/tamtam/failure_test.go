@@ -269,12 +269,7 @@ func embeddedClient(t *testing.T, data, query string) string {
 	var ep struct{ Addr, User, Password string }
 	json.Unmarshal(raw, &ep)
 	host, port, _ := net.SplitHostPort(ep.Addr)
-	out, err := exec.Command("clickhouse-client", "--host", host, "--port", port, "--user", ep.User,
-		"--password", ep.Password, "--database", "tamtam", "--query", query).CombinedOutput()
-	if err != nil {
-		t.Fatalf("clickhouse-client: %v: %s", err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return runClickhouseClient(t, query, "--host", host, "--port", port, "--user", ep.User, "--password", ep.Password, "--database", "tamtam")
 }
 
 // TestClickHouseOutage stops the embedded ClickHouse (SIGSTOP: it hangs, as a slow or

@@ -163,12 +163,22 @@ func clickhouseClient(t testing.TB, database, query string) string {
 	t.Helper()
 	ep := chtest.Endpoint()
 	host, port, _ := strings.Cut(ep.Addr, ":")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	return runClickhouseClient(t, query, "--host", host, "--port", port, "--user", ep.User, "--password", ep.Password, "--database", database)
+}
+
+// runClickhouseClient runs one query, given on standard input (an id list can be longer
+// than a command line), with a query size limit raised to match.
+func runClickhouseClient(t testing.TB, query string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "clickhouse-client", "--host", host, "--port", port, "--user", ep.User,
-		"--password", ep.Password, "--database", database, "--query", query)
+	cmd := exec.CommandContext(ctx, "clickhouse-client", append(args, "--max_query_size", "100000000")...)
+	cmd.Stdin = strings.NewReader(query)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
+		if len(query) > 300 {
+			query = query[:300] + "…"
+		}
 		t.Fatalf("clickhouse-client %q: %v\n%s", query, err, out)
 	}
 	return strings.TrimSpace(string(out))
