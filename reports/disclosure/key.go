@@ -29,6 +29,11 @@ func KeyOf(coords ...Coord) Key {
 		return cmp.Or(strings.Compare(a.Dim, b.Dim), strings.Compare(a.Value, b.Value))
 	})
 	var b strings.Builder
+	size := 2 * len(cs)
+	for _, c := range cs {
+		size += len(c.Dim) + len(c.Value)
+	}
+	b.Grow(size)
 	for i, c := range cs {
 		if i > 0 {
 			b.WriteByte('|')

@@ -176,6 +176,10 @@ type model struct {
 	cells  []cell
 	rels   []relation
 	tables []tableCells
+	// relsOf lists the relations of each cell (see relationsOf), and ver
+	// keeps the verification between rounds; both are built on first use.
+	relsOf [][]int
+	ver    *verifier
 }
 
 type tableCells struct {
@@ -191,7 +195,11 @@ func newModel(k int, tables []Table) (*model, error) {
 		grand  bool
 	}
 	layouts := make([]layout, len(tables))
-	byKey := map[Key]*seen{}
+	// byKey numbers the cells in order of first appearance; cells holds
+	// what the tables say of each.
+	byKey := map[Key]int{}
+	var cells []seen
+	var keys []Key
 	for i, t := range tables {
 		if t == nil {
 			return nil, fmt.Errorf("disclosure: table %d is nil", i)
@@ -202,11 +210,14 @@ func newModel(k int, tables []Table) (*model, error) {
 		}
 		layouts[i] = l
 		for _, e := range l.entries {
-			s, ok := byKey[e.key]
+			j, ok := byKey[e.key]
 			if !ok {
-				byKey[e.key] = &seen{n: e.n, table: l.name, margin: e.role != interior, grand: e.role == grand}
+				byKey[e.key] = len(cells)
+				cells = append(cells, seen{n: e.n, table: l.name, margin: e.role != interior, grand: e.role == grand})
+				keys = append(keys, e.key)
 				continue
 			}
+			s := &cells[j]
 			if s.n != e.n {
 				return nil, fmt.Errorf("disclosure: cell %s has different counts in tables %q and %q; tables of different populations need distinct scopes", e.key, s.table, l.name)
 			}
@@ -214,28 +225,30 @@ func newModel(k int, tables []Table) (*model, error) {
 			s.grand = s.grand && e.role == grand
 		}
 	}
-	m := &model{k: k}
-	keys := make([]Key, 0, len(byKey))
-	for k := range byKey {
-		keys = append(keys, k)
+	m := &model{k: k, cells: make([]cell, 0, len(cells))}
+	order := make([]int, len(cells))
+	for j := range order {
+		order[j] = j
 	}
-	slices.SortFunc(keys, func(a, b Key) int { return strings.Compare(a.s, b.s) })
-	index := make(map[Key]int, len(keys))
-	for i, k := range keys {
-		s := byKey[k]
-		index[k] = i
-		m.cells = append(m.cells, cell{key: k, n: s.n, margin: s.margin, grand: s.grand})
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(keys[a].s, keys[b].s) })
+	// index maps the number of a cell in byKey to its place in m.cells.
+	index := make([]int, len(cells))
+	for i, j := range order {
+		s := cells[j]
+		index[j] = i
+		m.cells = append(m.cells, cell{key: keys[j], n: s.n, margin: s.margin, grand: s.grand})
 	}
+	at := func(k Key) int { return index[byKey[k]] }
 	for _, l := range layouts {
-		tc := tableCells{name: l.name}
+		tc := tableCells{name: l.name, cells: make([]int, 0, len(l.entries))}
 		for _, e := range l.entries {
-			tc.cells = append(tc.cells, index[e.key])
+			tc.cells = append(tc.cells, at(e.key))
 		}
 		m.tables = append(m.tables, tc)
 		for _, s := range l.sums {
-			r := relation{total: index[s.total]}
+			r := relation{total: at(s.total), parts: make([]int, 0, len(s.parts))}
 			for _, k := range s.parts {
-				r.parts = append(r.parts, index[k])
+				r.parts = append(r.parts, at(k))
 			}
 			slices.Sort(r.parts)
 			m.rels = append(m.rels, r)
@@ -338,24 +351,32 @@ func (m *model) applyRules() {
 // bad is in or, failing that, of a relation reached from bad through
 // suppressed cells. It returns -1 when no cell is eligible.
 func (m *model) complementFor(bad int) int {
-	reached := map[int]bool{bad: true}
+	relsOf := m.relationsOf()
+	reached := make([]bool, len(m.cells))
+	reached[bad] = true
 	frontier := []int{bad}
+	touched := make([]bool, len(m.rels))
 	for len(frontier) > 0 {
-		var candidates, next []int
-		for _, r := range m.rels {
-			cells := append([]int{r.total}, r.parts...)
-			touches := false
-			for _, i := range cells {
-				if slices.Contains(frontier, i) {
-					touches = true
-					break
+		// The relations that hold a cell of the frontier.
+		var rels []int
+		for _, i := range frontier {
+			for _, r := range relsOf[i] {
+				if !touched[r] {
+					touched[r] = true
+					rels = append(rels, r)
 				}
 			}
-			if !touches {
-				continue
-			}
-			candidates = append(candidates, cells...)
-			for _, i := range cells {
+		}
+		// Their cells are the candidates, and their suppressed cells not
+		// reached yet the next frontier (cheapest does not depend on the
+		// order of the candidates).
+		var candidates, next []int
+		for _, r := range rels {
+			touched[r] = false
+			start := len(candidates)
+			candidates = append(candidates, m.rels[r].total)
+			candidates = append(candidates, m.rels[r].parts...)
+			for _, i := range candidates[start:] {
 				if m.suppressed(i) && !reached[i] {
 					reached[i] = true
 					next = append(next, i)

@@ -104,16 +104,18 @@ func (t OneWay) layout() (layout, error) {
 		return l, fmt.Errorf("disclosure: table %q: %d counts for %d categories", t.Name, len(t.Counts), len(t.Categories))
 	}
 	total := 0
-	s := sum{total: t.TotalKey()}
+	s := sum{total: t.TotalKey(), parts: make([]Key, 0, len(t.Counts))}
+	l.entries = make([]entry, 0, len(t.Counts)+1)
 	for i, n := range t.Counts {
+		key := t.Key(i)
 		if n < 0 {
-			return l, fmt.Errorf("disclosure: table %q: negative count for %s", t.Name, t.Key(i))
+			return l, fmt.Errorf("disclosure: table %q: negative count for %s", t.Name, key)
 		}
 		total += n
-		l.entries = append(l.entries, entry{t.Key(i), n, interior})
-		s.parts = append(s.parts, t.Key(i))
+		l.entries = append(l.entries, entry{key, n, interior})
+		s.parts = append(s.parts, key)
 	}
-	l.entries = append(l.entries, entry{t.TotalKey(), total, grand})
+	l.entries = append(l.entries, entry{s.total, total, grand})
 	l.sums = []sum{s}
 	return l, nil
 }
@@ -131,37 +133,39 @@ func (t TwoWay) layout() (layout, error) {
 	rowSums := make([]sum, len(t.Rows))
 	colSums := make([]sum, len(t.Cols))
 	for c := range t.Cols {
-		colSums[c].total = t.ColTotalKey(c)
+		colSums[c] = sum{total: t.ColTotalKey(c), parts: make([]Key, 0, len(t.Rows))}
 	}
+	l.entries = make([]entry, 0, len(t.Rows)*len(t.Cols)+len(t.Rows)+len(t.Cols)+1)
 	for r, row := range t.Counts {
 		if len(row) != len(t.Cols) {
 			return l, fmt.Errorf("disclosure: table %q: row %q has %d counts for %d columns", t.Name, t.Rows[r], len(row), len(t.Cols))
 		}
-		rowSums[r].total = t.RowTotalKey(r)
+		rowSums[r] = sum{total: t.RowTotalKey(r), parts: make([]Key, 0, len(t.Cols))}
 		for c, n := range row {
+			key := t.Key(r, c)
 			if n < 0 {
-				return l, fmt.Errorf("disclosure: table %q: negative count for %s", t.Name, t.Key(r, c))
+				return l, fmt.Errorf("disclosure: table %q: negative count for %s", t.Name, key)
 			}
 			rowTotals[r] += n
 			colTotals[c] += n
-			l.entries = append(l.entries, entry{t.Key(r, c), n, interior})
-			rowSums[r].parts = append(rowSums[r].parts, t.Key(r, c))
-			colSums[c].parts = append(colSums[c].parts, t.Key(r, c))
+			l.entries = append(l.entries, entry{key, n, interior})
+			rowSums[r].parts = append(rowSums[r].parts, key)
+			colSums[c].parts = append(colSums[c].parts, key)
 		}
 	}
 	total := 0
-	byRow := sum{total: t.TotalKey()}
+	byRow := sum{total: t.TotalKey(), parts: make([]Key, 0, len(t.Rows))}
 	for r, n := range rowTotals {
 		total += n
-		l.entries = append(l.entries, entry{t.RowTotalKey(r), n, margin})
-		byRow.parts = append(byRow.parts, t.RowTotalKey(r))
+		l.entries = append(l.entries, entry{rowSums[r].total, n, margin})
+		byRow.parts = append(byRow.parts, rowSums[r].total)
 	}
-	byCol := sum{total: t.TotalKey()}
+	byCol := sum{total: byRow.total, parts: make([]Key, 0, len(t.Cols))}
 	for c, n := range colTotals {
-		l.entries = append(l.entries, entry{t.ColTotalKey(c), n, margin})
-		byCol.parts = append(byCol.parts, t.ColTotalKey(c))
+		l.entries = append(l.entries, entry{colSums[c].total, n, margin})
+		byCol.parts = append(byCol.parts, colSums[c].total)
 	}
-	l.entries = append(l.entries, entry{t.TotalKey(), total, grand})
+	l.entries = append(l.entries, entry{byRow.total, total, grand})
 	l.sums = append(append(rowSums, colSums...), byRow, byCol)
 	return l, nil
 }
