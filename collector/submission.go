@@ -287,8 +287,7 @@ func (v *validation) applies(it *Item, applies map[string]applicability) applica
 }
 
 func (v *validation) parse(it *Item, raw json.RawMessage, thisMonth string) {
-	var s string
-	isString := json.Unmarshal(raw, &s) == nil && len(raw) > 0 && raw[0] == '"'
+	s, isString := jsonString(raw)
 	switch it.Type {
 	case TypeChoice:
 		if !isString {
@@ -393,6 +392,28 @@ func (v *validation) crossChecks() {
 	}
 }
 
+// jsonString returns the value of a JSON string. Answers are short codes: the common
+// case, without escapes, is read directly; anything else goes through encoding/json.
+func jsonString(raw json.RawMessage) (string, bool) {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' {
+		plain := true
+		for _, c := range raw[1 : n-1] {
+			if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return string(raw[1 : n-1]), true
+		}
+	}
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
 // integer parses a JSON number that is a whole number (34 or 34.0, not 34.5 or "34"),
 // exactly. Numbers too long or with too large an exponent to be an answer come back as a
 // large value, without being expanded: 1e600000000 is short but would take gigabytes.
@@ -400,6 +421,11 @@ func integer(raw json.RawMessage) (*big.Int, bool) {
 	s := strings.TrimSpace(string(raw))
 	if s == "" || !(s[0] == '-' || s[0] >= '0' && s[0] <= '9') {
 		return nil, false
+	}
+	if len(s) <= 9 { // plain digits: the common case, without big numbers
+		if n, err := strconv.Atoi(s); err == nil {
+			return big.NewInt(int64(n)), true
+		}
 	}
 	absurd := big.NewInt(1 << 40)
 	if len(s) > 40 {
@@ -455,30 +481,45 @@ func isNationalNumber(norm string) bool {
 // multi codes sorted), so that a replay with the same content has the same fingerprint
 // whatever the key order of its JSON.
 func canonical(s *Submission) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s|%d|%s", s.Definition.ID, s.Definition.Version, s.Site)
+	b := make([]byte, 0, 1024)
+	b = append(b, s.Definition.ID...)
+	b = append(b, '|')
+	b = strconv.AppendInt(b, int64(s.Definition.Version), 10)
+	b = append(b, '|')
+	b = append(b, s.Site...)
 	codes := make([]string, 0, len(s.Answers))
 	for c := range s.Answers {
 		codes = append(codes, c)
 	}
 	slices.Sort(codes)
+	text := func(b []byte, v string) []byte { // length-prefixed: no value can fake a separator
+		b = append(b, 's')
+		b = strconv.AppendInt(b, int64(len(v)), 10)
+		b = append(b, ':')
+		return append(b, v...)
+	}
 	for _, c := range codes {
 		a := s.Answers[c]
+		b = append(b, '|')
+		b = append(b, c...)
+		b = append(b, '=')
 		switch s.Definition.Item(c).Type {
 		case TypeChoice:
-			fmt.Fprintf(&b, "|%s=c:%s", c, a.Code)
+			b = append(b, "c:"...)
+			b = append(b, a.Code...)
 		case TypeMulti:
 			m := slices.Clone(a.Codes)
 			slices.Sort(m)
-			fmt.Fprintf(&b, "|%s=m:%s", c, strings.Join(m, ","))
+			b = append(b, "m:"...)
+			b = append(b, strings.Join(m, ",")...)
 		case TypeInteger:
-			fmt.Fprintf(&b, "|%s=i:%d", c, a.Int)
+			b = append(b, "i:"...)
+			b = strconv.AppendInt(b, int64(a.Int), 10)
 		case TypeIdentifier:
-			norm := NormaliseIdentifier(a.Text)
-			fmt.Fprintf(&b, "|%s=s%d:%s", c, len(norm), norm)
+			b = text(b, NormaliseIdentifier(a.Text))
 		default:
-			fmt.Fprintf(&b, "|%s=s%d:%s", c, len(a.Text), a.Text)
+			b = text(b, a.Text)
 		}
 	}
-	return b.Bytes()
+	return b
 }
