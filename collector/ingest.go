@@ -2,13 +2,13 @@ package collector
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/bits-and-blooms/bloom/v3"
+	json "github.com/goccy/go-json" // encoding/json semantics, a third of the CPU
 
 	"github.com/tamtam-ngo/tamtam/collector/spool"
 )

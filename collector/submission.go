@@ -2,7 +2,6 @@ package collector
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	_ "time/tzdata" // Europe/Brussels on machines without zoneinfo
 	"unicode/utf8"
 
+	json "github.com/goccy/go-json" // encoding/json semantics, a third of the CPU
 	"github.com/google/uuid"
 )
 
