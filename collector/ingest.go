@@ -295,18 +295,8 @@ func (in *Ingester) classifyAndWrite(ctx context.Context, batch []*commitRequest
 	for _, r := range batch {
 		r.out = make([]Outcome, len(r.recs))
 		for i, rec := range r.recs {
-			fp, exists := seen[rec.SubmissionID]
-			switch {
-			case !exists:
-				r.out[i] = Stored
-				seen[rec.SubmissionID] = rec.Fingerprint
+			if r.out[i] = classify(seen, rec); r.out[i] == Stored {
 				fresh = append(fresh, rec)
-			case fp == rec.Fingerprint:
-				r.out[i] = Replayed
-			default:
-				// A different fingerprint: other content, or the same content under a
-				// key of an earlier epoch. Conflict is the answer that never double-counts.
-				r.out[i] = Conflict
 			}
 		}
 	}
@@ -320,6 +310,21 @@ func (in *Ingester) classifyAndWrite(ctx context.Context, batch []*commitRequest
 	}
 	in.met.batch(len(fresh), time.Since(start).Seconds())
 	return nil
+}
+
+// classify tells a record apart from what was already accepted (seen, by id), and adds it
+// to seen when it is new. A different fingerprint is other content, or the same content
+// under a key of an earlier epoch: Conflict is the answer that never double-counts.
+func classify(seen map[string]string, rec Record) Outcome {
+	fp, exists := seen[rec.SubmissionID]
+	switch {
+	case !exists:
+		seen[rec.SubmissionID] = rec.Fingerprint
+		return Stored
+	case fp == rec.Fingerprint:
+		return Replayed
+	}
+	return Conflict
 }
 
 // lookup returns the fingerprints the store holds for the ids of the batch.
@@ -408,21 +413,13 @@ func (in *Ingester) commitSpooled(batch []*commitRequest, rows int) {
 	for ri, r := range batch {
 		r.out = make([]Outcome, len(r.recs))
 		for i, rec := range r.recs {
-			fp, exists := seen[rec.SubmissionID]
-			switch {
-			case !exists:
-				r.out[i] = Stored
-				seen[rec.SubmissionID] = rec.Fingerprint
+			repeat := freshIDs[rec.SubmissionID] // of a record of this very batch
+			if r.out[i] = classify(seen, rec); r.out[i] == Stored {
 				freshIDs[rec.SubmissionID] = true
 				fresh = append(fresh, rec)
-				deps[ri] = append(deps[ri], w)
-			case fp == rec.Fingerprint:
-				r.out[i] = Replayed
-			default:
-				r.out[i] = Conflict // see classifyAndWrite
 			}
-			if exists && freshIDs[rec.SubmissionID] {
-				deps[ri] = append(deps[ri], w) // a repeat of a record of this very batch
+			if r.out[i] == Stored || repeat {
+				deps[ri] = append(deps[ri], w)
 			}
 		}
 	}
