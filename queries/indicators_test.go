@@ -2,6 +2,7 @@ package queries_test
 
 import (
 	"crypto/sha256"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/tamtam-ngo/tamtam/collector"
 	"github.com/tamtam-ngo/tamtam/queries"
 	"github.com/tamtam-ngo/tamtam/queries/chtest"
+	"github.com/tamtam-ngo/tamtam/reports"
 )
 
 // demoData stores n generated entry questionnaires (and their follow-ups) in db, and
@@ -144,6 +146,34 @@ func TestIndicatorCellsMatchRecomputation(t *testing.T) {
 			t.Errorf("indicator %s has only %d in its denominator: the test data prove little", id, w.den)
 		}
 	}
+	// A duplicate row (a crash between insert and checkpoint) is not counted twice.
+	var one []collector.Record
+	for _, sub := range subs[:1] {
+		key, _ := collector.NewKey(make([]byte, 32))
+		rec, err := (&collector.Anonymiser{Keys: &collector.Keyring{Current: key}}).Anonymise(sub, cutOff)
+		if err != nil {
+			t.Fatal(err)
+		}
+		one = append(one, rec)
+	}
+	if err := db.InsertRecords(t.Context(), one); err != nil {
+		t.Fatal(err)
+	}
+	again, err := db.IndicatorCells(t.Context(), year, all, cutOff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byCell := func(cs []reports.IndicatorCell) map[reports.IndicatorCell]int {
+		m := map[reports.IndicatorCell]int{}
+		for _, c := range cs {
+			m[c]++
+		}
+		return m
+	}
+	if got, want := byCell(again), byCell(cells); !maps.Equal(got, want) {
+		t.Errorf("IndicatorCells with a duplicate row differs from without (%d cells, want %d)", len(again), len(cells))
+	}
+
 	// A site outside the scope contributes nothing; a cut-off before every record, nothing.
 	cells, err = db.IndicatorCells(t.Context(), year, []string{"haren"}, cutOff)
 	if err != nil {
