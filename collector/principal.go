@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Role is what a token may do (PRIVACY.md R4).
@@ -134,8 +135,10 @@ func NewTokenFor(role Role, sites []string, label string, known *Sites, now time
 	case role != RoleCoordinator && len(sites) == 0:
 		return "", Token{}, fmt.Errorf("a %s token needs at least one --site", role)
 	}
-	if len(label) > 200 || strings.ContainsAny(label, "\n\r") {
-		return "", Token{}, errors.New("the label must be one line of at most 200 characters")
+	// Control characters (a tab, a terminal escape) would garble or rewrite the
+	// terminal of whoever lists the tokens.
+	if len(label) > 200 || strings.ContainsFunc(label, unicode.IsControl) {
+		return "", Token{}, errors.New("the label must be one line of at most 200 characters, without control characters")
 	}
 	bearer, hash, err := NewToken()
 	if err != nil {

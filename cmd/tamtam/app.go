@@ -107,7 +107,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	a.api = &collector.API{
 		Catalog:    a.catalog,
 		Sites:      a.sites,
-		Auth:       collector.NewAuthenticator(a.db, 0, nil),
+		Auth:       collector.NewAuthenticatorWith(a.db, collector.AuthOptions{Logger: log}),
 		Anonymiser: &collector.Anonymiser{Keys: a.keys},
 		Ingester:   a.ingester,
 		Limiter:    limiter,
@@ -170,6 +170,9 @@ func (a *App) questionnaireVersions() []string {
 func (a *App) Close() error {
 	if a.ingester != nil {
 		a.ingester.Close()
+	}
+	if a.api != nil {
+		a.api.Auth.Close() // write pending last-use times while the store is open
 	}
 	var errs []error
 	if a.spool != nil {

@@ -20,7 +20,7 @@ func TestTokenCreateUsageErrors(t *testing.T) {
 		{"token", "create", "--role", "intake"},
 		{"token", "create", "--role", "intake", "--site", "atlantis"},
 		{"token", "create", "--role", "coordinator", "--site", "haren"},
-		{"token", "list"},
+		{"token", "rotate"},
 		{"token", "create", "--role", "intake", "--site", "haren", "extra"},
 		{"frobnicate"},
 	}

@@ -3,13 +3,18 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
+	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/tamtam-ngo/tamtam/collector"
+	"github.com/tamtam-ngo/tamtam/queries"
 )
 
 // startApp parses the common flags already bound in cfg, builds the logger and the app.
@@ -103,47 +108,289 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	return nil
 }
 
+// cmdToken manages access tokens: create prints a new bearer token once (only its hash
+// is stored); list shows tokens by id, never the token; revoke ends one. Every creation
+// and revocation is written to the audit log.
 func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	if len(args) == 0 || args[0] != "create" {
-		return usagef("token: usage: tamtam token create --role intake|coordinator|funder [--site CODE]... [--label TEXT]")
+	const usageLine = "token: usage: tamtam token create --role intake|coordinator|funder [--site CODE]... [--label TEXT] [--expires YYYY-MM-DD]" +
+		" | tamtam token list [--all] | tamtam token revoke ID"
+	if len(args) == 0 {
+		return usagef(usageLine)
 	}
+	sub, args := args[0], args[1:]
+	var cfg Config
+	fs := newFlagSet("token "+sub, &cfg, stderr, getenv)
+	// audit records a token change made here. Whoever runs the command line reaches the
+	// store directly, hence the actor "cli" and the role "operator". The detail names the
+	// token by id, never by the token.
+	audit := func(app *App, action string, tok collector.Token, outcome, note string) error {
+		detail := fmt.Sprintf("token %s role %s", tok.ID(), tok.Role)
+		if note != "" {
+			detail += " " + note
+		}
+		return app.db.Audit(ctx, collector.AuditEvent{At: app.now(), Actor: "cli", Role: "operator", Sites: tok.Sites,
+			Action: action, Detail: detail, Outcome: outcome})
+	}
+	// A control character in a label could rewrite the terminal: shown as '?'.
+	printable := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return '?'
+			}
+			return r
+		}, s)
+	}
+	const minute = "2006-01-02T15:04Z"
+	// describe says what a token is for, in the messages of create and revoke.
+	describe := func(tok collector.Token) string {
+		scope, expiry := "all sites", "never expires"
+		if len(tok.Sites) > 0 {
+			scope = "sites " + strings.Join(tok.Sites, ",")
+		}
+		if !tok.ExpiresAt.IsZero() {
+			expiry = "expires " + tok.ExpiresAt.UTC().Format(time.DateOnly)
+		}
+		d := fmt.Sprintf("%s; %s; %s", tok.Role, scope, expiry)
+		if tok.Label != "" {
+			d += "; " + printable(tok.Label)
+		}
+		return d
+	}
+
+	switch sub {
+	case "create":
+		var (
+			role, label, expires string
+			sites                stringList
+		)
+		fs.StringVar(&role, "role", "", "intake, coordinator or funder")
+		fs.Var(&sites, "site", "site code the token is for (repeat for several; not for coordinators)")
+		fs.StringVar(&label, "label", "", "who or what the token is for, e.g. 'Haren intake team'")
+		fs.StringVar(&expires, "expires", "", "date YYYY-MM-DD from which the token no longer works (00:00 UTC); default: never")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		r, err := collector.ParseRole(role)
+		if err != nil {
+			return usagef("token create: %v", err)
+		}
+		known, err := collector.LoadSites(cfg.SitesFile)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		bearer, tok, err := collector.NewTokenFor(r, sites, label, known, now)
+		if err != nil {
+			return usagef("token create: %v", err)
+		}
+		if expires != "" {
+			if tok.ExpiresAt, err = collector.ParseExpiry(expires, now); err != nil {
+				return usagef("token create: %v", err)
+			}
+		}
+		app, err := startApp(ctx, cfg, stderr)
+		if err != nil {
+			return err
+		}
+		defer app.Close()
+		note := ""
+		if !tok.ExpiresAt.IsZero() {
+			note = "expires " + tok.ExpiresAt.Format(time.DateOnly)
+		}
+		if err := app.db.CreateToken(ctx, tok); err != nil {
+			_ = audit(app, "token.create", tok, "failed", note) // best effort: the store is likely down
+			return err
+		}
+		// No usable token without its audit event: the bearer is shown only once the
+		// creation is recorded.
+		if err := audit(app, "token.create", tok, "ok", note); err != nil {
+			return fmt.Errorf("token create: the token was not handed out, its creation could not be audited: %w", err)
+		}
+		// The bearer is printed once, alone on stdout, so it can be captured by a script;
+		// only its hash is stored. The note on stderr names it by id, for list and revoke.
+		fmt.Fprintln(stdout, bearer)
+		fmt.Fprintf(stderr, "token %s created (%s); it is shown only this once\n", tok.ID(), describe(tok))
+		return nil
+
+	case "list":
+		var all bool
+		fs.BoolVar(&all, "all", false, "include revoked and expired tokens")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		app, err := startApp(ctx, cfg, stderr)
+		if err != nil {
+			return err
+		}
+		defer app.Close()
+		tokens, err := app.db.Tokens(ctx)
+		if err != nil {
+			return err
+		}
+		now := app.now()
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tROLE\tSITES\tLABEL\tCREATED\tEXPIRES\tREVOKED\tLAST USED")
+		shown := 0
+		for _, t := range tokens {
+			if !all && !t.Active(now) {
+				continue
+			}
+			sites, label, expires, revoked, used := "all", "-", "never", "no", "never"
+			if len(t.Sites) > 0 {
+				sites = strings.Join(t.Sites, ",")
+			}
+			if t.Label != "" {
+				label = printable(t.Label)
+			}
+			if !t.ExpiresAt.IsZero() {
+				expires = t.ExpiresAt.UTC().Format(minute)
+				if t.ExpiresAt.Equal(t.ExpiresAt.Truncate(24 * time.Hour)) {
+					expires = t.ExpiresAt.UTC().Format(time.DateOnly)
+				}
+				if t.Expired(now) {
+					expires += " (expired)"
+				}
+			}
+			if t.Revoked {
+				revoked = "yes"
+			}
+			if !t.LastUsed.IsZero() {
+				used = t.LastUsed.UTC().Format(minute)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID(), t.Role, sites, label,
+				t.CreatedAt.UTC().Format(minute), expires, revoked, used)
+			shown++
+		}
+		if shown == 0 {
+			if all {
+				fmt.Fprintln(stderr, "no tokens; create one with tamtam token create")
+			} else {
+				fmt.Fprintln(stderr, "no active tokens; --all shows revoked and expired ones")
+			}
+			return nil
+		}
+		return tw.Flush()
+
+	case "revoke":
+		// The id may come before or after the flags (tamtam token revoke ID --data DIR).
+		var ids []string
+		for {
+			if err := fs.Parse(args); err == flag.ErrHelp {
+				return usagef("%s: see the flags above", fs.Name())
+			} else if err != nil {
+				return usagef("%s: %v", fs.Name(), err)
+			}
+			if fs.NArg() == 0 {
+				break
+			}
+			ids = append(ids, fs.Arg(0))
+			args = fs.Args()[1:]
+		}
+		if len(ids) != 1 {
+			return usagef("token revoke: give exactly one token id: tamtam token revoke ID")
+		}
+		id := ids[0]
+		// Check the form before opening the store; the error never quotes the argument,
+		// which may be a bearer token pasted by mistake.
+		if _, err := collector.MatchTokenID(nil, id); !errors.Is(err, collector.ErrNoToken) {
+			return usagef("token revoke: %v", err)
+		}
+		app, err := startApp(ctx, cfg, stderr)
+		if err != nil {
+			return err
+		}
+		defer app.Close()
+		tokens, err := app.db.Tokens(ctx)
+		if err != nil {
+			return err
+		}
+		tok, err := collector.MatchTokenID(tokens, id)
+		if err != nil {
+			if aerr := app.db.Audit(ctx, collector.AuditEvent{At: app.now(), Actor: "cli", Role: "operator",
+				Action: "token.revoke", Detail: err.Error(), Outcome: "failed"}); aerr != nil {
+				return aerr
+			}
+			return usagef("token revoke: %v", err)
+		}
+		if tok.Revoked {
+			fmt.Fprintf(stdout, "token %s was already revoked\n", tok.ID())
+			return nil
+		}
+		if _, err := app.db.RevokeToken(ctx, tok.Hash, app.now()); err != nil {
+			_ = audit(app, "token.revoke", tok, "failed", "") // best effort: the store is likely down
+			return err
+		}
+		if err := audit(app, "token.revoke", tok, "ok", ""); err != nil {
+			return fmt.Errorf("token revoke: the token is revoked, but the audit event could not be written: %w", err)
+		}
+		fmt.Fprintf(stdout, "token %s revoked (%s); running servers refuse it within 10 seconds\n", tok.ID(), describe(tok))
+		return nil
+	}
+	return usagef(usageLine)
+}
+
+// cmdAudit prints the audit log, newest first: who did what, when, with what outcome.
+func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var (
-		cfg   Config
-		role  string
-		sites stringList
-		label string
+		cfg    Config
+		since  string
+		action string
+		limit  int
 	)
-	fs := newFlagSet("token create", &cfg, stderr, getenv)
-	fs.StringVar(&role, "role", "", "intake, coordinator or funder")
-	fs.Var(&sites, "site", "site code the token is for (repeat for several; not for coordinators)")
-	fs.StringVar(&label, "label", "", "who or what the token is for, e.g. 'Haren intake team'")
-	if err := parse(fs, args[1:]); err != nil {
+	fs := newFlagSet("audit", &cfg, stderr, getenv)
+	fs.StringVar(&since, "since", "", "only events at or after this date (YYYY-MM-DD, UTC) or time (RFC 3339)")
+	fs.StringVar(&action, "action", "", "only this action, e.g. token.revoke or report.download")
+	fs.IntVar(&limit, "limit", 100, "at most this many events, the newest (1 to 100000)")
+	if err := parse(fs, args); err != nil {
 		return err
 	}
-	r, err := collector.ParseRole(role)
-	if err != nil {
-		return usagef("token create: %v", err)
+	q := queries.AuditQuery{Action: action, Limit: limit}
+	if since != "" {
+		t, err := time.Parse(time.DateOnly, since)
+		if err != nil {
+			if t, err = time.Parse(time.RFC3339, since); err != nil {
+				return usagef("audit: --since %q is not a date YYYY-MM-DD or a time like 2026-01-02T15:04:05Z", since)
+			}
+		}
+		q.Since = t
 	}
-	known, err := collector.LoadSites(cfg.SitesFile)
-	if err != nil {
-		return err
-	}
-	bearer, tok, err := collector.NewTokenFor(r, sites, label, known, time.Now())
-	if err != nil {
-		return usagef("token create: %v", err)
+	if limit < 1 || limit > 100_000 {
+		return usagef("audit: --limit must be between 1 and 100000")
 	}
 	app, err := startApp(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
-	if err := app.db.CreateToken(ctx, tok); err != nil {
+	events, err := app.db.AuditLog(ctx, q)
+	if err != nil {
 		return err
 	}
-	// The bearer is printed once, alone on stdout, so it can be captured by a script;
-	// only its hash is stored.
-	fmt.Fprintln(stdout, bearer)
-	return nil
+	if len(events) == 0 {
+		fmt.Fprintln(stderr, "no audit events match")
+		return nil
+	}
+	// Details come from many places (a requested file name, …): a control character
+	// could rewrite the terminal or break the columns, so it is shown as '?'.
+	printable := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return '?'
+			}
+			return r
+		}, s)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tACTOR\tROLE\tSITES\tACTION\tDETAIL\tOUTCOME")
+	for _, e := range events {
+		sites := "-"
+		if len(e.Sites) > 0 {
+			sites = strings.Join(e.Sites, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.At.UTC().Format(time.RFC3339), printable(e.Actor), printable(e.Role),
+			printable(sites), printable(e.Action), printable(e.Detail), printable(e.Outcome))
+	}
+	return tw.Flush()
 }
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {

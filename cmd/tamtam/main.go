@@ -3,7 +3,9 @@
 //
 //	tamtam serve    [--addr 127.0.0.1:8080] [--data ./var] [--clickhouse embedded|clickhouse://host:9000/db]
 //	tamtam migrate  apply the schema migrations and exit
-//	tamtam token create --role intake|coordinator|funder [--site CODE]... [--label TEXT]
+//	tamtam token create --role intake|coordinator|funder [--site CODE]... [--label TEXT] [--expires YYYY-MM-DD]
+//	tamtam token list [--all] | tamtam token revoke ID
+//	tamtam audit    [--since YYYY-MM-DD] [--action ACTION] [--limit 100]
 //	tamtam demo     --year YYYY --n N [--seed S]
 //	tamtam report   --year YYYY --out DIR [--site CODE]... [--lang fr|nl|en] [--k 5] [--cutoff T]
 //	tamtam sql      [--query SQL]   clickhouse-client on the store (embedded or not)
@@ -52,7 +54,9 @@ const usage = `usage: tamtam COMMAND [flags]
 commands:
   serve     start the HTTP server (ingest API, questionnaires)
   migrate   apply the schema migrations and exit
-  token     create an access token: tamtam token create --role ROLE [--site CODE]... [--label TEXT]
+  token     manage access tokens: tamtam token create --role ROLE [--site CODE]... [--label TEXT] [--expires YYYY-MM-DD]
+            tamtam token list [--all]; tamtam token revoke ID
+  audit     print the audit log, newest first: tamtam audit [--since YYYY-MM-DD] [--action ACTION] [--limit 100]
   demo      store realistic synthetic questionnaires: tamtam demo --year YYYY --n N
   report    write the yearly figures: tamtam report --year YYYY --out DIR [--site CODE]... [--lang fr|nl|en] [--k 5]
   sql       run clickhouse-client on the store: tamtam sql [--query SQL]
@@ -74,6 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdMigrate(ctx, rest, stdout, stderr, getenv)
 	case "token":
 		err = cmdToken(ctx, rest, stdout, stderr, getenv)
+	case "audit":
+		err = cmdAudit(ctx, rest, stdout, stderr, getenv)
 	case "demo":
 		err = cmdDemo(ctx, rest, stdout, stderr, getenv)
 	case "report":
