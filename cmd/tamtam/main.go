@@ -7,6 +7,8 @@
 //	tamtam token list [--all] | tamtam token revoke ID
 //	tamtam audit    [--since YYYY-MM-DD] [--action ACTION] [--limit 100]
 //	tamtam demo     --year YYYY --n N [--seed S]
+//	tamtam template --questionnaire entry --out FILE.xlsx [--lang fr|nl|en] [--version N]
+//	tamtam import   FILE.xlsx|FILE.csv --site CODE [--dry-run] [--report OUT.xlsx] [--questionnaire ID]
 //	tamtam report   --year YYYY --out DIR [--site CODE]... [--lang fr|nl|en] [--k 5] [--cutoff T]
 //	tamtam sql      [--query SQL]   clickhouse-client on the store (embedded or not)
 //
@@ -58,6 +60,8 @@ commands:
             tamtam token list [--all]; tamtam token revoke ID
   audit     print the audit log, newest first: tamtam audit [--since YYYY-MM-DD] [--action ACTION] [--limit 100]
   demo      store realistic synthetic questionnaires: tamtam demo --year YYYY --n N
+  template  write the Excel data-entry template: tamtam template --questionnaire entry --out FILE.xlsx [--lang fr|nl|en]
+  import    check and store filled-in templates or CSV: tamtam import FILE.xlsx|FILE.csv --site CODE [--dry-run] [--report OUT.xlsx]
   report    write the yearly figures: tamtam report --year YYYY --out DIR [--site CODE]... [--lang fr|nl|en] [--k 5]
   sql       run clickhouse-client on the store: tamtam sql [--query SQL]
 
@@ -82,6 +86,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdAudit(ctx, rest, stdout, stderr, getenv)
 	case "demo":
 		err = cmdDemo(ctx, rest, stdout, stderr, getenv)
+	case "template":
+		err = cmdTemplate(ctx, rest, stdout, stderr, getenv)
+	case "import":
+		err = cmdImport(ctx, rest, stdout, stderr, getenv)
 	case "report":
 		err = cmdReport(ctx, rest, stdout, stderr, getenv)
 	case "sql":

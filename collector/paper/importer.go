@@ -1,0 +1,1002 @@
+package paper
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/transform"
+
+	"github.com/tamtam-ngo/tamtam/collector"
+)
+
+// Preparer turns an envelope into an anonymised record: [collector.API.Prepare], the one
+// path from input to record, so a paper form is checked exactly like an API submission.
+type Preparer interface {
+	Prepare(p collector.Principal, env *collector.Envelope) (collector.Record, error)
+}
+
+// Submitter makes records durable together: [collector.Ingester.Submit].
+type Submitter interface {
+	Submit(ctx context.Context, recs []collector.Record) ([]collector.Outcome, error)
+}
+
+// Lookup returns the stored fingerprint of each of ids already stored:
+// [collector.Store.Fingerprints].
+type Lookup interface {
+	Fingerprints(ctx context.Context, ids []string) (map[string]string, error)
+}
+
+var (
+	_ Preparer  = (*collector.API)(nil)
+	_ Submitter = (*collector.Ingester)(nil)
+)
+
+// Problem codes of the importer, beside the field error codes of package collector
+// (out_of_range, invalid_choice, not_applicable…), which Validate gives per item.
+const (
+	ErrUnknownColumn   = "unknown_column"   // a column that is no item of the questionnaire
+	ErrSiteColumn      = "site_column"      // a "site" column: the site comes from --site
+	ErrDuplicateColumn = "duplicate_column" // an item with two columns
+	ErrDuplicateID     = "duplicate_id"     // one submission_id on two rows with other answers
+	ErrConflict        = "conflict"         // the submission_id is stored with other answers
+)
+
+// Problem is one problem of an imported file, located as a person sees it in the sheet.
+type Problem struct {
+	Row     int    // 1-based row of the sheet (or record of the CSV file)
+	Column  int    // 1-based column of the cell; 0 for the row as a whole
+	Item    string // item code or envelope field; "" for the row as a whole
+	Code    string // a collector.Err… code or one of this package's
+	Message string // never quotes the cell
+}
+
+// String formats the problem as "row 7, demo.age: out_of_range: must be between 18 and 99".
+func (p Problem) String() string {
+	where := "row " + strconv.Itoa(p.Row)
+	if p.Item != "" {
+		where += ", " + p.Item
+	}
+	return where + ": " + p.Code + ": " + p.Message
+}
+
+// Duplicate is a row with the same answers as an earlier row of the file: two identical
+// paper forms are one submission, stored once.
+type Duplicate struct{ Row, SameAs int }
+
+// Options says how to read a file.
+type Options struct {
+	// Site is the site of every row (a "site" column is refused).
+	Site string
+	// Questionnaire is the questionnaire of the rows; "" means the one the template
+	// names, else "entry". A template for another questionnaire is an error.
+	Questionnaire string
+	// Format is "xlsx" or "csv"; "" tells them apart by content.
+	Format string
+	// CountExisting looks every valid row up in the store, to tell how many are
+	// already there (dry runs). Otherwise only rows with their own submission_id are
+	// looked up, for conflicts: derived ids cannot conflict.
+	CountExisting bool
+}
+
+// Batch is a checked file: the records of its valid rows, and every problem of the others.
+type Batch struct {
+	Questionnaire string
+	Version       int
+	Format        string // "xlsx" or "csv"
+	Sheet         string // the data sheet read (xlsx)
+	Rows          int    // questionnaire rows read: non-empty rows below the headers
+	Problems      []Problem
+	Duplicates    []Duplicate
+	Existing      int // valid rows already stored, as far as looked up
+
+	recs     []collector.Record
+	recRows  []int // the row of each record
+	badRows  map[int]bool
+	explicit map[string]bool // ids given in the file (not derived)
+	idCol    int             // 1-based column of submission_id, 0 if none
+}
+
+// RowsWithProblems returns the number of rows (the header row included) with a problem.
+func (b *Batch) RowsWithProblems() int { return len(b.badRows) }
+
+// Valid returns the number of distinct submissions ready to store.
+func (b *Batch) Valid() int { return len(b.recs) }
+
+// ErrProblems is returned by [Importer.Store] for a batch with problems: nothing is stored.
+var ErrProblems = errors.New("paper: the file has problems; nothing stored")
+
+// Importer reads filled-in templates (xlsx) and CSV files with the same headers, checks
+// every row through the API's validation and anonymisation, and stores all rows or none.
+type Importer struct {
+	Catalog  *collector.Catalog
+	Preparer Preparer
+	// Submitter stores the records of a batch; needed by Store only.
+	Submitter Submitter
+	// Lookup finds submissions already stored; nil skips the look-up (no conflicts are
+	// then reported before storing, and Existing stays 0).
+	Lookup Lookup
+}
+
+// principal is the intake principal of an import: the operator running tamtam import
+// for one site.
+func principal(site string) collector.Principal {
+	return collector.Principal{TokenID: "paper-import", Role: collector.RoleIntake, Sites: []string{site}}
+}
+
+// idNamespace names the UUIDs derived from submission fingerprints (UUID version 5).
+var idNamespace = uuid.MustParse("6f1d8a52-3f0b-4c5e-9a77-2d4b8e0c1a93")
+
+// placeholderID stands for a derived id until the record's fingerprint is known.
+const placeholderID = "00000000-0000-0000-0000-000000000000"
+
+// DerivedID returns the submission id of a row left without one: a name-based UUID of
+// the record's fingerprint, which is a keyed hash of the questionnaire, version, site and
+// normalised answers. The same answers give the same id whatever the row, the cell
+// formatting or the order of multi codes, so a re-import stores nothing twice; and, being
+// keyed, the id cannot be brute-forced back to an exact age or country.
+func DerivedID(fingerprint string) string {
+	return uuid.NewSHA1(idNamespace, []byte(fingerprint)).String()
+}
+
+// Check reads the file in r and checks every row, storing nothing. It returns an error
+// only when the file cannot be read as a whole (not a workbook or CSV, no header row,
+// unknown questionnaire, store unreachable for the look-up); problems of rows and
+// cells are in the batch.
+func (im *Importer) Check(ctx context.Context, r io.Reader, opts Options) (*Batch, error) {
+	if opts.Site == "" {
+		return nil, errors.New("paper: no site given")
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	format := opts.Format
+	if format == "" {
+		format = "csv"
+		if head, _ := br.Peek(4); bytes.Equal(head, []byte("PK\x03\x04")) {
+			format = "xlsx"
+		}
+	}
+	var (
+		src source
+		err error
+	)
+	switch format {
+	case "xlsx":
+		src, err = openWorkbook(br)
+	case "csv":
+		src, err = openCSV(br)
+	default:
+		return nil, fmt.Errorf("paper: unknown format %q: use xlsx or csv", format)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	d, err := im.definition(src, opts.Questionnaire)
+	if err != nil {
+		return nil, err
+	}
+	b := &Batch{Questionnaire: d.ID, Version: d.Version, Format: format, Sheet: src.sheet(),
+		badRows: map[int]bool{}, explicit: map[string]bool{}}
+	rd := &rowReader{ctx: ctx, im: im, d: d, b: b, p: principal(opts.Site), site: opts.Site, src: src, seen: map[string]seenID{}}
+	if err := rd.read(); err != nil {
+		return nil, err
+	}
+	if err := im.lookUp(ctx, b, opts.CountExisting); err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(b.Problems, func(x, y Problem) int {
+		if x.Row != y.Row {
+			return x.Row - y.Row
+		}
+		return x.Column - y.Column
+	})
+	return b, nil
+}
+
+// definition picks the questionnaire version of the file: the one its template names
+// (a hidden sheet), else the latest of the asked questionnaire.
+func (im *Importer) definition(src source, asked string) (*collector.Definition, error) {
+	id, version := src.meta()
+	switch {
+	case asked != "" && id != "" && asked != id:
+		return nil, fmt.Errorf("paper: the file is a template for questionnaire %s, not %s", id, asked)
+	case asked == "" && id == "":
+		id = "entry"
+	case asked != "":
+		id = asked
+	}
+	if version > 0 {
+		d, ok := im.Catalog.Get(id, version)
+		if !ok {
+			return nil, fmt.Errorf("paper: the template is for %s version %d, which this tamtam does not know", id, version)
+		}
+		return d, nil
+	}
+	d, ok := im.Catalog.Latest(id)
+	if !ok {
+		return nil, fmt.Errorf("paper: unknown questionnaire %q", id)
+	}
+	return d, nil
+}
+
+// lookUp marks the valid rows already stored, and those whose own submission_id is
+// stored with other answers (a conflict: the row is a problem).
+func (im *Importer) lookUp(ctx context.Context, b *Batch, all bool) error {
+	if im.Lookup == nil || len(b.recs) == 0 {
+		return nil
+	}
+	var ids []string
+	for _, rec := range b.recs {
+		if all || b.explicit[rec.SubmissionID] {
+			ids = append(ids, rec.SubmissionID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	stored, err := im.Lookup.Fingerprints(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("paper: look up stored submissions: %w", err)
+	}
+	for i, rec := range b.recs {
+		fp, ok := stored[rec.SubmissionID]
+		switch {
+		case !ok:
+		case fp == rec.Fingerprint:
+			b.Existing++
+		default:
+			b.problem(Problem{Row: b.recRows[i], Column: b.idCol, Item: IDColumn, Code: ErrConflict,
+				Message: "a submission with this submission_id is already stored with other answers"})
+		}
+	}
+	return nil
+}
+
+func (b *Batch) problem(p Problem) {
+	b.Problems = append(b.Problems, p)
+	b.badRows[p.Row] = true
+}
+
+// Result is what [Importer.Store] did.
+type Result struct {
+	Stored   int // new submissions stored
+	Replayed int // submissions already there, not stored again
+}
+
+// Store submits every record of b in one call, committed in one atomic insert. It
+// returns ErrProblems, storing nothing, when b has any problem. Rows whose own
+// submission_id was stored with other answers between Check and Store are the only way
+// for part of a file to be refused: Store then returns an error naming their rows, the
+// others being stored.
+func (im *Importer) Store(ctx context.Context, b *Batch) (Result, error) {
+	if len(b.Problems) > 0 {
+		return Result{}, ErrProblems
+	}
+	var res Result
+	if len(b.recs) == 0 {
+		return res, nil
+	}
+	outs, err := im.Submitter.Submit(ctx, b.recs)
+	if err != nil {
+		return res, fmt.Errorf("paper: store %d submissions: %w", len(b.recs), err)
+	}
+	var conflicts []string
+	for i, o := range outs {
+		switch o {
+		case collector.Stored:
+			res.Stored++
+		case collector.Replayed:
+			res.Replayed++
+		default:
+			conflicts = append(conflicts, strconv.Itoa(b.recRows[i]))
+		}
+	}
+	if conflicts != nil {
+		return res, fmt.Errorf("paper: rows %s: a submission with the same submission_id and other answers was stored meanwhile; the other rows were stored", strings.Join(conflicts, ", "))
+	}
+	return res, nil
+}
+
+// column is what a column of the file holds.
+type column struct {
+	item   *collector.Item // nil: the id column, or a column to ignore
+	id     bool
+	noCode bool // no header: any data in it is a problem
+}
+
+type seenID struct {
+	row         int
+	fingerprint string
+}
+
+// rowReader turns the rows of one file into records and problems.
+type rowReader struct {
+	ctx   context.Context
+	im    *Importer
+	d     *collector.Definition
+	b     *Batch
+	p     collector.Principal
+	site  string
+	src   source
+	cols  []column
+	idCol int               // 1-based column of submission_id, 0 if none
+	itCol map[string]int    // 1-based column of each item
+	seen  map[string]seenID // submissions of the file so far, by id
+}
+
+func (rd *rowReader) read() error {
+	row, cells, ok := rd.src.next()
+	for ok && blank(cells) { // leading empty rows
+		row, cells, ok = rd.src.next()
+	}
+	if !ok {
+		if err := rd.src.err(); err != nil {
+			return err
+		}
+		return errors.New("paper: the file is empty: row 1 must hold the item codes of the template")
+	}
+	if err := rd.header(row, cells); err != nil {
+		return err
+	}
+	first := true
+	for {
+		row, cells, ok := rd.src.next()
+		if !ok {
+			break
+		}
+		if blank(cells) {
+			continue
+		}
+		if first && rd.labels(cells) {
+			first = false
+			continue
+		}
+		first = false
+		rd.b.Rows++
+		if rd.b.Rows%1024 == 0 && rd.ctx.Err() != nil { // a large file, interrupted
+			return fmt.Errorf("paper: row %d: %w", row, rd.ctx.Err())
+		}
+		if err := rd.row(row, cells); err != nil {
+			return err
+		}
+	}
+	return rd.src.err()
+}
+
+func blank(cells []string) bool {
+	for _, c := range cells {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+func (rd *rowReader) header(row int, cells []string) error {
+	rd.itCol = map[string]int{}
+	rd.cols = make([]column, len(cells))
+	known := 0
+	for i, cell := range cells {
+		n := i + 1
+		code := strings.TrimSpace(strings.TrimPrefix(cell, "\ufeff")) // a CSV from Excel starts with a BOM
+		switch {
+		case code == "":
+			rd.cols[i].noCode = true
+		case code == IDColumn && rd.idCol == 0:
+			rd.cols[i].id, rd.idCol, rd.b.idCol = true, n, n
+		case code == IDColumn || rd.itCol[code] != 0:
+			rd.b.problem(Problem{Row: row, Column: n, Item: code, Code: ErrDuplicateColumn, Message: "this column is in the file twice; keep one"})
+		case code == "site":
+			rd.b.problem(Problem{Row: row, Column: n, Item: code, Code: ErrSiteColumn,
+				Message: "a site column is not allowed: the site of every row is given with --site; remove the column"})
+		case rd.d.Item(code) == nil:
+			rd.b.problem(Problem{Row: row, Column: n, Item: code, Code: ErrUnknownColumn,
+				Message: fmt.Sprintf("not an item of %s version %d; remove the column", rd.d.ID, rd.d.Version)})
+		default:
+			rd.cols[i].item = rd.d.Item(code)
+			rd.itCol[code] = n
+			known++
+		}
+	}
+	if known == 0 {
+		return fmt.Errorf("paper: row %d holds no item code of %s version %d: it must be the first row of the template (%s, %s…)",
+			row, rd.d.ID, rd.d.Version, IDColumn, rd.d.Items[0].Code)
+	}
+	return nil
+}
+
+// labels reports whether the row under the header is the template's row of questions:
+// its submission_id cell is that column's label, or at least half of its non-empty cells
+// are their column's label in one of the languages (a label edited here and there does
+// not make it a questionnaire).
+func (rd *rowReader) labels(cells []string) bool {
+	matched, filled := 0, 0
+	for i, cell := range cells {
+		cell = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(cell), strings.TrimSpace(requiredMark)))
+		if cell == "" || i >= len(rd.cols) {
+			continue
+		}
+		var label collector.Text
+		switch c := rd.cols[i]; {
+		case c.id:
+			label = collector.Text{FR: textsFR.idLabel, NL: textsNL.idLabel, EN: textsEN.idLabel}
+			if cell == label.FR || cell == label.NL || cell == label.EN {
+				return true
+			}
+		case c.item != nil:
+			label = c.item.Label
+		default:
+			continue // an unknown column is reported on row 1
+		}
+		filled++
+		if cell == label.FR || cell == label.NL || cell == label.EN {
+			matched++
+		}
+	}
+	return matched > 0 && 2*matched >= filled
+}
+
+func (rd *rowReader) row(row int, cells []string) error {
+	b := rd.b
+	env := &collector.Envelope{SubmissionID: placeholderID, Questionnaire: rd.d.ID, Version: rd.d.Version,
+		Site: rd.site, Answers: make(map[string]json.RawMessage, len(rd.itCol))}
+	explicit := ""
+	bad := false
+	fail := func(p Problem) {
+		p.Row = row
+		b.problem(p)
+		bad = true
+	}
+	for i, cell := range cells {
+		cell = strings.TrimSpace(cell)
+		if cell == "" {
+			continue
+		}
+		if i >= len(rd.cols) || rd.cols[i].noCode {
+			fail(Problem{Column: i + 1, Code: ErrUnknownColumn, Message: "this column has no item code in row 1: remove what is written in it"})
+			continue
+		}
+		switch c := rd.cols[i]; {
+		case c.id:
+			id, err := uuid.Parse(cell)
+			if err != nil || len(cell) != 36 {
+				fail(Problem{Column: i + 1, Item: IDColumn, Code: collector.ErrInvalidID,
+					Message: "must be empty (tamtam derives the id from the answers) or a UUID like 0b8f6c1e-3c2a-4d5e-9f10-1a2b3c4d5e6f"})
+				continue
+			}
+			explicit = id.String()
+			env.SubmissionID = explicit
+		case c.item != nil:
+			env.Answers[c.item.Code] = answer(c.item, cell, rd.src)
+		}
+	}
+	rec, err := rd.im.Preparer.Prepare(rd.p, env)
+	if err != nil {
+		var e *collector.Error
+		if !errors.As(err, &e) || len(e.Fields) == 0 {
+			return fmt.Errorf("paper: row %d: %w", row, err)
+		}
+		for _, fe := range e.Fields {
+			fail(Problem{Column: rd.column(fe.Item), Item: fe.Item, Code: fe.Code, Message: fe.Message})
+		}
+		return nil
+	}
+	if bad {
+		return nil
+	}
+	if explicit == "" {
+		rec.SubmissionID = DerivedID(rec.Fingerprint)
+	}
+	if prev, ok := rd.seen[rec.SubmissionID]; ok {
+		if prev.fingerprint == rec.Fingerprint {
+			b.Duplicates = append(b.Duplicates, Duplicate{Row: row, SameAs: prev.row})
+			return nil
+		}
+		fail(Problem{Column: rd.idCol, Item: IDColumn, Code: ErrDuplicateID,
+			Message: fmt.Sprintf("row %d has the same submission_id with other answers", prev.row)})
+		return nil
+	}
+	rd.seen[rec.SubmissionID] = seenID{row: row, fingerprint: rec.Fingerprint}
+	if explicit != "" {
+		b.explicit[explicit] = true
+	}
+	b.recs = append(b.recs, rec)
+	b.recRows = append(b.recRows, row)
+	return nil
+}
+
+// column returns the column of an item or envelope field of a row: the envelope's fields
+// and items without a column point at the submission_id column, or the row (0).
+func (rd *rowReader) column(item string) int {
+	if n, ok := rd.itCol[item]; ok {
+		return n
+	}
+	return rd.idCol
+}
+
+var numberPattern = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
+
+// answer converts a cell to the JSON answer the API would receive for the item. It only
+// converts; every check is Validate's, so a value it cannot make sense of is passed on as
+// a string and refused there with the API's code and message.
+func answer(it *collector.Item, cell string, src source) json.RawMessage {
+	switch it.Type {
+	case collector.TypeChoice:
+		return jsonString(choiceCode(it, cell))
+	case collector.TypeMulti:
+		raw := []byte{'['}
+		if cell != noneMark {
+			for _, part := range strings.FieldsFunc(cell, func(r rune) bool { return r == ';' || r == ',' || r == '\n' }) {
+				if part = strings.TrimSpace(part); part != "" {
+					if len(raw) > 1 {
+						raw = append(raw, ',')
+					}
+					raw = append(raw, jsonString(choiceCode(it, part))...)
+				}
+			}
+		}
+		return append(raw, ']')
+	case collector.TypeInteger:
+		if numberPattern.MatchString(cell) {
+			return json.RawMessage(cell)
+		}
+	case collector.TypeMonth:
+		if m, ok := src.month(cell); ok {
+			return jsonString(m)
+		}
+	}
+	return jsonString(cell)
+}
+
+func jsonString(s string) json.RawMessage {
+	if plainASCII(s) { // the common case, codes and months: no escaping, no reflection
+		raw := make([]byte, 0, len(s)+2)
+		return append(append(append(raw, '"'), s...), '"')
+	}
+	raw, _ := json.Marshal(s)
+	return raw
+}
+
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// choiceCode returns the code of a cell: the text before " — " of a dropdown entry, and,
+// for a code typed in another case, the item's code if only one matches.
+func choiceCode(it *collector.Item, cell string) string {
+	code := cell
+	for _, sep := range []string{choiceSeparator, " – ", " - "} {
+		if before, _, ok := strings.Cut(cell, sep); ok {
+			code = strings.TrimSpace(before)
+			break
+		}
+	}
+	if _, ok := it.Choice(code); ok {
+		return code
+	}
+	match := ""
+	for _, ch := range it.Choices {
+		if strings.EqualFold(ch.Code, code) {
+			if match != "" {
+				return code
+			}
+			match = ch.Code
+		}
+	}
+	if match != "" {
+		return match
+	}
+	return code
+}
+
+// source is a file of rows: a workbook's data sheet or a CSV file.
+type source interface {
+	// next returns the next row, numbered as in the sheet (1-based).
+	next() (row int, cells []string, ok bool)
+	err() error
+	// meta returns the questionnaire and version a template names, or "" and 0.
+	meta() (questionnaire string, version int)
+	// month converts a cell of a month item the spreadsheet stored as a date.
+	month(cell string) (string, bool)
+	sheet() string
+	Close() error
+}
+
+// workbook reads the data sheet of a workbook as a stream of rows.
+type workbook struct {
+	f        *excelize.File
+	name     string
+	rows     *excelize.Rows
+	n        int
+	e        error
+	date1904 bool
+}
+
+func openWorkbook(r io.Reader) (*workbook, error) {
+	f, err := excelize.OpenReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("paper: not a readable xlsx workbook: %w", err)
+	}
+	w := &workbook{f: f, name: dataSheet(f)}
+	if props, err := f.GetWorkbookProps(); err == nil && props.Date1904 != nil {
+		w.date1904 = *props.Date1904
+	}
+	if w.rows, err = f.Rows(w.name); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("paper: read sheet %s: %w", w.name, err)
+	}
+	return w, nil
+}
+
+// dataSheet returns the template's data sheet, in whichever language, or else the first.
+func dataSheet(f *excelize.File) string {
+	sheets := f.GetSheetList()
+	for _, s := range sheets {
+		if s == DataSheetNames.FR || s == DataSheetNames.NL || s == DataSheetNames.EN {
+			return s
+		}
+	}
+	return sheets[0]
+}
+
+func (w *workbook) next() (int, []string, bool) {
+	if w.e != nil || !w.rows.Next() {
+		return 0, nil, false
+	}
+	w.n++
+	// Raw values: a number as stored, not as displayed (a date shows as "mars-25").
+	cells, err := w.rows.Columns(excelize.Options{RawCellValue: true})
+	if err != nil {
+		w.e = fmt.Errorf("paper: sheet %s row %d: %w", w.name, w.n, err)
+		return 0, nil, false
+	}
+	return w.n, cells, true
+}
+
+func (w *workbook) err() error {
+	if w.e != nil {
+		return w.e
+	}
+	if err := w.rows.Error(); err != nil {
+		return fmt.Errorf("paper: sheet %s: %w", w.name, err)
+	}
+	return nil
+}
+
+func (w *workbook) meta() (string, int) {
+	if idx, err := w.f.GetSheetIndex(metaSheet); err != nil || idx < 0 {
+		return "", 0
+	}
+	id, _ := w.f.GetCellValue(metaSheet, "B1")
+	v, _ := w.f.GetCellValue(metaSheet, "B2")
+	version, _ := strconv.Atoi(v)
+	return strings.TrimSpace(id), version
+}
+
+// Serial numbers of 1 January 1990 and 31 December 2100: a number in a month column in
+// that range is a date the spreadsheet made of what was typed ("2025-03" becomes 1 March
+// 2025 in a cell not formatted as text).
+const minSerial, maxSerial = 32874, 73415
+
+func (w *workbook) month(cell string) (string, bool) {
+	if len(cell) >= 10 && cell[4] == '-' && cell[7] == '-' && strings.Contains(cell, "T") {
+		return cell[:7], true // a date cell stored as an ISO 8601 date-time
+	}
+	v, err := strconv.ParseFloat(cell, 64)
+	if err != nil || !numberPattern.MatchString(cell) || v < minSerial || v > maxSerial {
+		return "", false
+	}
+	t, err := excelize.ExcelDateToTime(v, w.date1904)
+	if err != nil {
+		return "", false
+	}
+	return t.Format("2006-01"), true
+}
+
+func (w *workbook) sheet() string { return w.name }
+
+func (w *workbook) Close() error {
+	w.rows.Close()
+	return w.f.Close()
+}
+
+// csvFile reads a CSV file with the template's headers. The separator is the one of the
+// header line: a comma, or the semicolon or tab spreadsheets write in French and Dutch
+// locales.
+type csvFile struct {
+	r *csv.Reader
+	n int
+	e error
+}
+
+func openCSV(br *bufio.Reader) (*csvFile, error) {
+	head, err := br.Peek(br.Size())
+	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, fmt.Errorf("paper: read CSV: %w", err)
+	}
+	var in io.Reader = br
+	if !validUTF8Prefix(head) {
+		// "CSV" from Excel and LibreOffice in a French or Dutch locale is Windows-1252,
+		// only "CSV UTF-8" is not.
+		in = transform.NewReader(br, charmap.Windows1252.NewDecoder())
+	}
+	first := head
+	if i := bytes.IndexByte(first, '\n'); i >= 0 {
+		first = first[:i]
+	}
+	r := csv.NewReader(in)
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	switch counts := []int{bytes.Count(first, []byte(",")), bytes.Count(first, []byte(";")), bytes.Count(first, []byte("\t"))}; {
+	case counts[1] > counts[0] && counts[1] >= counts[2]:
+		r.Comma = ';'
+	case counts[2] > counts[0]:
+		r.Comma = '\t'
+	}
+	return &csvFile{r: r}, nil
+}
+
+// validUTF8Prefix reports whether b, the start of a file, is UTF-8: a character cut at
+// its end does not count against it.
+func validUTF8Prefix(b []byte) bool {
+	for cut := 0; cut < utf8.UTFMax && cut <= len(b); cut++ {
+		if utf8.Valid(b[:len(b)-cut]) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *csvFile) next() (int, []string, bool) {
+	if c.e != nil {
+		return 0, nil, false
+	}
+	rec, err := c.r.Read()
+	if err == io.EOF {
+		return 0, nil, false
+	}
+	if err != nil {
+		c.e = fmt.Errorf("paper: CSV: %w", err)
+		return 0, nil, false
+	}
+	c.n++
+	return c.n, rec, true
+}
+
+func (c *csvFile) err() error                  { return c.e }
+func (c *csvFile) meta() (string, int)         { return "", 0 }
+func (c *csvFile) month(string) (string, bool) { return "", false }
+func (c *csvFile) sheet() string               { return "" }
+func (c *csvFile) Close() error                { return nil }
+
+// Reports mark faulty cells with this fill and comments by this author.
+const (
+	highlightColor = "FFC7CE"
+	reportAuthor   = "tamtam"
+)
+
+// WriteReport writes the file b was read from (src) back as a workbook with every faulty
+// cell filled light red and commented with its problems; a problem of a whole row is
+// marked on its first cell. A CSV file becomes a workbook of text cells. The marks of an
+// earlier report are removed first (a comment on a faulty cell is replaced), so that a
+// corrected report can be checked again and imported.
+func WriteReport(w io.Writer, src io.Reader, b *Batch) error {
+	var (
+		f     *excelize.File
+		sheet string
+		err   error
+	)
+	switch b.Format {
+	case "xlsx":
+		if f, err = excelize.OpenReader(src); err != nil {
+			return fmt.Errorf("paper: report: %w", err)
+		}
+		sheet = b.Sheet
+	case "csv":
+		sheet = DataSheetNames.EN
+		if f, err = csvWorkbook(src, sheet); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("paper: report: unknown format %q", b.Format)
+	}
+	defer f.Close()
+	m := &marker{f: f, sheet: sheet, restyled: map[int]int{}}
+	if err := m.clear(); err != nil {
+		return err
+	}
+	if err := m.mark(b.Problems); err != nil {
+		return err
+	}
+	if _, err := f.WriteTo(w); err != nil {
+		return fmt.Errorf("paper: write report: %w", err)
+	}
+	return nil
+}
+
+// csvWorkbook copies a CSV file into a new workbook, every cell as text.
+func csvWorkbook(src io.Reader, sheet string) (*excelize.File, error) {
+	c, err := openCSV(bufio.NewReaderSize(src, 64<<10))
+	if err != nil {
+		return nil, err
+	}
+	f := excelize.NewFile()
+	if err := f.SetSheetName(f.GetSheetName(0), sheet); err != nil {
+		f.Close()
+		return nil, err
+	}
+	style, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Family: fontFamily, Size: 10}, NumFmt: 49})
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	width := 0
+	for {
+		n, cells, ok := c.next()
+		if !ok {
+			break
+		}
+		row := make([]any, len(cells))
+		for i, v := range cells {
+			row[i] = v
+		}
+		width = max(width, len(cells))
+		if err := f.SetSheetRow(sheet, "A"+strconv.Itoa(n), &row); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	if err := c.err(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if width > 0 {
+		last, _ := excelize.ColumnNumberToName(width)
+		if err := f.SetColStyle(sheet, "A:"+last, style); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := f.SetColWidth(sheet, "A", last, 18); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// marker highlights and comments cells of one sheet.
+type marker struct {
+	f        *excelize.File
+	sheet    string
+	restyled map[int]int // a cell style -> the same with (or, when clearing, without) the highlight
+}
+
+// clear removes the comments and fills of an earlier report.
+func (m *marker) clear() error {
+	comments, err := m.f.GetComments(m.sheet)
+	if err != nil {
+		return fmt.Errorf("paper: report: %w", err)
+	}
+	unfilled := map[int]int{}
+	for _, c := range comments {
+		if c.Author != reportAuthor {
+			continue
+		}
+		if err := m.f.DeleteComment(m.sheet, c.Cell); err != nil {
+			return fmt.Errorf("paper: report: %w", err)
+		}
+		id, err := m.f.GetCellStyle(m.sheet, c.Cell)
+		if err != nil {
+			return err
+		}
+		st, err := m.f.GetStyle(id)
+		if err != nil || !highlighted(st) {
+			continue
+		}
+		plain, ok := unfilled[id]
+		if !ok {
+			st.Fill = excelize.Fill{}
+			if plain, err = m.f.NewStyle(st); err != nil {
+				return err
+			}
+			unfilled[id] = plain
+		}
+		if err := m.f.SetCellStyle(m.sheet, c.Cell, c.Cell, plain); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func highlighted(st *excelize.Style) bool {
+	return st.Fill.Type == "pattern" && len(st.Fill.Color) == 1 && strings.EqualFold(st.Fill.Color[0], highlightColor)
+}
+
+func (m *marker) mark(problems []Problem) error {
+	type cell struct{ row, col int }
+	var order []cell
+	notes := map[cell][]string{}
+	for _, p := range problems {
+		c := cell{p.Row, max(p.Column, 1)}
+		if _, ok := notes[c]; !ok {
+			order = append(order, c)
+		}
+		note := p.Code + ": " + p.Message
+		if p.Item != "" {
+			note = p.Item + ": " + note
+		}
+		notes[c] = append(notes[c], note)
+	}
+	existing := map[string]bool{}
+	comments, err := m.f.GetComments(m.sheet)
+	if err != nil {
+		return err
+	}
+	for _, c := range comments {
+		existing[c.Cell] = true
+	}
+	for _, c := range order {
+		name, err := excelize.CoordinatesToCellName(c.col, c.row)
+		if err != nil {
+			return err
+		}
+		if err := m.fill(name); err != nil {
+			return err
+		}
+		if existing[name] {
+			if err := m.f.DeleteComment(m.sheet, name); err != nil {
+				return err
+			}
+		}
+		text := strings.Join(notes[c], "\n")
+		if err := m.f.AddComment(m.sheet, excelize.Comment{Cell: name, Author: reportAuthor, Text: text,
+			Width: 320, Height: uint(40 + 30*len(notes[c]))}); err != nil {
+			return fmt.Errorf("paper: report: comment %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// fill highlights a cell, keeping the rest of its style (number format, font…).
+func (m *marker) fill(cell string) error {
+	id, err := m.f.GetCellStyle(m.sheet, cell)
+	if err != nil {
+		return err
+	}
+	marked, ok := m.restyled[id]
+	if !ok {
+		st, err := m.f.GetStyle(id)
+		if err != nil {
+			return err
+		}
+		st.Fill = excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{highlightColor}}
+		if st.Font == nil {
+			st.Font = &excelize.Font{Family: fontFamily, Size: 10}
+		} else if st.Font.Family == "" {
+			st.Font.Family = fontFamily
+		}
+		if marked, err = m.f.NewStyle(st); err != nil {
+			return err
+		}
+		m.restyled[id] = marked
+	}
+	return m.f.SetCellStyle(m.sheet, cell, cell, marked)
+}
