@@ -248,6 +248,9 @@ func (a *API) postBatch(c *gin.Context) {
 
 // decodeBatch reads {"submissions":[…]} strictly.
 func decodeBatch(body []byte) ([]json.RawMessage, error) {
+	if !wellFormed(body) {
+		return nil, invalid([]FieldError{{Item: "submissions", Code: ErrMalformed, Message: "the body is not valid JSON in UTF-8"}})
+	}
 	dec := newDecoder(body)
 	keys, vals, dups, err := jsonObject(dec)
 	if err == nil {

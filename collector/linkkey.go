@@ -25,6 +25,7 @@ import (
 // spaces, dots and dashes of any kind (a word processor turns "-" into "–"), so that
 // "AB-12.345" and " ab 12345" link.
 func NormaliseIdentifier(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD") // so that normalising twice changes nothing
 	return strings.Map(func(r rune) rune {
 		if unicode.IsSpace(r) || r == '.' || unicode.Is(unicode.Pd, r) || r == '\u2212' {
 			return -1

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bytes"
+	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -78,7 +79,10 @@ func jsonObject(dec *json.Decoder) (keys []string, vals map[string]json.RawMessa
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		key := tok.(string) // object keys are always strings
+		key, ok := tok.(string)
+		if !ok {
+			return nil, nil, nil, errors.New("object keys must be strings")
+		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return nil, nil, nil, err
@@ -104,6 +108,14 @@ func newDecoder(data []byte) *json.Decoder {
 	return dec
 }
 
+// wellFormed checks the syntax and the encoding of a body before it is decoded: the
+// decoder used for speed (goccy/go-json) does not check a token stream's syntax, and
+// neither it nor encoding/json refuses invalid UTF-8, which must not reach a site code
+// or an identifier.
+func wellFormed(data []byte) bool {
+	return utf8.Valid(data) && stdjson.Valid(data)
+}
+
 // envelopeFields are the only keys a submission object may have (PRIVACY.md R1).
 var envelopeFields = []string{"submission_id", "questionnaire", "version", "site", "answers"}
 
@@ -111,6 +123,9 @@ var envelopeFields = []string{"submission_id", "questionnaire", "version", "site
 // wrong types and trailing data are all reported, every problem at once. It does not look
 // at the answers beyond requiring an object without duplicate keys.
 func DecodeEnvelope(data []byte) (*Envelope, []FieldError) {
+	if !wellFormed(data) {
+		return nil, []FieldError{{Code: ErrMalformed, Message: "the body is not valid JSON in UTF-8"}}
+	}
 	dec := newDecoder(data)
 	env, errs := decodeEnvelope(dec)
 	if errs == nil {

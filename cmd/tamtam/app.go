@@ -196,6 +196,9 @@ func (a *App) Handler() http.Handler {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})))
 	a.api.Mount(r)
 	a.reports.Mount(r)
+	r.NoRoute(func(c *gin.Context) {
+		collector.AbortWithError(c, a.log, collector.Errorf(collector.CodeNotFound, "no such page"))
+	})
 	return r
 }
 
