@@ -3,7 +3,7 @@
 GO  ?= go
 BIN := bin/tamtam
 
-.PHONY: run test bench lint fmt build deps deps-test
+.PHONY: run test bench fuzz lint fmt build deps deps-test
 
 run: deps build
 	./$(BIN) serve
@@ -15,6 +15,13 @@ test: deps-test
 # Benchmarks of DESIGN.md §7, each measured against its baseline in the same run.
 bench: deps-test
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./cmd/tamtam
+
+# Coverage-guided fuzzing, a minute per target (make test runs their seed corpora).
+FUZZTIME ?= 60s
+fuzz:
+	for t in FuzzDecodeEnvelope FuzzValidate FuzzDecodeBatch FuzzNormaliseIdentifier; do \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./collector || exit 1; done
+	$(GO) test -run '^$$' -fuzz '^FuzzProtect$$' -fuzztime $(FUZZTIME) ./reports/disclosure
 
 lint: deps
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting (make fmt)"; exit 1; }

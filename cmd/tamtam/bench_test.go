@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -232,4 +234,120 @@ func figuresNote() string {
 		return "figures in Chromium"
 	}
 	return "figures skipped: no Chromium"
+}
+
+// writeImportCSV writes n generated entry questionnaires as a CSV with the template's
+// headers (item codes; multi answers joined by ";", "-" for none).
+func writeImportCSV(b *testing.B, path string, n int) {
+	b.Helper()
+	catalog, err := collector.BuiltinCatalog()
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, _ := catalog.Latest("entry")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	w := csv.NewWriter(f)
+	header := []string{"submission_id"}
+	for _, it := range d.Items {
+		header = append(header, it.Code)
+	}
+	w.Write(header)
+	gen := collector.NewDemo(2025, 5, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	row := make([]string, len(header))
+	for range n {
+		var m struct {
+			ID      string         `json:"submission_id"`
+			Answers map[string]any `json:"answers"`
+		}
+		json.Unmarshal(gen.Next().Body, &m)
+		row[0] = m.ID
+		for i, it := range d.Items {
+			switch v := m.Answers[it.Code].(type) {
+			case nil:
+				row[i+1] = ""
+			case string:
+				row[i+1] = v
+			case float64:
+				row[i+1] = fmt.Sprint(int(v))
+			case []any:
+				parts := make([]string, len(v))
+				for j, p := range v {
+					parts[j] = p.(string)
+				}
+				row[i+1] = strings.Join(parts, ";")
+				if len(parts) == 0 {
+					row[i+1] = "-"
+				}
+			}
+		}
+		w.Write(row)
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkImport: `tamtam import` of a 1,000,000-row CSV against clickhouse-client
+// inserting the equivalent stored rows as CSV (target ratio >= 0.5).
+func BenchmarkImport(b *testing.B) {
+	const rows = 1_000_000
+	exe := filepath.Join(b.TempDir(), "tamtam")
+	if out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	dir := b.TempDir()
+	input := filepath.Join(dir, "entry.csv")
+	writeImportCSV(b, input, rows)
+	database := chtest.NewDatabase(b)
+	cmd := exec.Command(exe, "import", input, "--site", "haren", "--data", dir, "--clickhouse", clickhouseURL(database), "--log-level", "warn")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("tamtam import: %v\n%s", err, tailString(out.String(), 2000))
+	}
+	tamtam := time.Since(start)
+	peak := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+
+	// The baseline inserts what tamtam stored, as CSV, into an empty copy of the table.
+	stored := filepath.Join(dir, "stored.csv")
+	clickhouseClient(b, database, "CREATE TABLE baseline AS submissions")
+	ep := chtest.Endpoint()
+	host, port, _ := strings.Cut(ep.Addr, ":")
+	client := []string{"--host", host, "--port", port, "--user", ep.User, "--password", ep.Password, "--database", database}
+	export := exec.Command("clickhouse-client", append(client, "--query", "SELECT * FROM submissions FORMAT CSV")...)
+	f, _ := os.Create(stored)
+	export.Stdout = f
+	if err := export.Run(); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	in, _ := os.Open(stored)
+	defer in.Close()
+	insert := exec.Command("clickhouse-client", append(client, "--query", "INSERT INTO baseline FORMAT CSV")...)
+	insert.Stdin = in
+	start = time.Now()
+	if outb, err := insert.CombinedOutput(); err != nil {
+		b.Fatalf("clickhouse-client insert: %v\n%s", err, outb)
+	}
+	baseline := time.Since(start)
+	n := clickhouseClient(b, database, "SELECT count() FROM baseline")
+	ratio := baseline.Seconds() / tamtam.Seconds()
+	fmt.Printf("\nimport of %d CSV rows (all or nothing: one insert)\n", rows)
+	fmt.Printf("  tamtam import: %.1f s (%.0f rows/s), peak RSS %.0f MiB\n", tamtam.Seconds(), rows/tamtam.Seconds(), peak)
+	fmt.Printf("  clickhouse-client INSERT … FORMAT CSV of the %s stored rows: %.1f s\n", n, baseline.Seconds())
+	fmt.Printf("  ratio %.2f (target >= 0.50)\n", ratio)
+	b.ReportMetric(ratio, "ratio")
+}
+
+func tailString(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }
