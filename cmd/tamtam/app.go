@@ -91,7 +91,9 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := collector.NewMetrics(a.registry)
 	limiter := collector.NewRateLimiter(cfg.RateLimit, nil)
-	opts := collector.IngesterOptions{Logger: log, Metrics: metrics}
+	// The batch tools (demo, import) commit large batches in one insert: a million
+	// rows take longer than a request's commit may.
+	opts := collector.IngesterOptions{Logger: log, Metrics: metrics, CommitTimeout: 15 * time.Minute}
 	if cfg.Spool {
 		// serve acknowledges once a record is fsynced in the local spool; the other
 		// commands are batch tools that write straight to the store.
@@ -99,6 +101,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 			return nil, err
 		}
 		opts.Spool = a.spool
+		opts.CommitTimeout = 30 * time.Second
 		metrics.WatchSpool(a.spool, time.Now)
 	}
 	if a.ingester, err = collector.NewIngester(a.db, opts); err != nil {
