@@ -49,6 +49,9 @@ func (db *DB) Fingerprints(ctx context.Context, ids []string) (map[string]string
 	return found, nil
 }
 
+// largeInsert is the size above which an insert asks for a larger memory limit.
+const largeInsert = 100_000
+
 const insertSubmissions = `INSERT INTO submissions (submission_id, questionnaire, version, site, year, month,
 	consent, gender, age_band, nationality_group, link_id, key_id, fingerprint,
 	answer_item, answer_value, received_at)`
@@ -56,6 +59,11 @@ const insertSubmissions = `INSERT INTO submissions (submission_id, questionnaire
 // InsertRecords stores recs in one insert: a single block, which ClickHouse writes
 // atomically, so a failure stores none of them.
 func (db *DB) InsertRecords(ctx context.Context, recs []collector.Record) error {
+	if len(recs) > largeInsert {
+		// An import is one block so that it is stored whole or not at all; ClickHouse
+		// needs about 4 KiB a row to take it, more than its default per-query limit.
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_memory_usage": uint64(16 << 30)}))
+	}
 	batch, err := db.conn.PrepareBatch(ctx, insertSubmissions)
 	if err != nil {
 		return fmt.Errorf("queries: insert %d records: %w", len(recs), err)
