@@ -62,7 +62,7 @@ func (db *DB) InsertRecords(ctx context.Context, recs []collector.Record) error 
 	if len(recs) > largeInsert {
 		// An import is one block so that it is stored whole or not at all; ClickHouse
 		// needs about 4 KiB a row to take it, more than its default per-query limit.
-		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_memory_usage": uint64(16 << 30)}))
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_memory_usage": int(16 << 30)}))
 	}
 	batch, err := db.conn.PrepareBatch(ctx, insertSubmissions)
 	if err != nil {
