@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -329,7 +330,8 @@ func BenchmarkImport(b *testing.B) {
 	f.Close()
 	in, _ := os.Open(stored)
 	defer in.Close()
-	insert := exec.Command("clickhouse-client", append(client, "--query", "INSERT INTO baseline FORMAT CSV")...)
+	// The same memory limit as tamtam's large inserts, so that both take the rows in one block.
+	insert := exec.Command("clickhouse-client", append(client, "--max_memory_usage", strconv.Itoa(16<<30), "--query", "INSERT INTO baseline FORMAT CSV")...)
 	insert.Stdin = in
 	start = time.Now()
 	if outb, err := insert.CombinedOutput(); err != nil {
