@@ -590,7 +590,7 @@ func (in *Ingester) drainLoop() {
 			// Let records accumulate: one insert and one checkpoint (two fsyncs) per
 			// linger rather than per request keeps the disk and ClickHouse for the
 			// requests. A full batch drains at once (the continue above).
-			if deadline == nil {
+			if deadline == nil && in.spool.Stats().Depth < drainEager {
 				select {
 				case <-time.After(drainLinger):
 				case <-quit:
@@ -610,6 +610,10 @@ func (in *Ingester) drainLoop() {
 // drainLinger is how long the drainer lets records accumulate after a quiet spool wakes
 // up. It bounds how late a record reaches ClickHouse in normal operation.
 const drainLinger = 250 * time.Millisecond
+
+// drainEager is the depth from which the drainer does not linger: under a heavy load a
+// small spool must not fill up while the drainer waits.
+const drainEager = 256
 
 // drainOnce inserts one batch of the spool into the store and acknowledges it. It
 // returns the number of entries handled, or an error and nothing acknowledged.
