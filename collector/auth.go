@@ -143,7 +143,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, bearer string) (Princi
 	if bearer == "" {
 		return Principal{}, Errorf(CodeUnauthorized, "a bearer token is required")
 	}
-	hash := HashToken(bearer)
+	return a.AuthenticateHash(ctx, HashToken(bearer))
+}
+
+// AuthenticateHash is [Authenticator.Authenticate] for a token known by its hash: a web
+// session holds the hash of the token it was opened with, never the token, and is
+// checked on every request, so that revoking or expiring the token ends its sessions.
+func (a *Authenticator) AuthenticateHash(ctx context.Context, hash string) (Principal, error) {
 	now := a.now()
 	a.mu.Lock()
 	c, ok := a.cache[hash]
@@ -206,7 +212,12 @@ func (a *Authenticator) RequireToken() gin.HandlerFunc {
 	}
 }
 
-// PrincipalOf returns the principal set by RequireToken.
+// SetPrincipal stores p as the authenticated caller of the request, for [PrincipalOf]:
+// the web session middleware authenticates by cookie, the API by bearer token, and the
+// handlers behind either read the same principal.
+func SetPrincipal(c *gin.Context, p Principal) { c.Set(principalKey, p) }
+
+// PrincipalOf returns the principal set by RequireToken or SetPrincipal.
 func PrincipalOf(c *gin.Context) (Principal, bool) {
 	v, ok := c.Get(principalKey)
 	if !ok {

@@ -87,6 +87,10 @@ func (m *Metrics) drained(rows int, seconds float64) {
 	}
 }
 
+// Count counts one submission answered with outcome o, wherever it came from (the web
+// form counts its submissions as the API does). A nil Metrics counts nothing.
+func (m *Metrics) Count(o Outcome) { m.outcome(outcomeName(o), 1) }
+
 func (m *Metrics) outcome(o string, n int) {
 	if m != nil && n > 0 {
 		m.submissions.WithLabelValues(o).Add(float64(n))

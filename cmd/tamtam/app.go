@@ -16,7 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tamtam-ngo/tamtam/collector"
+	"github.com/tamtam-ngo/tamtam/collector/paper"
 	"github.com/tamtam-ngo/tamtam/collector/spool"
+	"github.com/tamtam-ngo/tamtam/collector/web"
 	"github.com/tamtam-ngo/tamtam/queries"
 	"github.com/tamtam-ngo/tamtam/reports"
 	"github.com/tamtam-ngo/tamtam/reports/disclosure"
@@ -40,6 +42,10 @@ type App struct {
 	reportCatalog *reports.Catalog
 	reports       *reports.Server
 	registry      *prometheus.Registry
+
+	sessions *web.Sessions
+	pages    *web.Pages
+	web      *web.Server
 }
 
 // NewApp opens the store (starting or attaching to the embedded ClickHouse under
@@ -129,7 +135,40 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		Questionnaires: a.questionnaireVersions(),
 		Logger:         log,
 	}
+	if err := a.openWeb(cfg, log); err != nil {
+		return nil, err
+	}
 	return a, nil
+}
+
+// openWeb builds the pages: sessions signed with a key of the data directory, the
+// intake forms and imports on the API's own path to the store, the audit log page.
+func (a *App) openWeb(cfg Config, log *slog.Logger) error {
+	key, err := web.LoadSessionKey(filepath.Join(cfg.Data, "session.key"))
+	if err != nil {
+		return err
+	}
+	a.sessions = web.NewSessions(key, a.api.Auth, web.SessionOptions{})
+	if a.pages, err = web.NewPages(a.sessions, log); err != nil {
+		return err
+	}
+	a.web = &web.Server{
+		API:      a.api,
+		Sessions: a.sessions,
+		Pages:    a.pages,
+		Importer: &paper.Importer{Catalog: a.catalog, Preparer: a.api, Submitter: a.ingester, Lookup: a.db},
+		Auditor:  a.db,
+		Audit:    auditLog{a.db},
+		Logger:   log,
+	}
+	return nil
+}
+
+// auditLog reads the audit log for the coordinator's page.
+type auditLog struct{ db *queries.DB }
+
+func (l auditLog) AuditEvents(ctx context.Context, since time.Time, action string, limit int) ([]collector.AuditEvent, error) {
+	return l.db.AuditLog(ctx, queries.AuditQuery{Since: since, Action: action, Limit: limit})
 }
 
 // defaultPolicy is the disclosure control of served reports: the defaults of PRIVACY.md.
@@ -199,6 +238,7 @@ func (a *App) Handler() http.Handler {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})))
 	a.api.Mount(r)
 	a.reports.Mount(r)
+	a.web.Mount(r)
 	r.NoRoute(func(c *gin.Context) {
 		collector.AbortWithError(c, a.log, collector.Errorf(collector.CodeNotFound, "no such page"))
 	})

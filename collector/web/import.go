@@ -1,0 +1,251 @@
+package web
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"mime/multipart"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/tamtam-ngo/tamtam/collector"
+	"github.com/tamtam-ngo/tamtam/collector/paper"
+)
+
+// maxUpload is the largest file the import page takes: some 100,000 rows of the
+// template. A bigger file goes through tamtam import.
+const maxUpload = 32 << 20
+
+// parseMultipart reads the whole upload into memory before anything else looks at it.
+// The body is capped (limitBody) below the memory the parser may use, so no part of the
+// file, which holds exact answers, is ever written to a temporary file.
+func parseMultipart(c *gin.Context) {
+	if err := c.Request.ParseMultipartForm(maxUpload + 2<<20); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			c.Set(uploadErrorKey, "import_too_large")
+		} else {
+			c.Set(uploadErrorKey, "import_no_file")
+		}
+	}
+	c.Next()
+}
+
+const uploadErrorKey = "tamtam.upload_error"
+
+// importMain is the import page: the upload form, and the outcome of the last upload.
+type importMain struct {
+	Sites          []option
+	Questionnaires []option
+	Templates      []option // template links: Value = href
+	Error          string
+	Result         *importResult
+}
+
+type importResult struct {
+	DryRun       bool
+	FileName     string
+	Rows         int
+	Problems     []importProblem
+	RowsProblems int
+	Duplicates   []paper.Duplicate
+	WouldStore   int
+	Existing     int
+	Stored       int
+	Replayed     int
+	Message      string
+	OK           bool
+	// Annotated is the file written back with the faulty cells highlighted and
+	// commented, as a data: URL, so that it is never written on the server's disk.
+	Annotated     string
+	AnnotatedName string
+}
+
+type importProblem struct {
+	Row         int
+	Item, Label string
+	Message     string
+}
+
+func (s *Server) importForm(c *gin.Context, pg *Page, site, questionnaire string) importMain {
+	p, _ := collector.PrincipalOf(c)
+	m := importMain{Sites: s.siteOptions(p, site, pg.Lang)}
+	for _, id := range s.API.Catalog.IDs() {
+		d, _ := s.API.Catalog.Latest(id)
+		m.Questionnaires = append(m.Questionnaires, option{Value: id, Label: d.Title.In(pg.Lang), Checked: id == questionnaire})
+		m.Templates = append(m.Templates, option{Value: "/forms/" + id + "/template.xlsx?lang=" + pg.Lang, Label: d.Title.In(pg.Lang)})
+	}
+	return m
+}
+
+func (s *Server) importPage(c *gin.Context) {
+	pg := s.Pages.NewPage(c, "import_title")
+	pg.Main = s.importForm(c, pg, c.Query("site"), "")
+	s.Pages.Render(c, http.StatusOK, "import", pg)
+}
+
+// postImport checks an uploaded file (action=check: a dry run) or imports it
+// (action=import): every row is checked as an API submission would be, and the file is
+// stored whole or not at all. Problems are listed by row and item, and the file comes
+// back annotated.
+func (s *Server) postImport(c *gin.Context) {
+	pg := s.Pages.NewPage(c, "import_title")
+	site, questionnaire := c.PostForm("site"), c.PostForm("questionnaire")
+	m := s.importForm(c, pg, site, questionnaire)
+	render := func(status int) {
+		pg.Main = m
+		s.Pages.Render(c, status, "import", pg)
+	}
+	if key, bad := c.Get(uploadErrorKey); bad {
+		m.Error = pg.T(key.(string))
+		status := http.StatusBadRequest
+		if key == "import_too_large" {
+			status = http.StatusRequestEntityTooLarge
+		}
+		render(status)
+		return
+	}
+	p, _ := collector.PrincipalOf(c)
+	dryRun := c.PostForm("action") != "import"
+	event := collector.AuditEvent{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Sites: []string{site},
+		Action: "import", Outcome: "failed"}
+	if dryRun {
+		event.Action = "import.check"
+	}
+	if _, known := s.API.Sites.Get(site); !known || !p.CanSubmit(site) {
+		event.Outcome = "denied"
+		s.audit(event)
+		s.Pages.Error(c, http.StatusForbidden, "forbidden_site")
+		return
+	}
+	fh, err := c.FormFile("file")
+	if err != nil {
+		m.Error = pg.T("import_no_file")
+		render(http.StatusBadRequest)
+		return
+	}
+	data, err := readUpload(fh)
+	if err != nil {
+		m.Error = pg.T("import_no_file")
+		render(http.StatusBadRequest)
+		return
+	}
+	ctx := c.Request.Context()
+	b, err := s.Importer.Check(ctx, bytes.NewReader(data), paper.Options{Site: site, Questionnaire: questionnaire, CountExisting: dryRun})
+	if err != nil {
+		event.Detail = "unreadable file"
+		s.audit(event)
+		// The importer's messages say what is wrong with the file as a whole (not a
+		// workbook, no header row, another questionnaire's template), never a cell.
+		m.Error = pg.T("import_unreadable") + " : " + err.Error()
+		if pg.Lang != "fr" {
+			m.Error = pg.T("import_unreadable") + ": " + err.Error()
+		}
+		render(http.StatusBadRequest)
+		return
+	}
+	d, _ := s.API.Catalog.Get(b.Questionnaire, b.Version)
+	res := &importResult{DryRun: dryRun, FileName: fh.Filename, Rows: b.Rows, RowsProblems: b.RowsWithProblems(),
+		Duplicates: b.Duplicates, WouldStore: b.Valid() - b.Existing, Existing: b.Existing}
+	for _, pr := range b.Problems {
+		ip := importProblem{Row: pr.Row, Item: pr.Item, Message: pr.Code + ": " + pr.Message}
+		if it := d.Item(pr.Item); it != nil {
+			ip.Label = it.Label.In(pg.Lang)
+			if _, ours := fieldMessages[pr.Code]; ours || pr.Code == collector.ErrOutOfRange {
+				ip.Message = fieldMessage(collector.FieldError{Item: pr.Item, Code: pr.Code, Message: pr.Message}, it, pg.Lang)
+			}
+		}
+		res.Problems = append(res.Problems, ip)
+	}
+	m.Result = res
+	event.Detail = fmt.Sprintf("%s v%d: %d rows, %d problems", b.Questionnaire, b.Version, b.Rows, len(b.Problems))
+	if len(b.Problems) > 0 {
+		var out bytes.Buffer
+		if err := paper.WriteReport(&out, bytes.NewReader(data), b); err == nil {
+			res.Annotated = "data:application/vnd.openxmlformats-officedocument.spreadsheetml.sheet;base64," +
+				base64.StdEncoding.EncodeToString(out.Bytes())
+			res.AnnotatedName = "annotated-" + baseName(fh.Filename) + ".xlsx"
+		} else {
+			s.Logger.Error("import report failed", "err", err)
+		}
+	}
+	switch {
+	case b.Rows == 0 && len(b.Problems) == 0:
+		res.Message = pg.T("no_rows")
+		event.Outcome = "failed"
+		s.audit(event)
+		render(http.StatusBadRequest)
+		return
+	case len(b.Problems) > 0:
+		res.Message = pg.T("check_bad")
+		event.Outcome = "failed"
+		s.audit(event)
+		render(http.StatusUnprocessableEntity)
+		return
+	case dryRun:
+		res.OK = true
+		res.Message = pg.T("check_ok")
+		event.Outcome = "ok"
+		s.audit(event)
+		render(http.StatusOK)
+		return
+	}
+	stored, err := s.Importer.Store(ctx, b)
+	res.Stored, res.Replayed = stored.Stored, stored.Replayed
+	event.Detail += fmt.Sprintf(", %d stored, %d already there", stored.Stored, stored.Replayed)
+	if err != nil {
+		s.audit(event)
+		if collector.ErrorCode(err) == collector.CodeUnavailable {
+			m.Error = pg.T("unavailable")
+			render(http.StatusServiceUnavailable)
+			return
+		}
+		s.Logger.Error("import failed", "err", err)
+		s.Pages.Error(c, http.StatusInternalServerError, "internal")
+		return
+	}
+	event.Outcome = "ok"
+	s.audit(event)
+	res.OK = true
+	res.Message = pg.T("import_done")
+	render(http.StatusOK)
+}
+
+// readUpload reads an uploaded file (already in memory: see parseMultipart).
+func readUpload(fh *multipart.FileHeader) ([]byte, error) {
+	f, err := fh.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxUpload+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) == 0 || len(data) > maxUpload {
+		return nil, errors.New("web: empty or oversized upload")
+	}
+	return data, nil
+}
+
+// baseName keeps the name of an uploaded file without its extension and without any
+// character that could upset a file system or a header.
+func baseName(name string) string {
+	out := make([]rune, 0, len(name))
+	for _, r := range name {
+		if r == '.' {
+			break
+		}
+		if r < 0x20 || r == '"' || r == '/' || r == '\\' || r == ':' {
+			r = '_'
+		}
+		out = append(out, r)
+	}
+	if len(out) == 0 || len(out) > 80 {
+		return "import"
+	}
+	return string(out)
+}

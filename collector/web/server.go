@@ -1,0 +1,365 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/tamtam-ngo/tamtam/collector"
+	"github.com/tamtam-ngo/tamtam/collector/paper"
+)
+
+// AuditReader reads the audit log for the coordinator's page. It is implemented by
+// package queries (through cmd/tamtam).
+type AuditReader interface {
+	AuditEvents(ctx context.Context, since time.Time, action string, limit int) ([]collector.AuditEvent, error)
+}
+
+// Server serves the pages of intake workers and of the coordinator's audit log: sign-in,
+// the questionnaire forms, the import of paper forms (DESIGN.md §3, "Web"). Every answer
+// goes through [collector.API.Prepare] and the API's ingester: a form is validated,
+// anonymised and made durable exactly like an API submission.
+type Server struct {
+	API      *collector.API
+	Sessions *Sessions
+	Pages    *Pages
+	// Importer checks and stores uploaded files; its Submitter and Lookup are the
+	// store's, as for tamtam import.
+	Importer *paper.Importer
+	Auditor  collector.Auditor
+	Audit    AuditReader
+	Logger   *slog.Logger     // nil: discard
+	Now      func() time.Time // nil: time.Now
+}
+
+// Mount registers the pages on r.
+func (s *Server) Mount(r gin.IRouter) {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	pages := r.Group("", Headers())
+	pages.GET("/static/*file", serveStatic)
+	pages.GET("/", s.home)
+	pages.GET("/login", s.loginPage)
+	pages.POST("/login", s.login)
+	pages.POST("/logout", s.Sessions.Require(s.Pages), s.logout)
+
+	intake := pages.Group("", s.Sessions.Require(s.Pages, collector.RoleIntake))
+	intake.GET("/forms", s.formList)
+	intake.GET("/forms/:questionnaire", s.formPage)
+	intake.POST("/forms/:questionnaire", limitBody(collector.MaxSubmissionBytes), s.postForm)
+	intake.GET("/forms/:questionnaire/done", s.donePage)
+	intake.GET("/forms/:questionnaire/template.xlsx", s.template)
+	intake.GET("/import", s.importPage)
+	pages.POST("/import", limitBody(maxUpload+1<<20), parseMultipart, s.Sessions.Require(s.Pages, collector.RoleIntake), s.postImport)
+
+	coord := pages.Group("", s.Sessions.Require(s.Pages, collector.RoleCoordinator))
+	coord.GET("/audit", s.auditPage)
+}
+
+// home sends a browser to the sign-in page, or to the first page of its role.
+func (s *Server) home(c *gin.Context) {
+	if p, ok := s.Sessions.principal(c.Request.Context(), c); ok {
+		c.Redirect(http.StatusSeeOther, homeOf(p.Role))
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/login")
+}
+
+func homeOf(r collector.Role) string {
+	if r == collector.RoleIntake {
+		return "/forms"
+	}
+	return "/reports"
+}
+
+// limitBody caps the body of a page's POST.
+func limitBody(n int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		c.Next()
+	}
+}
+
+type loginMain struct {
+	Next, CSRF, Error, Notice string
+}
+
+func (s *Server) loginPage(c *gin.Context) {
+	if p, ok := s.Sessions.principal(c.Request.Context(), c); ok {
+		c.Redirect(http.StatusSeeOther, homeOf(p.Role))
+		return
+	}
+	pg := s.Pages.NewPage(c, "login_title")
+	m := loginMain{Next: localPath(c.Query("next")), CSRF: s.Sessions.loginCSRF(c)}
+	if c.Query("signed_out") == "1" {
+		m.Notice = pg.T("signed_out")
+	}
+	pg.Main = m
+	s.Pages.Render(c, http.StatusOK, "login", pg)
+}
+
+// login exchanges a token for a session. The token itself is neither kept nor logged:
+// the session holds its hash, and the audit log its id. A failed sign-in is audited
+// without any part of what was typed.
+func (s *Server) login(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 8<<10)
+	pg := s.Pages.NewPage(c, "login_title")
+	next := localPath(c.PostForm("next"))
+	if !s.Sessions.validLoginCSRF(c) {
+		s.Pages.Error(c, http.StatusForbidden, "csrf")
+		return
+	}
+	bearer := strings.TrimSpace(c.PostForm("token")) // a copy and paste adds spaces and line breaks
+	fail := func(status int, key string) {
+		pg.Main = loginMain{Next: next, CSRF: s.Sessions.loginCSRF(c), Error: pg.T(key)}
+		s.Pages.Render(c, status, "login", pg)
+	}
+	if bearer == "" {
+		fail(http.StatusBadRequest, "login_missing")
+		return
+	}
+	hash := collector.HashToken(bearer)
+	p, err := s.API.Auth.AuthenticateHash(c.Request.Context(), hash)
+	event := collector.AuditEvent{At: s.Now(), Actor: "-", Action: "session.signin", Outcome: "denied"}
+	if err != nil {
+		if collector.ErrorCode(err) == collector.CodeUnavailable {
+			event.Outcome = "failed"
+			s.audit(event)
+			fail(http.StatusServiceUnavailable, "unavailable")
+			return
+		}
+		s.audit(event)
+		fail(http.StatusUnauthorized, "login_failed")
+		return
+	}
+	event.Actor, event.Role, event.Sites, event.Outcome = p.TokenID, string(p.Role), p.Sites, "ok"
+	s.audit(event)
+	s.Sessions.Open(c, hash)
+	if next == "" || next == "/" {
+		next = homeOf(p.Role)
+	}
+	c.Redirect(http.StatusSeeOther, next)
+}
+
+func (s *Server) logout(c *gin.Context) {
+	p, _ := collector.PrincipalOf(c)
+	s.audit(collector.AuditEvent{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Sites: p.Sites,
+		Action: "session.signout", Outcome: "ok"})
+	s.Sessions.Close(c)
+	c.Redirect(http.StatusSeeOther, "/login?signed_out=1")
+}
+
+// audit records e with its own context: a refused request is audited too, whatever
+// happened to the request's context.
+func (s *Server) audit(e collector.AuditEvent) {
+	if s.Auditor == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Auditor.Audit(ctx, e); err != nil {
+		s.Logger.Error("audit failed", "action", e.Action, "err", err)
+	}
+}
+
+type formListMain struct {
+	Questionnaires []formListEntry
+}
+
+type formListEntry struct {
+	ID, Title, Description string
+	Version                int
+}
+
+func (s *Server) formList(c *gin.Context) {
+	pg := s.Pages.NewPage(c, "forms_title")
+	var m formListMain
+	for _, id := range s.API.Catalog.IDs() {
+		d, _ := s.API.Catalog.Latest(id)
+		m.Questionnaires = append(m.Questionnaires, formListEntry{ID: id, Title: d.Title.In(pg.Lang),
+			Description: d.Description.In(pg.Lang), Version: d.Version})
+	}
+	pg.Main = m
+	s.Pages.Render(c, http.StatusOK, "forms", pg)
+}
+
+// definition returns the questionnaire of the route, or renders 404.
+func (s *Server) definition(c *gin.Context) (*collector.Definition, bool) {
+	d, ok := s.API.Catalog.Latest(c.Param("questionnaire"))
+	if !ok {
+		s.Pages.Error(c, http.StatusNotFound, "not_found")
+	}
+	return d, ok
+}
+
+// siteOptions lists the sites principal p may submit for, with chosen selected.
+func (s *Server) siteOptions(p collector.Principal, chosen, lang string) []option {
+	var out []option
+	for _, site := range s.API.Sites.All() {
+		if p.CanSubmit(site.Code) {
+			out = append(out, option{Value: site.Code, Label: site.Name.In(lang), Checked: site.Code == chosen})
+		}
+	}
+	if len(out) == 1 {
+		out[0].Checked = true
+	}
+	return out
+}
+
+func chosenSite(opts []option) string {
+	for _, o := range opts {
+		if o.Checked {
+			return o.Value
+		}
+	}
+	return ""
+}
+
+// formPage shows an empty form with a new submission id: the id travels with the form,
+// so that a double click or a resent form stores the questionnaire once.
+func (s *Server) formPage(c *gin.Context) {
+	d, ok := s.definition(c)
+	if !ok {
+		return
+	}
+	p, _ := collector.PrincipalOf(c)
+	pg := s.Pages.NewPage(c, "forms_title")
+	f := newForm(d, pg.Lang, nil, nil)
+	f.SubmissionID = uuid.NewString()
+	f.Sites = s.siteOptions(p, c.Query("site"), pg.Lang)
+	f.Site = chosenSite(f.Sites)
+	s.renderForm(c, http.StatusOK, pg, f)
+}
+
+func (s *Server) renderForm(c *gin.Context, status int, pg *Page, f *form) {
+	pg.Title = f.Title
+	pg.Main = f
+	pg.Scripts = []string{"/static/form.js"}
+	s.Pages.Render(c, status, "form", pg)
+}
+
+// postForm takes a filled-in form. Problems are shown beside their items, with every
+// answer kept; a stored questionnaire redirects to the confirmation (post, redirect,
+// get: reloading the confirmation sends nothing again).
+func (s *Server) postForm(c *gin.Context) {
+	d, ok := s.definition(c)
+	if !ok {
+		return
+	}
+	p, _ := collector.PrincipalOf(c)
+	pg := s.Pages.NewPage(c, "forms_title")
+	if err := c.Request.ParseForm(); err != nil {
+		s.Pages.Error(c, http.StatusRequestEntityTooLarge, "internal")
+		return
+	}
+	values := c.Request.PostForm
+	// The posted version, when this tamtam knows it: a form opened before an upgrade is
+	// checked against the definition it showed.
+	if v := values.Get("version"); v != "" {
+		for _, known := range s.API.Catalog.Versions(d.ID) {
+			if v == strconv.Itoa(known) {
+				d, _ = s.API.Catalog.Get(d.ID, known)
+			}
+		}
+	}
+	env := envelope(d, values)
+	show := func(status int, ferrs []collector.FieldError, notice, link string) {
+		f := newForm(d, pg.Lang, values, ferrs)
+		f.SubmissionID = env.SubmissionID
+		f.Sites = s.siteOptions(p, env.Site, pg.Lang)
+		f.Site = chosenSite(f.Sites)
+		f.Notice, f.NoticeLink = notice, link
+		s.renderForm(c, status, pg, f)
+	}
+	rec, err := s.API.Prepare(p, env)
+	if err != nil {
+		var e *collector.Error
+		switch {
+		case errors.As(err, &e) && len(e.Fields) > 0:
+			show(e.Code.Status(), e.Fields, "", "")
+		case collector.ErrorCode(err) == collector.CodeForbidden:
+			s.Pages.Error(c, http.StatusForbidden, "forbidden_site")
+		default:
+			s.Logger.Error("form failed", "questionnaire", d.ID, "err", err)
+			s.Pages.Error(c, http.StatusInternalServerError, "internal")
+		}
+		return
+	}
+	outs, err := s.API.Ingester.Submit(c.Request.Context(), []collector.Record{rec})
+	if err != nil {
+		if collector.ErrorCode(err) == collector.CodeUnavailable {
+			c.Header("Retry-After", "30")
+			show(http.StatusServiceUnavailable, nil, pg.T("unavailable"), "")
+			return
+		}
+		s.Logger.Error("form failed", "questionnaire", d.ID, "err", err)
+		s.Pages.Error(c, http.StatusInternalServerError, "internal")
+		return
+	}
+	s.API.Metrics.Count(outs[0])
+	q := url.Values{"site": {env.Site}, "lang": {pg.Lang}}
+	switch outs[0] {
+	case collector.Stored:
+		q.Set("status", "stored")
+	case collector.Replayed:
+		q.Set("status", "replayed")
+	default:
+		show(http.StatusConflict, nil, pg.T("conflict"), "/forms/"+d.ID+"?"+url.Values{"site": {env.Site}}.Encode())
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/forms/"+d.ID+"/done?"+q.Encode())
+}
+
+type doneMain struct {
+	Again    bool
+	NextHref string
+}
+
+// donePage confirms a stored questionnaire and offers the next person's form, for the
+// same site and language.
+func (s *Server) donePage(c *gin.Context) {
+	d, ok := s.definition(c)
+	if !ok {
+		return
+	}
+	pg := s.Pages.NewPage(c, "saved_title")
+	q := url.Values{}
+	if site := c.Query("site"); site != "" {
+		if _, known := s.API.Sites.Get(site); known {
+			q.Set("site", site)
+		}
+	}
+	q.Set("lang", pg.Lang)
+	pg.Main = doneMain{Again: c.Query("status") == "replayed", NextHref: "/forms/" + d.ID + "?" + q.Encode()}
+	s.Pages.Render(c, http.StatusOK, "done", pg)
+}
+
+// template sends the Excel data-entry template of the questionnaire in the page's
+// language (the same file as tamtam template).
+func (s *Server) template(c *gin.Context) {
+	d, ok := s.definition(c)
+	if !ok {
+		return
+	}
+	var buf bytes.Buffer
+	if err := paper.WriteTemplate(&buf, d, Lang(c)); err != nil {
+		s.Logger.Error("template failed", "questionnaire", d.ID, "err", err)
+		s.Pages.Error(c, http.StatusInternalServerError, "internal")
+		return
+	}
+	c.Header("Content-Disposition", `attachment; filename="tamtam-`+d.ID+`-v`+strconv.Itoa(d.Version)+`-`+Lang(c)+`.xlsx"`)
+	c.Data(http.StatusOK, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", buf.Bytes())
+}
