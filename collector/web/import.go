@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"mime/multipart"
+	"net/http"
 
 	"github.com/gin-gonic/gin"
 
