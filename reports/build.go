@@ -24,6 +24,9 @@ type Options struct {
 	Policy *disclosure.Policy
 	// SiteNames labels the sites in the three languages.
 	SiteNames map[string]Text
+	// Arrivals adds the questionnaires received by site and month ([Figures.Arrivals]),
+	// which the dashboard shows so that the coordinator sees data arriving.
+	Arrivals bool
 }
 
 // Number is a protected count: its value can be read only if it may be published.
@@ -116,7 +119,10 @@ type Figures struct {
 	SiteNames map[string]Text
 	Indicator []IndicatorFigures
 	Entrants  []CrossTable // interviewed entrants by site and gender, age band, nationality group
-	Summary   []disclosure.TableSummary
+	// Arrivals is the number of questionnaires by site and month (Options.Arrivals),
+	// nil otherwise. Sites shown only pooled are pooled here too (R10).
+	Arrivals *CrossTable
+	Summary  []disclosure.TableSummary
 }
 
 // Find returns the figures of indicator id.
@@ -290,6 +296,14 @@ func Build(ctx context.Context, src Source, cat *Catalog, opts Options) (*Figure
 		crossRefs = append(crossRefs, tw)
 	}
 
+	var arrivals *disclosure.TwoWay
+	if opts.Arrivals {
+		if arrivals, err = arrivalsTable(ctx, src, opts.Year, opts.Sites, cutOff, order[DimSite], siteOf); err != nil {
+			return nil, err
+		}
+		tables = append(tables, *arrivals)
+	}
+
 	rel, err := opts.Policy.Protect(tables...)
 	if err != nil {
 		return nil, fmt.Errorf("reports: disclosure control: %w", err)
@@ -325,21 +339,68 @@ func Build(ctx context.Context, src Source, cat *Catalog, opts Options) (*Figure
 		f.Indicator = append(f.Indicator, figs)
 	}
 	for _, tw := range crossRefs {
-		ct := CrossTable{RowDim: tw.RowDim, ColDim: tw.ColDim, Rows: tw.Rows, Cols: tw.Cols, Total: protectedNumber(rel.Count(tw.TotalKey()))}
-		for r := range tw.Rows {
-			var cells []Number
-			for c := range tw.Cols {
-				cells = append(cells, protectedNumber(rel.Count(tw.Key(r, c))))
-			}
-			ct.Cells = append(ct.Cells, cells)
-			ct.RowTotals = append(ct.RowTotals, protectedNumber(rel.Count(tw.RowTotalKey(r))))
-		}
-		for c := range tw.Cols {
-			ct.ColTotals = append(ct.ColTotals, protectedNumber(rel.Count(tw.ColTotalKey(c))))
-		}
-		f.Entrants = append(f.Entrants, ct)
+		f.Entrants = append(f.Entrants, crossTableOf(rel, tw))
+	}
+	if arrivals != nil {
+		ct := crossTableOf(rel, *arrivals)
+		f.Arrivals = &ct
 	}
 	return f, nil
+}
+
+// DimMonth is the dimension of the arrivals table's columns: months "YYYY-MM".
+const DimMonth = "month"
+
+// arrivalsTable is the table of questionnaires by site (pooled as the release pools them)
+// and month, every month of the year a column. It is protected with the other tables of
+// the release, in a scope of its own: it counts questionnaires, not people.
+func arrivalsTable(ctx context.Context, src Source, year int, sites []string, cutOff time.Time, siteOrder []string, siteOf func(string) string) (*disclosure.TwoWay, error) {
+	cells, err := src.Arrivals(ctx, year, sites, cutOff)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[[2]string]int{}
+	for _, c := range cells {
+		counts[[2]string{siteOf(c.Site), c.Month}] += c.N
+	}
+	tw := disclosure.TwoWay{Name: "questionnaires by site and month", Scope: []disclosure.Coord{{Dim: "table", Value: "questionnaires"}},
+		RowDim: DimSite, ColDim: DimMonth}
+	for m := 1; m <= 12; m++ {
+		tw.Cols = append(tw.Cols, fmt.Sprintf("%04d-%02d", year, m))
+	}
+	for _, s := range siteOrder {
+		row := make([]int, len(tw.Cols))
+		seen := false
+		for j, m := range tw.Cols {
+			row[j] = counts[[2]string{s, m}]
+			seen = seen || row[j] > 0
+		}
+		if seen {
+			tw.Rows = append(tw.Rows, s)
+			tw.Counts = append(tw.Counts, row)
+		}
+	}
+	if len(tw.Rows) == 0 {
+		tw.Rows, tw.Counts = []string{OtherSites}, [][]int{make([]int, len(tw.Cols))}
+	}
+	return &tw, nil
+}
+
+// crossTableOf reads a protected two-way table back from its release.
+func crossTableOf(rel *disclosure.Release, tw disclosure.TwoWay) CrossTable {
+	ct := CrossTable{RowDim: tw.RowDim, ColDim: tw.ColDim, Rows: tw.Rows, Cols: tw.Cols, Total: protectedNumber(rel.Count(tw.TotalKey()))}
+	for r := range tw.Rows {
+		var cells []Number
+		for c := range tw.Cols {
+			cells = append(cells, protectedNumber(rel.Count(tw.Key(r, c))))
+		}
+		ct.Cells = append(ct.Cells, cells)
+		ct.RowTotals = append(ct.RowTotals, protectedNumber(rel.Count(tw.RowTotalKey(r))))
+	}
+	for c := range tw.Cols {
+		ct.ColTotals = append(ct.ColTotals, protectedNumber(rel.Count(tw.ColTotalKey(c))))
+	}
+	return ct
 }
 
 func readRow(rel *disclosure.Release, group string, yes, n disclosure.Key, sens disclosure.Sensitivity) (Row, error) {

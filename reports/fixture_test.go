@@ -2,6 +2,7 @@ package reports
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -25,6 +26,28 @@ func (s staticSource) IndicatorCells(_ context.Context, _ int, sites []string, c
 			if c.Site == site && !cutOff.Before(s.cutOff) {
 				out = append(out, c)
 			}
+		}
+	}
+	return out, nil
+}
+
+// Arrivals spreads the interviewed entrants (I19) of each site over the months of the
+// year, for the dashboard's arrivals table.
+func (s staticSource) Arrivals(_ context.Context, year int, sites []string, cutOff time.Time) ([]ArrivalCell, error) {
+	cells, _ := s.IndicatorCells(context.Background(), year, sites, cutOff)
+	bySite := map[string]int{}
+	for _, c := range cells {
+		if c.Indicator == "I19" {
+			bySite[c.Site] += c.Num
+		}
+	}
+	var out []ArrivalCell
+	for _, site := range sites {
+		n := bySite[site]
+		for m := 1; m <= 12 && n > 0; m++ {
+			k := min(n, n/(13-m)+1)
+			out = append(out, ArrivalCell{Site: site, Month: fmt.Sprintf("%d-%02d", year, m), N: k})
+			n -= k
 		}
 	}
 	return out, nil

@@ -376,7 +376,7 @@ var htmlWords = map[string]htmlText{
 
 // htmlTemplate is report.html. Its only scripts are inline (the ECharts library and the
 // charts); its Content-Security-Policy forbids fetching anything, fonts included.
-var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+var htmlTemplate = template.Must(template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <html lang="{{.Lang}}">
 <head>
 <meta charset="utf-8">
@@ -528,23 +528,4 @@ aside.ref .value { color: var(--ref); font-weight: bold; }
 <script>{{.ChartsJS}}</script>
 </body>
 </html>
-{{define "table"}}<div class="table-wrap" role="region" tabindex="0" aria-label="{{.Caption}}">
-<table data-indicator="{{.Indicator}}" data-breakdown="{{.Breakdown}}">
-<caption>{{.Caption}}</caption>
-<thead><tr>{{range $i, $h := .Head}}<th scope="col">{{$h}}</th>{{end}}</tr></thead>
-<tbody>
-{{- range .Rows}}
-{{template "row" .}}
-{{- end}}
-</tbody>
-{{- if .Foot}}
-<tfoot>
-{{- range .Foot}}
-{{template "row" .}}
-{{- end}}
-</tfoot>
-{{- end}}
-</table>
-</div>{{end}}
-{{define "row"}}<tr data-group="{{.Group}}"><th scope="row">{{.Header}}</th>{{range .Cells}}<td{{if .Class}} class="{{.Class}}"{{end}}{{if .Group}} data-group="{{.Group}}"{{end}}>{{.Text}}{{if .LowRel}}<sup class="lr">*</sup>{{end}}</td>{{end}}</tr>{{end}}
-`))
+`)).ParseFS(pageTemplates, "templates/table.html"))

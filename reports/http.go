@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/tamtam-ngo/tamtam/collector"
+	"github.com/tamtam-ngo/tamtam/collector/web"
 	"github.com/tamtam-ngo/tamtam/reports/disclosure"
 )
 
@@ -36,9 +37,13 @@ type Server struct {
 	Questionnaires []string
 	Logger         *slog.Logger     // nil: discard
 	Now            func() time.Time // nil: time.Now
+
+	sessions *web.Sessions // the dashboard's, set by UsePages
+	pages    *web.Pages
+	scripts  *scriptCache
 }
 
-// Mount registers the report routes on r.
+// Mount registers the report routes on r, and the dashboard's after [Server.UsePages].
 func (s *Server) Mount(r gin.IRouter) {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
@@ -47,6 +52,9 @@ func (s *Server) Mount(r gin.IRouter) {
 		s.Now = time.Now
 	}
 	r.GET("/api/v1/reports/:file", s.Auth.RequireToken(), s.Limiter.Middleware(), s.download)
+	if s.pages != nil {
+		s.mountPages(r)
+	}
 }
 
 var reportFile = regexp.MustCompile(`^(\d{4})\.(xlsx|html)$`)
@@ -117,11 +125,7 @@ func (s *Server) scope(p collector.Principal, asked []string) ([]string, error) 
 }
 
 func (s *Server) render(ctx context.Context, p collector.Principal, year int, sites []string, lang, format string) ([]byte, string, error) {
-	names := map[string]Text{}
-	for _, site := range s.Sites.All() {
-		names[site.Code] = site.Name
-	}
-	f, err := Build(ctx, s.Source, s.Catalog, Options{Year: year, Sites: sites, Policy: s.Policy, SiteNames: names})
+	f, err := Build(ctx, s.Source, s.Catalog, Options{Year: year, Sites: sites, Policy: s.Policy, SiteNames: s.siteNames()})
 	if err != nil {
 		return nil, "", err
 	}

@@ -24,4 +24,13 @@ type Source interface {
 	// IndicatorCells returns every indicator's counts in every finest cell, for the
 	// records of year and sites received up to cutOff.
 	IndicatorCells(ctx context.Context, year int, sites []string, cutOff time.Time) ([]IndicatorCell, error)
+	// Arrivals returns the number of questionnaires (entry and follow-up alike) of
+	// year and sites received up to cutOff, by site and month.
+	Arrivals(ctx context.Context, year int, sites []string, cutOff time.Time) ([]ArrivalCell, error)
+}
+
+// ArrivalCell is the number of questionnaires of one site and month ("2025-03").
+type ArrivalCell struct {
+	Site, Month string
+	N           int
 }

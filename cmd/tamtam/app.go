@@ -152,6 +152,9 @@ func (a *App) openWeb(cfg Config, log *slog.Logger) error {
 	if a.pages, err = web.NewPages(a.sessions, log); err != nil {
 		return err
 	}
+	if err := a.reports.UsePages(a.sessions, a.pages); err != nil {
+		return err
+	}
 	a.web = &web.Server{
 		API:      a.api,
 		Sessions: a.sessions,

@@ -1,0 +1,262 @@
+package reports
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/tamtam-ngo/tamtam/collector"
+	"github.com/tamtam-ngo/tamtam/collector/web"
+	"github.com/tamtam-ngo/tamtam/reports/assets"
+)
+
+//go:embed templates/*.html
+var pageTemplates embed.FS
+
+// echartsFile is the name the dashboard loads the ECharts library under: versioned, so
+// that a browser may keep it.
+const echartsFile = "echarts-5.4.3.min.js"
+
+// UsePages prepares the dashboard for signed-in coordinators and funders, rendered
+// through pages with sessions; [Server.Mount] then registers GET /reports (the
+// indicators of a year and sites as charts and tables, and the questionnaires received
+// by site and month) and, under /reports/, the workbook and HTML report downloads (the
+// same files, releases and audit as the API's) and the scripts of the page. Every number
+// comes from [Build], so the dashboard shows what a report would publish and nothing
+// more.
+func (s *Server) UsePages(sessions *web.Sessions, pages *web.Pages) error {
+	if err := pages.Add("dashboard", pageTemplates, "templates/dashboard.html", "templates/table.html"); err != nil {
+		return err
+	}
+	s.sessions, s.pages = sessions, pages
+	return nil
+}
+
+// mountPages registers the dashboard routes (see UsePages).
+func (s *Server) mountPages(r gin.IRouter) {
+	s.scripts = newScriptCache(s.Now)
+	g := r.Group("", web.Headers(), s.sessions.Require(s.pages, collector.RoleCoordinator, collector.RoleFunder))
+	g.GET("/reports", s.dashboard)
+	g.GET("/reports/:file", s.pageFile)
+}
+
+// pageFile serves what the dashboard links to: downloads, the chart script of a view,
+// and the ECharts library.
+func (s *Server) pageFile(c *gin.Context) {
+	name := c.Param("file")
+	switch {
+	case name == echartsFile:
+		c.Header("Cache-Control", "private, max-age=86400")
+		c.Data(http.StatusOK, "text/javascript; charset=utf-8", assets.EChartsJS)
+	case strings.HasPrefix(name, "charts-") && strings.HasSuffix(name, ".js"):
+		p, _ := collector.PrincipalOf(c)
+		body, ok := s.scripts.get(strings.TrimSuffix(strings.TrimPrefix(name, "charts-"), ".js"), p.TokenID)
+		if !ok {
+			c.AbortWithStatus(http.StatusNotFound)
+			return
+		}
+		c.Header("Cache-Control", "no-store")
+		c.Data(http.StatusOK, "text/javascript; charset=utf-8", body)
+	default:
+		s.download(c)
+	}
+}
+
+// dashboardMain is the content of the dashboard.
+type dashboardMain struct {
+	Year     int
+	Years    []int
+	Sites    []siteChoice
+	Lang     string
+	W        dashboardText
+	Empty    string // no data for the selection
+	Report   *htmlPage
+	Arrivals *htmlTable
+	Download struct{ XLSX, HTML string }
+}
+
+type siteChoice struct {
+	Code, Label string
+	Checked     bool
+}
+
+// dashboardText holds the words of the dashboard in one language.
+type dashboardText struct {
+	Title, Year, Sites, Show, Download, XLSX, HTML, Arrivals, ArrivalsNote, NoData, Charts string
+}
+
+var dashboardWords = map[string]dashboardText{
+	"fr": {Title: "Tableau de bord", Year: "Année", Sites: "Prisons", Show: "Afficher", Download: "Télécharger",
+		XLSX: "Classeur Excel (figures.xlsx)", HTML: "Rapport HTML hors ligne",
+		Arrivals:     "Questionnaires reçus par prison et par mois",
+		ArrivalsNote: "Entrée et suivi confondus, par mois du questionnaire. Mêmes règles de protection que les chiffres publiés.",
+		NoData:       "Aucun questionnaire de %d dans les prisons choisies.", Charts: "Indicateurs"},
+	"nl": {Title: "Dashboard", Year: "Jaar", Sites: "Gevangenissen", Show: "Tonen", Download: "Downloaden",
+		XLSX: "Excel-werkmap (figures.xlsx)", HTML: "Offline HTML-rapport",
+		Arrivals:     "Ontvangen vragenlijsten per gevangenis en per maand",
+		ArrivalsNote: "Binnenkomst en opvolging samen, per maand van de vragenlijst. Zelfde beschermingsregels als de gepubliceerde cijfers.",
+		NoData:       "Geen vragenlijst van %d in de gekozen gevangenissen.", Charts: "Indicatoren"},
+	"en": {Title: "Dashboard", Year: "Year", Sites: "Prisons", Show: "Show", Download: "Download",
+		XLSX: "Excel workbook (figures.xlsx)", HTML: "Offline HTML report",
+		Arrivals:     "Questionnaires received by prison and month",
+		ArrivalsNote: "Entry and follow-up together, by month of the questionnaire. The same protection rules as the published figures.",
+		NoData:       "No questionnaire of %d in the chosen prisons.", Charts: "Indicators"},
+}
+
+// firstYear is the earliest year the year list offers: entry months start in 2015.
+const firstYear = 2015
+
+// dashboard shows the protected figures of a year and sites: the arrivals table, the key
+// figures, a chart per family and every indicator's tables, with the downloads. A view is
+// audited; it is not a release (nothing leaves as a file), the downloads are.
+func (s *Server) dashboard(c *gin.Context) {
+	p, _ := collector.PrincipalOf(c)
+	pg := s.pages.NewPage(c, "nav_reports")
+	pg.Wide = true
+	lang := pg.Lang
+	m := &dashboardMain{Lang: lang, W: dashboardWords[lang], Year: s.Now().Year()}
+	pg.Title = m.W.Title
+	if y, err := strconv.Atoi(c.Query("year")); err == nil && y >= firstYear && y <= m.Year {
+		m.Year = y
+	}
+	for y := s.Now().Year(); y >= firstYear; y-- {
+		m.Years = append(m.Years, y)
+	}
+	sites, err := s.scope(p, c.QueryArray("site"))
+	if err != nil {
+		s.pages.Error(c, collector.ErrorCode(err).Status(), "forbidden_site")
+		return
+	}
+	for _, site := range s.Sites.All() {
+		if p.CanRead(site.Code) {
+			m.Sites = append(m.Sites, siteChoice{Code: site.Code, Label: site.Name.In(lang),
+				Checked: len(c.QueryArray("site")) == 0 || slices.Contains(sites, site.Code)})
+		}
+	}
+	q := url.Values{"lang": {lang}}
+	if asked := c.QueryArray("site"); len(asked) > 0 {
+		q["site"] = sites
+	}
+	m.Download.XLSX = fmt.Sprintf("/reports/%d.xlsx?%s", m.Year, q.Encode())
+	m.Download.HTML = fmt.Sprintf("/reports/%d.html?%s", m.Year, q.Encode())
+	event := collector.AuditEvent{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Sites: sites,
+		Action: "dashboard.view", Detail: strconv.Itoa(m.Year) + "?lang=" + lang, Outcome: "ok"}
+
+	f, err := Build(c.Request.Context(), s.Source, s.Catalog, Options{Year: m.Year, Sites: sites, Policy: s.Policy,
+		SiteNames: s.siteNames(), Arrivals: true})
+	switch {
+	case errors.Is(err, ErrNoData):
+		m.Empty = fmt.Sprintf(m.W.NoData, m.Year)
+	case err != nil:
+		event.Outcome = "failed"
+		s.audit(event)
+		s.Logger.Error("dashboard failed", "err", err)
+		s.pages.Error(c, http.StatusInternalServerError, "internal")
+		return
+	default:
+		if m.Report, err = htmlBuildPage(f, lang); err != nil {
+			s.Logger.Error("dashboard failed", "err", err)
+			s.pages.Error(c, http.StatusInternalServerError, "internal")
+			return
+		}
+		if f.Arrivals != nil {
+			t := arrivalsHTML(f, *f.Arrivals, lang, m.W)
+			m.Arrivals = &t
+		}
+		id := s.scripts.put(string(m.Report.ChartsJS), p.TokenID)
+		pg.Scripts = []string{"/reports/" + echartsFile, "/reports/charts-" + id + ".js"}
+	}
+	s.audit(event)
+	pg.Main = m
+	s.pages.Render(c, http.StatusOK, "dashboard", pg)
+}
+
+func (s *Server) siteNames() map[string]Text {
+	names := map[string]Text{}
+	for _, site := range s.Sites.All() {
+		names[site.Code] = site.Name
+	}
+	return names
+}
+
+// arrivalsHTML lays out the arrivals table as the report's cross tables, with months
+// named in the page's language.
+func arrivalsHTML(f *Figures, ct CrossTable, lang string, w dashboardText) htmlTable {
+	t := htmlCrossTable(f, ct, lang)
+	t.Indicator, t.Caption = "questionnaires", w.Arrivals
+	months := htmlWords[lang].months
+	for i, code := range ct.Cols {
+		if m, err := strconv.Atoi(code[len(code)-2:]); err == nil && m >= 1 && m <= 12 {
+			t.Head[i+1] = months[m-1]
+		}
+	}
+	return t
+}
+
+// scriptCache keeps the chart script of each dashboard view for the browser to fetch
+// right after the page: the page may hold no inline script (its Content-Security-Policy
+// says so), and the script holds figures, so it is served only to the token that viewed
+// them, for a short while.
+type scriptCache struct {
+	now     func() time.Time
+	mu      sync.Mutex
+	entries map[string]cachedScript
+}
+
+type cachedScript struct {
+	body    []byte
+	owner   string
+	expires time.Time
+}
+
+const (
+	scriptTTL        = 30 * time.Minute
+	maxCachedScripts = 512
+)
+
+func newScriptCache(now func() time.Time) *scriptCache {
+	return &scriptCache{now: now, entries: map[string]cachedScript{}}
+}
+
+// put stores a script for owner and returns its id: a hash of the script and the
+// owner, so that the same view gives the same URL.
+func (sc *scriptCache) put(body, owner string) string {
+	sum := sha256.Sum256([]byte(owner + "\x00" + body))
+	id := hex.EncodeToString(sum[:16])
+	now := sc.now()
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if len(sc.entries) >= maxCachedScripts {
+		for k, e := range sc.entries {
+			if now.After(e.expires) {
+				delete(sc.entries, k)
+			}
+		}
+		if len(sc.entries) >= maxCachedScripts {
+			clear(sc.entries)
+		}
+	}
+	sc.entries[id] = cachedScript{body: []byte(body), owner: owner, expires: now.Add(scriptTTL)}
+	return id
+}
+
+func (sc *scriptCache) get(id, owner string) ([]byte, bool) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	e, ok := sc.entries[id]
+	if !ok || e.owner != owner || sc.now().After(e.expires) {
+		return nil, false
+	}
+	return e.body, true
+}
