@@ -42,12 +42,12 @@ func findBrowser() (string, error) {
 	return "", fmt.Errorf("%w: none of %s in PATH", ErrNoBrowser, strings.Join(browserNames, ", "))
 }
 
-// startBrowser starts one headless Chromium for the caller, with a fresh profile in a
+// StartBrowser starts one headless Chromium for the caller, with a fresh profile in a
 // temporary directory. Chromium is told to stay off the network: no background services,
 // no QUIC, every host name unresolvable and a proxy on a closed local port, so that
 // nothing leaves the machine even if a page asked. extra flags are added (tests use them).
 // stop ends the browser and removes its profile.
-func startBrowser(ctx context.Context, extra ...chromedp.ExecAllocatorOption) (bctx context.Context, stop func(), err error) {
+func StartBrowser(ctx context.Context, extra ...chromedp.ExecAllocatorOption) (bctx context.Context, stop func(), err error) {
 	path, err := findBrowser()
 	if err != nil {
 		return nil, nil, err
@@ -101,7 +101,7 @@ func RenderFigures(ctx context.Context, f *Figures, lang, dir string) ([]string,
 	charts := Charts(f, lang)
 	ctx, cancel := context.WithTimeout(ctx, renderTimeout)
 	defer cancel()
-	bctx, stop, err := startBrowser(ctx)
+	bctx, stop, err := StartBrowser(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -99,10 +99,10 @@ func TestReportInChromium(t *testing.T) {
 	}
 	pageURL := (&url.URL{Scheme: "file", Path: path}).String()
 
-	// startBrowser already sends every request to a closed port and resolves no host
+	// StartBrowser already sends every request to a closed port and resolves no host
 	// name; the bypass list sends loopback requests there too, and the page is loaded
 	// with the network emulated offline.
-	ctx, stop, err := startBrowser(t.Context(), chromedp.Flag("proxy-bypass-list", "<-loopback>"))
+	ctx, stop, err := StartBrowser(t.Context(), chromedp.Flag("proxy-bypass-list", "<-loopback>"))
 	if err != nil {
 		t.Fatal(err)
 	}
