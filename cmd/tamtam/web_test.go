@@ -131,6 +131,36 @@ func (b *browser) checked(t *testing.T, sel string) bool {
 	return get(t, b, "checked of "+sel, chromedp.JavascriptAttribute[bool](chromedp.CSS(sel), "checked"))
 }
 
+// pick clicks a radio button or checkbox as a person does, and makes sure it took: a
+// click that lands while the page is still settling is tried again.
+func (b *browser) pick(t *testing.T, sel string) {
+	t.Helper()
+	for try := 0; ; try++ {
+		b.do(t, "click "+sel, click(sel))
+		if b.checked(t, sel) {
+			return
+		}
+		if try == 5 {
+			t.Fatalf("%s: not checked after %d clicks", sel, try+1)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// eventuallyHidden waits up to two seconds for the element to be hidden (or shown), as
+// the form script does it on the change event of the click, and reports the final state.
+func (b *browser) eventuallyHidden(t *testing.T, sel string, want bool) bool {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		got := b.hidden(t, sel)
+		if got == want || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
 func setValue(sel, v string) chromedp.Action[chromedp.Void] {
 	return chromedp.SetValue(chromedp.CSS(sel), v)
@@ -147,8 +177,24 @@ func (b *browser) signIn(t *testing.T, base, path, token string) {
 		waitVisible("#token"),
 		setValue("#token", token),
 		click("form.login button[type=submit]"),
-		chromedp.WaitNotPresent(chromedp.CSS("#token")),
 	)
+	b.waitLoaded(t, strings.SplitN(path, "?", 2)[0])
+}
+
+// waitLoaded waits until the tab has finished loading a page at path.
+func (b *browser) waitLoaded(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := get(t, b, "page state", chromedp.Evaluate[string](`document.readyState + " " + location.pathname`))
+		if got == "complete "+path {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("page state = %q, want %q", got, "complete "+path)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func item(code string) string { return fmt.Sprintf(`[data-item="%s"]`, code) }
@@ -182,19 +228,19 @@ func TestWebIntakeForm(t *testing.T) {
 				if !b.hidden(t, item("demo.gender")) {
 					t.Errorf("demo.gender shown before consent is given")
 				}
-				b.do(t, "consent", click(choice("meta.consent", "1")))
-				if b.hidden(t, item("demo.gender")) {
+				b.pick(t, choice("meta.consent", "1"))
+				if b.eventuallyHidden(t, item("demo.gender"), false) {
 					t.Errorf("demo.gender hidden after consent = yes")
 				}
 				if !b.hidden(t, item("inject.share_needle_12m")) {
 					t.Errorf("inject.share_needle_12m shown before inject.status says injected")
 				}
-				b.do(t, "inject.status=3", click(choice("inject.status", "3")))
-				if b.hidden(t, item("inject.share_needle_12m")) {
+				b.pick(t, choice("inject.status", "3"))
+				if b.eventuallyHidden(t, item("inject.share_needle_12m"), false) {
 					t.Errorf("inject.share_needle_12m hidden after inject.status = 3")
 				}
-				b.do(t, "inject.status=1", click(choice("inject.status", "1")))
-				if !b.hidden(t, item("inject.share_needle_12m")) {
+				b.pick(t, choice("inject.status", "1"))
+				if !b.eventuallyHidden(t, item("inject.share_needle_12m"), true) {
 					t.Errorf("inject.share_needle_12m still shown after inject.status = 1")
 				}
 			} else {
@@ -205,18 +251,18 @@ func TestWebIntakeForm(t *testing.T) {
 				if got := b.text(t, item("inject.share_needle_12m")+" .only-if"); !strings.HasPrefix(got, "Seulement si") {
 					t.Errorf("condition line = %q, want it to start with 'Seulement si'", got)
 				}
-				b.do(t, "consent", click(choice("meta.consent", "1")))
-				b.do(t, "inject.status=1", click(choice("inject.status", "1")))
+				b.pick(t, choice("meta.consent", "1"))
+				b.pick(t, choice("inject.status", "1"))
 				// A question that does not apply, answered anyway: the server says so.
-				b.do(t, "share needle", click(choice("inject.share_needle_12m", "0")))
+				b.pick(t, choice("inject.share_needle_12m", "0"))
 			}
 			// Mistakes: no gender, an age out of range.
+			b.pick(t, choice("drug.lifetime_any", "1"))
+			b.pick(t, choice("drug.lifetime", "cannabis"))
 			b.do(t, "fill with mistakes",
 				setValue(control("meta.entry_month"), "2025-03"),
 				setValue(control("demo.age"), "150"),
 				setValue(control("demo.nationality"), "MA"),
-				click(choice("drug.lifetime_any", "1")),
-				click(choice("drug.lifetime", "cannabis")),
 				click("form.questionnaire button[type=submit]"),
 				waitVisible("#error-summary"),
 			)
@@ -249,16 +295,14 @@ func TestWebIntakeForm(t *testing.T) {
 			}
 
 			// Correct and save.
-			fix := []chromedp.Action[chromedp.Void]{
-				click(choice("demo.gender", "F")),
-				setValue(control("demo.age"), "34"),
-			}
+			b.pick(t, choice("demo.gender", "F"))
 			if !js {
-				fix = append(fix, click("#f-inject-share_needle_12m-none"))
+				b.pick(t, "#f-inject-share_needle_12m-none")
 			}
-			fix = append(fix, click("form.questionnaire button[type=submit]"),
+			b.do(t, "correct and save",
+				setValue(control("demo.age"), "34"),
+				click("form.questionnaire button[type=submit]"),
 				waitVisible("#next-person"))
-			b.do(t, "correct and save", fix...)
 			if got := b.text(t, "h1"); got != "Questionnaire enregistré" {
 				t.Errorf("confirmation h1 = %q", got)
 			}
@@ -266,20 +310,20 @@ func TestWebIntakeForm(t *testing.T) {
 			// Next person, in Dutch, from the language switch.
 			b.do(t, "next person",
 				click("#next-person"),
-				waitVisible(`a[hreflang="nl"]`),
+				waitVisible("form.questionnaire"),
 				click(`a[hreflang="nl"]`),
 				waitVisible(`html[lang="nl"] form.questionnaire`),
 			)
 			if got := b.text(t, "h1"); got != "Vragenlijst bij aankomst" {
 				t.Fatalf("h1 in Dutch = %q", got)
 			}
+			b.pick(t, choice("meta.consent", "1"))
+			b.pick(t, choice("demo.gender", "M"))
+			b.pick(t, choice("drug.lifetime_any", "0"))
 			b.do(t, "fill in Dutch",
-				click(choice("meta.consent", "1")),
 				setValue(control("meta.entry_month"), "2025-04"),
-				click(choice("demo.gender", "M")),
 				setValue(control("demo.age"), "58"),
 				setValue(control("demo.nationality"), "BE"),
-				click(choice("drug.lifetime_any", "0")),
 				click("form.questionnaire button[type=submit]"),
 				waitVisible("#next-person"),
 			)

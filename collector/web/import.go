@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -60,7 +61,7 @@ type importResult struct {
 	OK           bool
 	// Annotated is the file written back with the faulty cells highlighted and
 	// commented, as a data: URL, so that it is never written on the server's disk.
-	Annotated     string
+	Annotated     template.URL // built here from the workbook: trusted, not a user's URL
 	AnnotatedName string
 }
 
@@ -165,8 +166,8 @@ func (s *Server) postImport(c *gin.Context) {
 	if len(b.Problems) > 0 {
 		var out bytes.Buffer
 		if err := paper.WriteReport(&out, bytes.NewReader(data), b); err == nil {
-			res.Annotated = "data:application/vnd.openxmlformats-officedocument.spreadsheetml.sheet;base64," +
-				base64.StdEncoding.EncodeToString(out.Bytes())
+			res.Annotated = template.URL("data:application/vnd.openxmlformats-officedocument.spreadsheetml.sheet;base64," +
+				base64.StdEncoding.EncodeToString(out.Bytes()))
 			res.AnnotatedName = "annotated-" + baseName(fh.Filename) + ".xlsx"
 		} else {
 			s.Logger.Error("import report failed", "err", err)
