@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,9 +26,20 @@ type Record struct {
 	NationalityGroup string
 	LinkID           string // keyed hash of the linkage identifier, "" without one
 	KeyID            string // the key of LinkID and Fingerprint
-	Fingerprint      string // keyed hash of the whole submission, to tell replays from conflicts
-	Answers          []StoredAnswer
-	Received         time.Time // when tamtam accepted it (not an answer)
+	// PreviousLinks are the link ids of the same identifier under the earlier keys still
+	// kept after a rotation (PRIVACY.md R3). They are how a follow-up matches an entry
+	// keyed under the previous key: the store re-keys the rows of that person to LinkID
+	// and KeyID. Empty without an identifier or without an earlier key.
+	PreviousLinks []KeyedLink `json:",omitempty"`
+	Fingerprint   string      // keyed hash of the whole submission, to tell replays from conflicts
+	Answers       []StoredAnswer
+	Received      time.Time // when tamtam accepted it (not an answer)
+}
+
+// KeyedLink is a link id and the id of the key it was computed with.
+type KeyedLink struct {
+	KeyID  string
+	LinkID string
 }
 
 // StoredAnswer is one stored item value; a multi answer is one StoredAnswer per code.
@@ -75,14 +87,28 @@ var residenceSecurity = map[string]string{
 
 // Anonymiser turns validated submissions into records with the current linkage key.
 type Anonymiser struct {
-	Keys *Keyring
+	Keys *Keyring // until Use is called
+	live atomic.Pointer[Keyring]
+}
+
+// Use makes kr the keyring of every record anonymised from now on, so that a running
+// server takes up a rotation (or forgets a destroyed key) without a restart.
+func (a *Anonymiser) Use(kr *Keyring) { a.live.Store(kr) }
+
+// Keyring returns the keyring in use.
+func (a *Anonymiser) Keyring() *Keyring {
+	if kr := a.live.Load(); kr != nil {
+		return kr
+	}
+	return a.Keys
 }
 
 // Anonymise coarsens every answer as its item's store transform says (PRIVACY.md R2, R3).
 // It returns an error only for a definition inconsistent with the transforms, which
 // LoadCatalog already refuses.
 func (a *Anonymiser) Anonymise(s *Submission, received time.Time) (Record, error) {
-	key := a.Keys.Current
+	ring := a.Keyring()
+	key := ring.Current
 	period := s.Answers[s.Definition.PeriodItem()].Text
 	year, err := strconv.Atoi(period[:4])
 	if err != nil {
@@ -108,7 +134,11 @@ func (a *Anonymiser) Anonymise(s *Submission, received time.Time) (Record, error
 		var values []string
 		switch {
 		case it.Store == StoreLinkKey:
-			r.LinkID = key.LinkID(ans.Text)
+			id := []byte(NormaliseIdentifier(ans.Text))
+			r.LinkID = key.linkID(id)
+			for _, p := range ring.Previous {
+				r.PreviousLinks = append(r.PreviousLinks, KeyedLink{KeyID: p.ID, LinkID: p.linkID(id)})
+			}
 			continue // the identifier itself is never stored, not even hashed in Answers
 		case it.Store == StoreAgeBand:
 			values = []string{AgeBand(ans.Int)}

@@ -363,3 +363,52 @@ func TestFingerprint(t *testing.T) {
 		}
 	})
 }
+
+// TestAnonymiseAcrossRotation: after a rotation a record carries its link id under the
+// current key and, for each earlier key still kept, the link id the same identifier had
+// under it; that is what lets the store re-key the entry of the same person.
+func TestAnonymiseAcrossRotation(t *testing.T) {
+	k1 := testKey(t, testSecret)
+	k2 := testKey(t, bytes.Repeat([]byte{2}, KeySize))
+	s := mustValidate(t, builtinDefinition(t, "followup"), withAnswers(followupAnswers(), map[string]any{"link.identifier": " ab 12345"}))
+	a := &Anonymiser{Keys: &Keyring{Current: k1}}
+	before, err := a.Anonymise(s, testReceived)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.KeyID != k1.ID || before.LinkID != k1.LinkID("AB-12.345") || len(before.PreviousLinks) != 0 {
+		t.Errorf("Anonymise before rotation = key %s, link %s, previous %v; want key %s, its link, no previous links",
+			before.KeyID, before.LinkID, before.PreviousLinks, k1.ID)
+	}
+
+	a.Use(&Keyring{Current: k2, Previous: []*Key{k1}})
+	after, err := a.Anonymise(s, testReceived)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.KeyID != k2.ID || after.LinkID != k2.LinkID("AB12345") {
+		t.Errorf("Anonymise after rotation = key %s, link %s; want key %s and its link", after.KeyID, after.LinkID, k2.ID)
+	}
+	want := []KeyedLink{{KeyID: k1.ID, LinkID: before.LinkID}}
+	if !slices.Equal(after.PreviousLinks, want) {
+		t.Errorf("Anonymise after rotation .PreviousLinks = %v, want %v", after.PreviousLinks, want)
+	}
+	if after.Fingerprint != k2.Fingerprint(s.canonicalJSON) {
+		t.Errorf("Anonymise after rotation: fingerprint not under the current key")
+	}
+
+	// Without an identifier there is nothing to re-key.
+	plain, err := a.Anonymise(mustValidate(t, builtinDefinition(t, "followup"), followupAnswers()), testReceived)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.LinkID != "" || len(plain.PreviousLinks) != 0 {
+		t.Errorf("Anonymise(no identifier) = link %q, previous %v; want none", plain.LinkID, plain.PreviousLinks)
+	}
+
+	// Once the old key is destroyed, the identifier no longer maps to its old link.
+	a.Use(&Keyring{Current: k2})
+	if later, _ := a.Anonymise(s, testReceived); len(later.PreviousLinks) != 0 {
+		t.Errorf("Anonymise after the old key is gone .PreviousLinks = %v, want none", later.PreviousLinks)
+	}
+}
