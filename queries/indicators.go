@@ -161,24 +161,34 @@ func cellQuery(questionnaire string, defs []indicatorSQL, final bool) string {
 // linkedQuery computes I21: among entrants of the year who used a drug in the 12 months
 // before entry and were followed up (linked by the keyed link id), the share who used
 // during detention. The breakdown is the entrant's. A person with several entries or
-// follow-ups counts once (so do duplicate rows: no FINAL needed); follow-ups are not limited to the year (a December entrant is
-// followed up in January).
-const linkedQuery = `SELECT e_site, e_gender, e_age_band, e_nationality_group,
+// follow-ups counts once; follow-ups are not limited to the year (a December entrant is
+// followed up in January). Duplicate rows of one submission with the same link collapse
+// in the grouping, but a row re-keyed after a rotation (queries/linkkeys.go) sits beside
+// the row it replaces, under another link, until ClickHouse merges them: the person
+// would be linked under both. final reads through FINAL, which IndicatorCells asks for
+// only when the rows in scope hold a duplicate id.
+func linkedQuery(final bool) string {
+	from := "submissions"
+	if final {
+		from += " FINAL"
+	}
+	return `SELECT e_site, e_gender, e_age_band, e_nationality_group,
   countIf(f_used IN ('0', '1')) AS den, countIf(f_used = '1') AS num
 FROM (
   SELECT link_id, key_id, argMax(site, received_at) AS e_site, argMax(gender, received_at) AS e_gender,
     argMax(age_band, received_at) AS e_age_band, argMax(nationality_group, received_at) AS e_nationality_group
-  FROM submissions
+  FROM ` + from + `
   WHERE questionnaire = 'entry' AND consent = 1 AND link_id != '' AND year = ? AND received_at <= ? AND site IN ?
     AND arrayExists((i, v) -> i = 'drug.before_12m' AND v != '', answer_item, answer_value)
   GROUP BY link_id, key_id
 ) ALL INNER JOIN (
   SELECT link_id, key_id, argMax(answer_value[indexOf(answer_item, 'drug.in_prison_any')], received_at) AS f_used
-  FROM submissions
+  FROM ` + from + `
   WHERE questionnaire = 'followup' AND consent = 1 AND link_id != '' AND received_at <= ?
   GROUP BY link_id, key_id
 ) USING (link_id, key_id)
 GROUP BY e_site, e_gender, e_age_band, e_nationality_group`
+}
 
 // DataCutOff returns the time of the last record received for year, the default cut-off
 // of a report: a report for the same cut-off and settings is reproducible.
@@ -209,9 +219,13 @@ func (db *DB) IndicatorCells(ctx context.Context, year int, sites []string, cutO
 	// Retries never store a submission twice, but a crash between an insert and its
 	// checkpoint, or two servers racing, can leave a duplicate row until ClickHouse merges
 	// it away. Counting distinct ids is cheap; FINAL only when it is needed.
-	var rows, ids uint64
-	if err := db.conn.QueryRow(ctx, "SELECT count(), uniqExact(submission_id) FROM submissions WHERE year = ? AND received_at <= ? AND site IN ?",
-		uint16(year), cutOff, set).Scan(&rows, &ids); err != nil {
+	// One scan answers for the cells (the year's records of the sites) and for I21 (the
+	// year's entries of the sites and the follow-ups of every year).
+	var rows, ids, linkedRows, linkedIDs uint64
+	if err := db.conn.QueryRow(ctx, `SELECT countIf(year = ? AND site IN ?), uniqExactIf(submission_id, year = ? AND site IN ?),
+		count(), uniqExact(submission_id)
+		FROM submissions WHERE received_at <= ? AND ((year = ? AND site IN ?) OR questionnaire = 'followup')`,
+		uint16(year), set, uint16(year), set, cutOff, uint16(year), set).Scan(&rows, &ids, &linkedRows, &linkedIDs); err != nil {
 		return nil, fmt.Errorf("queries: indicators: %w", err)
 	}
 	final := rows != ids
@@ -226,7 +240,7 @@ func (db *DB) IndicatorCells(ctx context.Context, year int, sites []string, cutO
 		}
 		cells = append(cells, got...)
 	}
-	got, err := db.scanCells(ctx, linkedQuery, []indicatorSQL{{id: "I21"}}, uint16(year), cutOff, set, cutOff)
+	got, err := db.scanCells(ctx, linkedQuery(linkedRows != linkedIDs), []indicatorSQL{{id: "I21"}}, uint16(year), cutOff, set, cutOff)
 	if err != nil {
 		return nil, err
 	}

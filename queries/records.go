@@ -64,6 +64,10 @@ func (db *DB) InsertRecords(ctx context.Context, recs []collector.Record) error 
 		// needs about 4 KiB a row to take it, more than its default per-query limit.
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_memory_usage": int(16 << 30)}))
 	}
+	// The re-keys a record asks for are noted before it is stored (see linkkeys.go).
+	if err := db.noteRekeys(ctx, recs); err != nil {
+		return err
+	}
 	batch, err := db.conn.PrepareBatch(ctx, insertSubmissions)
 	if err != nil {
 		return fmt.Errorf("queries: insert %d records: %w", len(recs), err)
