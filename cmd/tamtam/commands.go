@@ -2,13 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 	"unicode"
@@ -43,18 +49,39 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			return usagef("serve: TAMTAM_SPOOL_MAX_MB: %v", err)
 		}
 	}
+	fs.StringVar(&cfg.TLSCert, "tls-cert", envOr(getenv, "TAMTAM_TLS_CERT", ""), "PEM certificate (chain) to serve HTTPS, with --tls-key (env TAMTAM_TLS_CERT)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", envOr(getenv, "TAMTAM_TLS_KEY", ""), "PEM private key of --tls-cert, not readable by others (env TAMTAM_TLS_KEY)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if cfg.RateLimit < 0 || spoolMB < 1 {
 		return usagef("serve: --rate-limit must be 0 (off) or more, --spool-max-mb 1 or more")
 	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return usagef("serve: --tls-cert and --tls-key go together: give both (HTTPS) or neither (plain HTTP, behind a TLS proxy)")
+	}
+	cfg.TLS = cfg.TLSCert != ""
 	cfg.Spool, cfg.SpoolMaxBytes = true, spoolMB<<20
+	var certs *certReloader
+	if cfg.TLS {
+		// Checked before anything starts: a bad key file is one clear line, not a server
+		// that fails at the first handshake.
+		var err error
+		if certs, err = newCertReloader(cfg.TLSCert, cfg.TLSKey, time.Now); err != nil {
+			return err
+		}
+	}
 	app, err := startApp(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
+	keys, err := collector.OpenKeyDir(filepath.Join(cfg.Data, "keys"))
+	if err != nil {
+		return err
+	}
+	stopKeys := app.startKeyMaintenance(keys, keyMaintenanceInterval)
+	defer stopKeys()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -67,9 +94,19 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+	scheme := "http"
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	app.log.Info("listening", "addr", "http://"+ln.Addr().String(), "clickhouse", cfg.ClickHouse, "data", cfg.Data)
+	if cfg.TLS {
+		scheme = "https"
+		certs.log = app.log
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
+		srv.ErrorLog = log.New(serverErrorLog{app.log}, "", 0)
+		// A plain-HTTP request to this port gets a 400 from net/http, never a page.
+		go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { serveErr <- srv.Serve(ln) }()
+	}
+	app.log.Info("listening", "addr", scheme+"://"+ln.Addr().String(), "clickhouse", cfg.ClickHouse, "data", cfg.Data)
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
@@ -83,7 +120,99 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	stopKeys()
 	return app.Close()
+}
+
+// serverErrorLog takes net/http's own error lines into the structured log. A failed TLS
+// handshake (a scanner, a client speaking plain HTTP, an old TLS version) is routine on a
+// server facing a network: debug; anything else is a warning.
+type serverErrorLog struct{ log *slog.Logger }
+
+func (l serverErrorLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	if strings.Contains(msg, "TLS handshake error") {
+		l.log.Debug("tls handshake failed", "err", msg)
+	} else {
+		l.log.Warn("http server", "err", msg)
+	}
+	return len(p), nil
+}
+
+// certReloader serves the certificate of --tls-cert and --tls-key, and loads them again
+// when either file changes (a renewal), checked at most every 10 s on a handshake; a
+// renewal that fails to load is logged and the previous certificate kept.
+type certReloader struct {
+	certFile, keyFile string
+	now               func() time.Time
+	log               *slog.Logger
+
+	mu      sync.Mutex
+	cert    *tls.Certificate
+	stamp   string // modification times and sizes of the files loaded
+	checked time.Time
+}
+
+func newCertReloader(certFile, keyFile string, now func() time.Time) (*certReloader, error) {
+	r := &certReloader{certFile: certFile, keyFile: keyFile, now: now, log: slog.New(slog.DiscardHandler)}
+	cert, stamp, err := loadKeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	r.cert, r.stamp, r.checked = cert, stamp, now()
+	return r, nil
+}
+
+func (r *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now := r.now(); now.Sub(r.checked) >= 10*time.Second {
+		r.checked = now
+		if stamp, err := fileStamp(r.certFile, r.keyFile); err == nil && stamp != r.stamp {
+			cert, stamp, err := loadKeyPair(r.certFile, r.keyFile)
+			if err != nil {
+				r.log.Error("tls certificate not reloaded; serving the previous one", "err", err)
+				r.stamp = stamp // do not retry until the files change again
+			} else {
+				r.cert, r.stamp = cert, stamp
+				r.log.Info("tls certificate reloaded", "cert", r.certFile)
+			}
+		}
+	}
+	return r.cert, nil
+}
+
+// loadKeyPair loads a certificate and its key, refusing a key file that others can read
+// (its group may: Debian's ssl-cert group reads keys in /etc/ssl/private).
+func loadKeyPair(certFile, keyFile string) (*tls.Certificate, string, error) {
+	stamp, err := fileStamp(certFile, keyFile)
+	if err != nil {
+		return nil, "", err
+	}
+	fi, err := os.Stat(keyFile)
+	if err != nil {
+		return nil, stamp, fmt.Errorf("tls key: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o007 != 0 {
+		return nil, stamp, fmt.Errorf("tls key %s is accessible to others (mode %04o); run chmod 600 %s", keyFile, perm, keyFile)
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, stamp, fmt.Errorf("tls: %w", err)
+	}
+	return &cert, stamp, nil
+}
+
+func fileStamp(paths ...string) (string, error) {
+	var b strings.Builder
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return "", fmt.Errorf("tls: %w", err)
+		}
+		fmt.Fprintf(&b, "%d:%d;", fi.ModTime().UnixNano(), fi.Size())
+	}
+	return b.String(), nil
 }
 
 func envOr(getenv func(string) string, name, def string) string {

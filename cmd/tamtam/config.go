@@ -19,6 +19,12 @@ type Config struct {
 	// Spool makes submissions durable in a local write-ahead log (serve only).
 	Spool         bool
 	SpoolMaxBytes int64
+	// TLS is true when serve answers HTTPS itself (--tls-cert and --tls-key given): it
+	// then speaks nothing else, so cookies can be Secure. Behind a TLS-terminating proxy
+	// it is false.
+	TLS     bool
+	TLSCert string // PEM certificate chain (serve only)
+	TLSKey  string // PEM private key, readable by its owner (and group) only (serve only)
 }
 
 // newFlagSet returns a flag set for cmd with the common flags bound to cfg, their

@@ -11,6 +11,7 @@
 //	tamtam import   FILE.xlsx|FILE.csv --site CODE [--dry-run] [--report OUT.xlsx] [--questionnaire ID]
 //	tamtam report   --year YYYY --out DIR [--site CODE]... [--lang fr|nl|en] [--k 5] [--cutoff T]
 //	tamtam sql      [--query SQL]   clickhouse-client on the store (embedded or not)
+//	tamtam linkkey  list | rotate [--grace 90d] | destroy-expired   linkage key epochs
 //
 // Every subcommand takes --data, --clickhouse and --sites, with the environment
 // variables TAMTAM_DATA, TAMTAM_CLICKHOUSE and TAMTAM_SITES as defaults. Exit codes: 0 ok,
@@ -64,6 +65,7 @@ commands:
   import    check and store filled-in templates or CSV: tamtam import FILE.xlsx|FILE.csv --site CODE [--dry-run] [--report OUT.xlsx]
   report    write the yearly figures: tamtam report --year YYYY --out DIR [--site CODE]... [--lang fr|nl|en] [--k 5]
   sql       run clickhouse-client on the store: tamtam sql [--query SQL]
+  linkkey   linkage keys: tamtam linkkey list; tamtam linkkey rotate [--grace 90d]; tamtam linkkey destroy-expired
 
 run 'tamtam COMMAND -h' for the flags of a command`
 
@@ -94,6 +96,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdReport(ctx, rest, stdout, stderr, getenv)
 	case "sql":
 		err = cmdSQL(ctx, rest, stdout, stderr, getenv)
+	case "linkkey":
+		err = cmdLinkkey(ctx, rest, stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return 0
