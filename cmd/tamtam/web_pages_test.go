@@ -215,7 +215,7 @@ func TestWebFormResend(t *testing.T) {
 	w := newWebClient(t, e)
 	w.signIn(e.token("intake", "haren"))
 	p := w.get("/forms/entry")
-	id := regexp.MustCompile(`name="submission_id" value="([^"]+)"`).FindStringSubmatch(p.body)[1]
+	id := regexpSubmissionID.FindStringSubmatch(p.body)[1]
 	csrf := w.csrf()
 
 	form := entryForm(csrf, id)
@@ -507,3 +507,5 @@ func TestWebDashboard(t *testing.T) {
 		t.Errorf("the dashboard reported problems:\n%s", strings.Join(p, "\n"))
 	}
 }
+
+var regexpSubmissionID = regexp.MustCompile(`name="submission_id" value="([^"]+)"`)
