@@ -509,3 +509,28 @@ func TestWebDashboard(t *testing.T) {
 }
 
 var regexpSubmissionID = regexp.MustCompile(`name="submission_id" value="([^"]+)"`)
+
+// TestWebSignInFlood checks that a burst of sign-in attempts from one address is slowed
+// down (429 with Retry-After) before it reaches the audit log.
+func TestWebSignInFlood(t *testing.T) {
+	e := newTestEnv(t)
+	w := newWebClient(t, e)
+	w.get("/login")
+	csrf := w.csrf()
+	var statuses []int
+	for range 10 {
+		statuses = append(statuses, w.post("/login", url.Values{"csrf": {csrf}, "token": {"tt_guess"}}).status)
+	}
+	if statuses[0] != http.StatusUnauthorized || !slices.Contains(statuses, http.StatusTooManyRequests) || w.last.header.Get("Retry-After") == "" {
+		t.Errorf("statuses of 10 quick attempts = %v, want 401 then 429 with Retry-After", statuses)
+	}
+	denied := 0
+	for _, st := range statuses {
+		if st == http.StatusUnauthorized {
+			denied++
+		}
+	}
+	if got := e.sql("SELECT count() FROM audit_log WHERE action = 'session.signin'"); got != strconv.Itoa(denied) {
+		t.Errorf("%s sign-ins audited, want the %d that were answered", got, denied)
+	}
+}

@@ -39,7 +39,14 @@ type Server struct {
 	Audit    AuditReader
 	Logger   *slog.Logger     // nil: discard
 	Now      func() time.Time // nil: time.Now
+
+	logins *collector.RateLimiter // sign-in attempts, by client address
 }
+
+// signInRate is how many sign-in attempts a client address may make per second (bursts of
+// two). A token cannot be guessed, but every attempt is written to the audit log: a
+// flood must not become a flood of inserts.
+const signInRate = 1
 
 // Mount registers the pages on r.
 func (s *Server) Mount(r gin.IRouter) {
@@ -49,6 +56,7 @@ func (s *Server) Mount(r gin.IRouter) {
 	if s.Now == nil {
 		s.Now = time.Now
 	}
+	s.logins = collector.NewRateLimiter(signInRate, s.Now)
 	pages := r.Group("", Headers())
 	pages.GET("/static/*file", serveStatic)
 	pages.GET("/", s.home)
@@ -120,6 +128,12 @@ func (s *Server) login(c *gin.Context) {
 	next := localPath(c.PostForm("next"))
 	if !s.Sessions.validLoginCSRF(c) {
 		s.Pages.Error(c, http.StatusForbidden, "csrf")
+		return
+	}
+	// The address is only a key of the limiter, in memory: it is neither logged nor kept.
+	if ok, wait := s.logins.Allow("addr:" + c.ClientIP()); !ok {
+		c.Header("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
+		s.Pages.Error(c, http.StatusTooManyRequests, "too_many_attempts")
 		return
 	}
 	bearer := strings.TrimSpace(c.PostForm("token")) // a copy and paste adds spaces and line breaks
