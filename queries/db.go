@@ -67,21 +67,34 @@ func Open(ctx context.Context, ep Endpoint, database string, opts Options) (*DB,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	boot, err := connect(ctx, ep, "default")
-	if err != nil {
-		return nil, err
-	}
-	// The name is checked against databaseName above: DDL takes no bound parameters.
-	err = boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+database)
-	boot.Close()
-	if err != nil {
-		return nil, fmt.Errorf("queries: create database %s: %w", database, err)
-	}
 	conn, err := connect(ctx, ep, database)
+	if isException(err, 81) { // UNKNOWN_DATABASE: a first start
+		if err := createDatabase(ctx, ep, database); err != nil {
+			return nil, err
+		}
+		conn, err = connect(ctx, ep, database)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &DB{conn: conn, database: database, log: log}, nil
+}
+
+// createDatabase creates database, which Open found missing. Only then: a least-privilege
+// user may run no DDL at all, not even CREATE … IF NOT EXISTS. It connects without naming
+// a database: naming "default" is refused to a user limited to its own database
+// (allow_databases).
+func createDatabase(ctx context.Context, ep Endpoint, database string) error {
+	boot, err := connect(ctx, ep, "")
+	if err != nil {
+		return err
+	}
+	defer boot.Close()
+	// The name is checked against databaseName in Open: DDL takes no bound parameters.
+	if err := boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+database); err != nil {
+		return fmt.Errorf("queries: create database %s: %w", database, notAllowed(err))
+	}
+	return nil
 }
 
 func connect(ctx context.Context, ep Endpoint, database string) (driver.Conn, error) {
@@ -181,10 +194,19 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	// A least-privilege user (allow_ddl=0) may not even run CREATE … IF NOT EXISTS: an
+	// up-to-date schema is checked by reading only.
+	var tracked uint64
+	if err := db.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = 'schema_migrations'",
+		db.database).Scan(&tracked); err != nil {
+		return nil, fmt.Errorf("queries: migrate: %w", err)
+	}
+	if tracked == 0 {
+		if err := db.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version UInt32, name String, applied_at DateTime
 	) ENGINE = ReplacingMergeTree ORDER BY version`); err != nil {
-		return nil, fmt.Errorf("queries: migrate: %w", err)
+			return nil, fmt.Errorf("queries: migrate: %w", migrateNotAllowed(err))
+		}
 	}
 	done := map[int]bool{}
 	rows, err := db.conn.Query(ctx, "SELECT DISTINCT version FROM schema_migrations")
@@ -210,7 +232,7 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 		}
 		for _, stmt := range m.statements {
 			if err := db.conn.Exec(ctx, stmt); err != nil {
-				return applied, fmt.Errorf("queries: migration %s: %w", m.name, err)
+				return applied, fmt.Errorf("queries: migration %s: %w", m.name, migrateNotAllowed(err))
 			}
 		}
 		if err := db.insertRow(ctx, "INSERT INTO schema_migrations (version, name, applied_at)",
@@ -221,6 +243,14 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 		applied = append(applied, m.name)
 	}
 	return applied, nil
+}
+
+// migrateNotAllowed says what to do when the user may not change the schema.
+func migrateNotAllowed(err error) error {
+	if err = notAllowed(err); errors.Is(err, ErrNotAllowed) {
+		return fmt.Errorf("the schema needs a migration, which this ClickHouse user may not apply: run tamtam migrate with an administrative user first (%w)", err)
+	}
+	return err
 }
 
 // insertRow inserts one row through a prepared batch. On 18.16, an INSERT with values
