@@ -184,3 +184,32 @@ func TestParseGrace(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyMaintenanceTakesUpRotation: serve's maintenance loop hands a rotation made by
+// `tamtam linkkey rotate` beside it to the anonymiser, without a restart; stopping the
+// loop waits for it.
+func TestKeyMaintenanceTakesUpRotation(t *testing.T) {
+	e := newTestEnv(t)
+	kd, err := collector.OpenKeyDir(filepath.Join(e.cfg.Data, "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.app.api.Anonymiser.Keyring().Current.ID
+	stop := e.app.startKeyMaintenance(kd, 20*time.Millisecond)
+	defer stop()
+	if code, out, errOut := e.cli("linkkey", "rotate"); code != 0 {
+		t.Fatalf("linkkey rotate = exit %d, %s %s", code, out, errOut)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for e.app.api.Anonymiser.Keyring().Current.ID == before {
+		if time.Now().After(deadline) {
+			t.Fatal("the maintenance loop did not take up the rotation in 30 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ring := e.app.api.Anonymiser.Keyring(); len(ring.Previous) != 1 || ring.Previous[0].ID != before {
+		t.Errorf("keys in use after the rotation = %+v, want the old key as previous", ring)
+	}
+	stop()
+	stop() // idempotent
+}
