@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -149,7 +150,7 @@ type certReloader struct {
 
 	mu      sync.Mutex
 	cert    *tls.Certificate
-	stamp   string // modification times and sizes of the files loaded
+	stamp   string // digest of the files loaded
 	checked time.Time
 }
 
@@ -203,16 +204,19 @@ func loadKeyPair(certFile, keyFile string) (*tls.Certificate, string, error) {
 	return &cert, stamp, nil
 }
 
+// fileStamp is a digest of the files' contents: a renewal is seen whatever the file
+// system's time stamps (two writes in one clock tick share a modification time).
 func fileStamp(paths ...string) (string, error) {
-	var b strings.Builder
+	h := sha256.New()
 	for _, p := range paths {
-		fi, err := os.Stat(p)
+		data, err := os.ReadFile(p)
 		if err != nil {
 			return "", fmt.Errorf("tls: %w", err)
 		}
-		fmt.Fprintf(&b, "%d:%d;", fi.ModTime().UnixNano(), fi.Size())
+		fmt.Fprintf(h, "%d:", len(data))
+		h.Write(data)
 	}
-	return b.String(), nil
+	return string(h.Sum(nil)), nil
 }
 
 func envOr(getenv func(string) string, name, def string) string {
