@@ -188,7 +188,7 @@ func (b *browser) signIn(t *testing.T, base, path, token string) {
 			if got == "complete "+want {
 				return
 			}
-			if got == "complete /login" && try < 5 && get(t, b, "sign-in refused?", chromedp.Evaluate[bool](`!document.getElementById("token")`)) {
+			if got == "complete /login" && try < 5 && get(t, b, "sign-in refused?", chromedp.Evaluate[bool](`!!document.getElementById("error-message")`)) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -199,7 +199,6 @@ func (b *browser) signIn(t *testing.T, base, path, token string) {
 		time.Sleep(time.Second)
 	}
 }
-
 
 func item(code string) string { return fmt.Sprintf(`[data-item="%s"]`, code) }
 
