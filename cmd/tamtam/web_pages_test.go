@@ -543,3 +543,98 @@ func TestWebSignInFlood(t *testing.T) {
 		t.Errorf("%s sign-ins audited, want the %d that were answered", got, denied)
 	}
 }
+
+// TestPageErrorMatrix sends every page each fault that applies to it — no session, wrong
+// role, another site, no CSRF token, an oversize or unreadable body, an unknown
+// questionnaire — and checks the exact status, and that nothing was stored.
+func TestPageErrorMatrix(t *testing.T) {
+	e := newTestEnv(t)
+	anon := newWebClient(t, e)
+	intake := newWebClient(t, e)
+	intake.signIn(e.token("intake", "haren"))
+	intake.get("/forms")
+	intakeCSRF := intake.csrf()
+	coord := newWebClient(t, e)
+	coord.signIn(e.token("coordinator"))
+	coord.get("/audit")
+	coordCSRF := coord.csrf()
+	funder := newWebClient(t, e)
+	funder.signIn(e.token("funder", "lantin"))
+
+	form := func(csrf string, changes ...string) url.Values {
+		v := entryForm(csrf, "00000000-0000-4000-8000-000000000042")
+		for i := 0; i < len(changes); i += 2 {
+			v.Set(changes[i], changes[i+1])
+		}
+		return v
+	}
+	big := strings.Repeat("x", 70<<10)
+	upload := func(w *webClient, fields map[string]string, size int) webPage {
+		return w.upload("/import", fields, "f.csv", bytes.Repeat([]byte("a;"), size/2))
+	}
+	raw := func(w *webClient, path, contentType, body string) webPage {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, w.base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		return w.send(req)
+	}
+	cases := []struct {
+		name   string
+		do     func() webPage
+		status int
+		where  string // Location of a redirect
+	}{
+		{"forms, no session", func() webPage { return anon.get("/forms/entry") }, 303, "/login?next=%2Fforms%2Fentry"},
+		{"forms, coordinator", func() webPage { return coord.get("/forms/entry") }, 403, ""},
+		{"forms, unknown questionnaire", func() webPage { return intake.get("/forms/nope") }, 404, ""},
+		{"post form, no session", func() webPage { return anon.post("/forms/entry", form("x")) }, 401, ""},
+		{"post form, coordinator", func() webPage { return coord.post("/forms/entry", form(coordCSRF)) }, 403, ""},
+		{"post form, no CSRF", func() webPage { return intake.post("/forms/entry", form("")) }, 403, ""},
+		{"post form, other site", func() webPage { return intake.post("/forms/entry", form(intakeCSRF, "site", "lantin")) }, 403, ""},
+		{"post form, unknown site", func() webPage { return intake.post("/forms/entry", form(intakeCSRF, "site", "atlantis")) }, 400, ""},
+		{"post form, unknown questionnaire", func() webPage { return intake.post("/forms/nope", form(intakeCSRF)) }, 404, ""},
+		{"post form, oversize", func() webPage { return intake.post("/forms/entry", form(intakeCSRF, "pad", big)) }, 413, ""},
+		{"post form, JSON", func() webPage { return raw(intake, "/forms/entry", "application/json", `{"csrf":"`+intakeCSRF+`"}`) }, 403, ""},
+		{"post form, broken encoding", func() webPage {
+			return raw(intake, "/forms/entry", "application/x-www-form-urlencoded", "csrf="+intakeCSRF+"&demo.age=%zz")
+		}, 400, ""},
+		{"import, no session", func() webPage { return anon.get("/import") }, 303, "/login?next=%2Fimport"},
+		{"import, funder", func() webPage { return funder.get("/import") }, 403, ""},
+		{"post import, no session", func() webPage { return upload(anon, map[string]string{"site": "haren"}, 10) }, 401, ""},
+		{"post import, no CSRF", func() webPage { return upload(intake, map[string]string{"site": "haren"}, 10) }, 403, ""},
+		{"post import, other site", func() webPage { return upload(intake, map[string]string{"csrf": intakeCSRF, "site": "lantin"}, 10) }, 403, ""},
+		{"post import, oversize", func() webPage { return upload(intake, map[string]string{"csrf": intakeCSRF, "site": "haren"}, 34<<20) }, 413, ""},
+		{"post import, no file", func() webPage {
+			return raw(intake, "/import", "application/x-www-form-urlencoded", "csrf="+intakeCSRF+"&site=haren&action=import")
+		}, 400, ""},
+		{"post import, not a table", func() webPage {
+			return intake.upload("/import", map[string]string{"csrf": intakeCSRF, "site": "haren", "action": "import"}, "f.xlsx", []byte("PK\x03\x04 not a zip"))
+		}, 400, ""},
+		{"reports, no session", func() webPage { return anon.get("/reports") }, 303, "/login?next=%2Freports"},
+		{"reports, intake", func() webPage { return intake.get("/reports") }, 403, ""},
+		{"reports, funder, other site", func() webPage { return funder.get("/reports?site=haren") }, 403, ""},
+		{"reports, unknown site", func() webPage { return coord.get("/reports?site=atlantis") }, 400, ""},
+		{"download, intake", func() webPage { return intake.get("/reports/2025.xlsx") }, 403, ""},
+		{"download, funder, other site", func() webPage { return funder.get("/reports/2025.xlsx?site=haren") }, 403, ""},
+		{"download, no data", func() webPage { return coord.get("/reports/2025.xlsx") }, 404, ""},
+		{"download, unknown file", func() webPage { return coord.get("/reports/2025.pdf") }, 404, ""},
+		{"chart script of another session", func() webPage { return funder.get("/reports/charts-0123456789abcdef0123456789abcdef.js") }, 404, ""},
+		{"audit, funder", func() webPage { return funder.get("/audit") }, 403, ""},
+		{"audit, intake", func() webPage { return intake.get("/audit") }, 403, ""},
+		{"logout, no CSRF", func() webPage { return intake.post("/logout", url.Values{}) }, 403, ""},
+		{"login, no CSRF", func() webPage { return anon.post("/login", url.Values{"token": {"tt_x"}}) }, 403, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := c.do()
+			if p.status != c.status || location(p) != c.where {
+				t.Errorf("= %d to %q, want %d to %q", p.status, location(p), c.status, c.where)
+			}
+			if p.status != 303 && !strings.HasPrefix(p.header.Get("Content-Security-Policy"), "default-src 'none'") {
+				t.Errorf("answered without the pages' security headers")
+			}
+		})
+	}
+	if n := e.sql("SELECT count() FROM submissions"); n != "0" {
+		t.Errorf("%s submissions stored by refused requests", n)
+	}
+}

@@ -20,23 +20,6 @@ import (
 // template. A bigger file goes through tamtam import.
 const maxUpload = 32 << 20
 
-// parseMultipart reads the whole upload into memory before anything else looks at it.
-// The body is capped (limitBody) below the memory the parser may use, so no part of the
-// file, which holds exact answers, is ever written to a temporary file.
-func parseMultipart(c *gin.Context) {
-	if err := c.Request.ParseMultipartForm(maxUpload + 2<<20); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			c.Set(uploadErrorKey, "import_too_large")
-		} else {
-			c.Set(uploadErrorKey, "import_no_file")
-		}
-	}
-	c.Next()
-}
-
-const uploadErrorKey = "tamtam.upload_error"
-
 // importMain is the import page: the upload form, and the outcome of the last upload.
 type importMain struct {
 	Sites          []option
@@ -99,15 +82,6 @@ func (s *Server) postImport(c *gin.Context) {
 	render := func(status int) {
 		pg.Main = m
 		s.Pages.Render(c, status, "import", pg)
-	}
-	if key, bad := c.Get(uploadErrorKey); bad {
-		m.Error = pg.T(key.(string))
-		status := http.StatusBadRequest
-		if key == "import_too_large" {
-			status = http.StatusRequestEntityTooLarge
-		}
-		render(status)
-		return
 	}
 	p, _ := collector.PrincipalOf(c)
 	dryRun := c.PostForm("action") != "import"
@@ -215,7 +189,7 @@ func (s *Server) postImport(c *gin.Context) {
 	render(http.StatusOK)
 }
 
-// readUpload reads an uploaded file (already in memory: see parseMultipart).
+// readUpload reads an uploaded file (already in memory: see readBody).
 func readUpload(fh *multipart.FileHeader) ([]byte, error) {
 	f, err := fh.Open()
 	if err != nil {

@@ -61,17 +61,19 @@ func (s *Server) Mount(r gin.IRouter) {
 	pages.GET("/static/*file", serveStatic)
 	pages.GET("/", s.home)
 	pages.GET("/login", s.loginPage)
-	pages.POST("/login", s.login)
-	pages.POST("/logout", s.Sessions.Require(s.Pages), s.logout)
+	pages.POST("/login", readBody(8<<10), s.login)
+	pages.POST("/logout", readBody(8<<10), s.Sessions.Require(s.Pages), s.logout)
+	// A POST's body is read (and capped) before the session middleware checks its
+	// CSRF field.
+	pages.POST("/forms/:questionnaire", readBody(collector.MaxSubmissionBytes), s.Sessions.Require(s.Pages, collector.RoleIntake), s.postForm)
+	pages.POST("/import", readBody(maxUpload+1<<20), s.Sessions.Require(s.Pages, collector.RoleIntake), s.postImport)
 
 	intake := pages.Group("", s.Sessions.Require(s.Pages, collector.RoleIntake))
 	intake.GET("/forms", s.formList)
 	intake.GET("/forms/:questionnaire", s.formPage)
-	intake.POST("/forms/:questionnaire", limitBody(collector.MaxSubmissionBytes), s.postForm)
 	intake.GET("/forms/:questionnaire/done", s.donePage)
 	intake.GET("/forms/:questionnaire/template.xlsx", s.template)
 	intake.GET("/import", s.importPage)
-	pages.POST("/import", limitBody(maxUpload+1<<20), parseMultipart, s.Sessions.Require(s.Pages, collector.RoleIntake), s.postImport)
 
 	coord := pages.Group("", s.Sessions.Require(s.Pages, collector.RoleCoordinator))
 	coord.GET("/audit", s.auditPage)
@@ -93,12 +95,46 @@ func homeOf(r collector.Role) string {
 	return "/reports"
 }
 
-// limitBody caps the body of a page's POST.
-func limitBody(n int64) gin.HandlerFunc {
+// readBody reads the form of a page's POST, capped at limit bytes, before anything else
+// looks at it; a problem is left for [Sessions.Require] (or the sign-in) to answer. An
+// upload (multipart) is read whole into memory: the cap is below the memory the parser
+// may use, so no part of a file, which holds exact answers, is written to a temporary
+// file.
+func readBody(limit int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+		var err error
+		if ct := c.ContentType(); ct == "multipart/form-data" {
+			err = c.Request.ParseMultipartForm(limit + 1<<20)
+		} else {
+			err = c.Request.ParseForm()
+		}
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				c.Set(bodyErrorKey, http.StatusRequestEntityTooLarge)
+			} else {
+				c.Set(bodyErrorKey, http.StatusBadRequest)
+			}
+		}
 		c.Next()
 	}
+}
+
+const bodyErrorKey = "tamtam.body_error"
+
+// bodyError answers a POST whose form could not be read, and reports whether it did.
+func bodyError(c *gin.Context, p *Pages) bool {
+	v, bad := c.Get(bodyErrorKey)
+	if !bad {
+		return false
+	}
+	if v == http.StatusRequestEntityTooLarge {
+		p.Error(c, http.StatusRequestEntityTooLarge, "too_large")
+	} else {
+		p.Error(c, http.StatusBadRequest, "bad_form")
+	}
+	return true
 }
 
 type loginMain struct {
@@ -123,7 +159,9 @@ func (s *Server) loginPage(c *gin.Context) {
 // the session holds its hash, and the audit log its id. A failed sign-in is audited
 // without any part of what was typed.
 func (s *Server) login(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 8<<10)
+	if bodyError(c, s.Pages) {
+		return
+	}
 	pg := s.Pages.NewPage(c, "login_title")
 	next := localPath(c.PostForm("next"))
 	if !s.Sessions.validLoginCSRF(c) {
@@ -275,10 +313,6 @@ func (s *Server) postForm(c *gin.Context) {
 	}
 	p, _ := collector.PrincipalOf(c)
 	pg := s.Pages.NewPage(c, "forms_title")
-	if err := c.Request.ParseForm(); err != nil {
-		s.Pages.Error(c, http.StatusRequestEntityTooLarge, "internal")
-		return
-	}
 	values := c.Request.PostForm
 	// The posted version, when this tamtam knows it: a form opened before an upgrade is
 	// checked against the definition it showed.

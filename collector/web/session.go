@@ -249,6 +249,9 @@ func (s *Sessions) Require(p *Pages, roles ...collector.Role) gin.HandlerFunc {
 			return
 		}
 		if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
+			if bodyError(c, p) {
+				return
+			}
 			if !s.validCSRF(ss, c) {
 				p.Error(c, http.StatusForbidden, "csrf")
 				return
