@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -129,6 +130,8 @@ func (s *Server) dashboard(c *gin.Context) {
 	pg.Title = m.W.Title
 	if y, err := strconv.Atoi(c.Query("year")); err == nil && y >= firstYear && y <= m.Year {
 		m.Year = y
+	} else {
+		m.Year = s.latestYear(c.Request.Context(), m.Year)
 	}
 	for y := s.Now().Year(); y >= firstYear; y-- {
 		m.Years = append(m.Years, y)
@@ -180,6 +183,17 @@ func (s *Server) dashboard(c *gin.Context) {
 	s.audit(event)
 	pg.Main = m
 	s.pages.Render(c, http.StatusOK, "dashboard", pg)
+}
+
+// latestYear returns the most recent year, from this one back, with any questionnaire:
+// in January the coordinator still works on last year's figures.
+func (s *Server) latestYear(ctx context.Context, this int) int {
+	for y := this; y >= firstYear; y-- {
+		if t, err := s.Source.DataCutOff(ctx, y); err == nil && !t.IsZero() {
+			return y
+		}
+	}
+	return this
 }
 
 func (s *Server) siteNames() map[string]Text {
