@@ -209,6 +209,9 @@ func (m keyMaintenance) print(w io.Writer) {
 	if m.dropped > 0 {
 		fmt.Fprintf(w, "%d link pairs of destroyed keys dropped from the store\n", m.dropped)
 	}
+	if m.dropErr != nil {
+		fmt.Fprintln(w, "the link pairs of destroyed keys are still in the store: this ClickHouse user may not drop them; run tamtam linkkey destroy-expired as the administrative user")
+	}
 }
 
 // maintainKeys brings the key directory and the store in line, at a.now():
