@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/tamtam-ngo/tamtam/collector"
 )
@@ -52,16 +53,16 @@ func (db *DB) Fingerprints(ctx context.Context, ids []string) (map[string]string
 // largeInsert is the size above which an insert asks for a larger memory limit.
 const largeInsert = 100_000
 
-const insertSubmissions = `INSERT INTO submissions (submission_id, questionnaire, version, site, year, month,
-	consent, gender, age_band, nationality_group, link_id, key_id, fingerprint,
-	answer_item, answer_value, received_at)`
+const insertSubmissions = `INSERT INTO submissions (` + submissionColumns + `)`
 
-// InsertRecords stores recs in one insert: a single block, which ClickHouse writes
-// atomically, so a failure stores none of them.
+// InsertRecords stores recs in one insert: a single block, which ClickHouse writes as one
+// part per partition (year), each atomically; a failure before the first part is written
+// stores none of them. Imports do not come this way: they go through a staging table
+// ([DB.Stage]), which is all or nothing across partitions and of any size.
 func (db *DB) InsertRecords(ctx context.Context, recs []collector.Record) error {
 	if len(recs) > largeInsert {
-		// An import is one block so that it is stored whole or not at all; ClickHouse
-		// needs about 4 KiB a row to take it, more than its default per-query limit.
+		// A batch tool's commit (tamtam demo) is one block; ClickHouse needs about 4 KiB
+		// a row to take it, more than its default per-query limit.
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_memory_usage": int(16 << 30)}))
 	}
 	// The re-keys a record asks for are noted before it is stored (see linkkeys.go).
@@ -73,19 +74,8 @@ func (db *DB) InsertRecords(ctx context.Context, recs []collector.Record) error 
 		return fmt.Errorf("queries: insert %d records: %w", len(recs), err)
 	}
 	defer batch.Close()
-	for _, r := range recs {
-		items := make([]string, len(r.Answers))
-		values := make([]string, len(r.Answers))
-		for i, a := range r.Answers {
-			items[i], values[i] = a.Item, a.Value
-		}
-		var consent uint8
-		if r.Consent {
-			consent = 1
-		}
-		if err := batch.Append(r.SubmissionID, r.Questionnaire, uint16(r.Version), r.Site, uint16(r.Year), r.Month,
-			consent, r.Gender, r.AgeBand, r.NationalityGroup, r.LinkID, r.KeyID, r.Fingerprint,
-			items, values, r.Received); err != nil {
+	for i := range recs {
+		if err := appendRecord(batch, &recs[i]); err != nil {
 			return fmt.Errorf("queries: insert %d records: %w", len(recs), err)
 		}
 	}
@@ -113,4 +103,20 @@ func (db *DB) SubmissionIDs(ctx context.Context, fn func(id string)) (int, error
 		n++
 	}
 	return n, rows.Err()
+}
+
+// appendRecord appends r to batch, in the order of submissionColumns.
+func appendRecord(batch driver.Batch, r *collector.Record) error {
+	items := make([]string, len(r.Answers))
+	values := make([]string, len(r.Answers))
+	for i, a := range r.Answers {
+		items[i], values[i] = a.Item, a.Value
+	}
+	var consent uint8
+	if r.Consent {
+		consent = 1
+	}
+	return batch.Append(r.SubmissionID, r.Questionnaire, uint16(r.Version), r.Site, uint16(r.Year), r.Month,
+		consent, r.Gender, r.AgeBand, r.NationalityGroup, r.LinkID, r.KeyID, r.Fingerprint,
+		items, values, r.Received)
 }

@@ -1,0 +1,54 @@
+package queries
+
+import (
+	"context"
+	"time"
+)
+
+// Hooks for the tests of staging (package queries_test, which chtest's import of queries
+// keeps outside this package).
+
+// SkewClock moves the clock of import leases by d, so that leases written before look d
+// older.
+func SkewClock(d time.Duration) { clockSkew.Add(int64(d)) }
+
+// Table returns the current name of the staging table.
+func (s *Staging) Table() string { return s.table() }
+
+// Renew renews the lease now, as the lease goroutine does every few seconds.
+func (s *Staging) Renew(ctx context.Context) error { return s.db.lease(ctx, s.table()) }
+
+// Crash leaves the staging table as a killed import would: the lease stops, the block
+// being filled is lost, the table stays.
+func (s *Staging) Crash() {
+	s.stopLease()
+	if s.batch != nil {
+		s.batch.Abort()
+		s.batch = nil
+	}
+	s.done = true
+}
+
+// CrashDuringCommit commits the staging table and attaches only the partition with the
+// given id before "crashing": what a process killed between two ATTACH PARTITION leaves.
+func (s *Staging) CrashDuringCommit(ctx context.Context, partitionID string) error {
+	if err := s.send(); err != nil {
+		return err
+	}
+	commit := commitPrefix + s.id
+	if err := s.db.lease(ctx, commit); err != nil {
+		return err
+	}
+	if err := s.rename(ctx, commit); err != nil {
+		return err
+	}
+	s.Crash()
+	return s.db.conn.Exec(ctx, stagingSQL(stagingAttach, commit), partitionID)
+}
+
+// Count runs a query returning one count().
+func (db *DB) Count(ctx context.Context, query string) (int, error) {
+	var n uint64
+	err := db.conn.QueryRow(ctx, query).Scan(&n)
+	return int(n), err
+}
