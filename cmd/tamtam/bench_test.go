@@ -239,7 +239,7 @@ func figuresNote() string {
 
 // writeImportCSV writes n generated entry questionnaires as a CSV with the template's
 // headers (item codes; multi answers joined by ";", "-" for none).
-func writeImportCSV(b *testing.B, path string, n int) {
+func writeImportCSV(b testing.TB, path string, n int) {
 	b.Helper()
 	catalog, err := collector.BuiltinCatalog()
 	if err != nil {

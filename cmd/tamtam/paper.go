@@ -14,6 +14,7 @@ import (
 
 	"github.com/tamtam-ngo/tamtam/collector"
 	"github.com/tamtam-ngo/tamtam/collector/paper"
+	"github.com/tamtam-ngo/tamtam/queries"
 )
 
 // cmdTemplate writes the Excel data-entry template of a questionnaire. It needs no store:
@@ -115,10 +116,24 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	}
 	defer app.Close()
 	im := &paper.Importer{Catalog: app.catalog, Preparer: app.api, Submitter: app.ingester, Lookup: app.db}
-	b, err := im.Check(ctx, in, paper.Options{Site: site, Questionnaire: questionnaire, CountExisting: dryRun})
+	if !dryRun {
+		// A real import stages its rows as it checks them and commits them in one move
+		// (queries.Staging). First, what earlier imports that crashed left behind.
+		rec, err := app.db.RecoverImports(ctx, queries.ImportLeaseTimeout)
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		if rec != (queries.ImportRecovery{}) {
+			app.log.Info("imports recovered", "dropped", rec.Dropped, "completed", rec.Completed)
+		}
+		im.Stager = stager{app.db}
+	}
+	b, err := im.Check(ctx, in, paper.Options{Site: site, Questionnaire: questionnaire, CountExisting: dryRun, DryRun: dryRun})
 	if err != nil {
 		return fmt.Errorf("import %s: %w", path, err)
 	}
+	// Interrupted before Store (a usage error below, a signal), the staging goes.
+	defer b.Discard(context.WithoutCancel(ctx))
 	for _, p := range b.Problems {
 		fmt.Fprintln(stdout, p)
 	}
@@ -156,6 +171,19 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	}
 	fmt.Fprintf(stdout, "import: %s: %d stored, %d already there\n", rows, res.Stored, res.Replayed)
 	return nil
+}
+
+// stager stages the rows of an import in a ClickHouse staging table (queries.Staging).
+type stager struct{ db *queries.DB }
+
+var _ paper.Stager = stager{}
+
+func (s stager) Stage(ctx context.Context) (paper.Staging, error) {
+	st, err := s.db.Stage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // writeImportReport writes the report of batch b, read from path, to out. It holds the

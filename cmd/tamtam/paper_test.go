@@ -3,16 +3,22 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/tamtam-ngo/tamtam/queries"
 )
 
 // paperValidRow is a complete entry questionnaire as an intake worker types it from paper:
@@ -254,6 +260,9 @@ func TestPaperImport(t *testing.T) {
 	if got := count(); got != "0\t0" {
 		t.Fatalf("after a refused import the store holds %s submissions, want none", got)
 	}
+	if got := e.sql(importTables); got != "0" {
+		t.Errorf("after a refused import %s staging tables are left, want none", got)
+	}
 
 	// Corrected, every distinct form is stored, anonymised like an API submission.
 	fixed := filepath.Join(dir, "fixed.xlsx")
@@ -304,6 +313,74 @@ func TestPaperImport(t *testing.T) {
 	}
 	if got := count(); got != "9\t9" {
 		t.Errorf("after the CSV import the store holds %s submissions, want 9", got)
+	}
+	if got := e.sql(importTables); got != "0" {
+		t.Errorf("after the imports %s staging tables are left, want none", got)
+	}
+}
+
+// importTables counts the staging tables of imports in the test's database.
+const importTables = `SELECT count() FROM system.tables WHERE database = currentDatabase()
+	AND (name LIKE 'import\\_stage\\_%' OR name LIKE 'import\\_commit\\_%')`
+
+// TestPaperImportCrash kills tamtam import (SIGKILL) while it stages a large file: nothing
+// of the file is visible, the staging table left behind is dropped by the next start's
+// recovery once its lease has expired, and importing the file again stores every row once.
+func TestPaperImportCrash(t *testing.T) {
+	e := newTestEnv(t)
+	const rows = 200_000
+	file := filepath.Join(t.TempDir(), "entry.csv")
+	writeImportCSV(t, file, rows)
+	args, _ := json.Marshal([]string{"import", file, "--site", "haren", "--data", e.cfg.Data, "--clickhouse", e.cfg.ClickHouse, "--log-level", "warn"})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), serveArgsEnv+"="+string(args))
+	var logs syncBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+	// Kill it once the first block is in its staging table, long before the last.
+	staged := `SELECT count() FROM system.parts WHERE database = currentDatabase() AND table LIKE 'import\\_stage\\_%' AND active`
+	for e.sql(staged) == "0" {
+		select {
+		case <-exited:
+			t.Fatalf("tamtam import ended before it could be killed while staging:\n%s", logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+
+	if got := e.sql("SELECT count() FROM submissions"); got != "0" {
+		t.Fatalf("after a killed import the store holds %s submissions, want none", got)
+	}
+	if got := e.sql(importTables); got != "1" {
+		t.Fatalf("after a killed import %s staging tables are left, want its one", got)
+	}
+	// The next import recovers only what is stale: its lease is still fresh, so this one
+	// stores the file beside the staging table; once the lease expires, recovery drops it.
+	code, out, errOut := e.cli("import", file, "--site", "haren")
+	if want := fmt.Sprintf("import: %d questionnaire rows: %d stored, 0 already there\n", rows, rows); code != 0 || out != want {
+		t.Fatalf("import after the crash = exit %d, %q, %q; want %q", code, out, errOut, want)
+	}
+	if got := e.sql("SELECT count(), uniqExact(toString(submission_id)) FROM submissions"); got != fmt.Sprintf("%d\t%d", rows, rows) {
+		t.Errorf("store holds %s submissions (rows, ids), want %d once each", got, rows)
+	}
+	if got := e.sql(importTables); got != "1" {
+		t.Errorf("%s staging tables left, want the crashed one (its lease is fresh)", got)
+	}
+	rec, err := e.app.db.RecoverImports(t.Context(), 0) // the owner is known dead
+	if err != nil || rec != (queries.ImportRecovery{Dropped: 1}) {
+		t.Errorf("RecoverImports = %+v, %v; want the crashed import's table dropped", rec, err)
+	}
+	if got := e.sql(importTables); got != "0" {
+		t.Errorf("after recovery %s staging tables are left, want none", got)
+	}
+	if got := e.sql("SELECT count() FROM submissions"); got != strconv.Itoa(rows) {
+		t.Errorf("after recovery the store holds %s submissions, want %d", got, rows)
 	}
 }
 

@@ -8,11 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -90,9 +94,32 @@ type Options struct {
 	// already there (dry runs). Otherwise only rows with their own submission_id are
 	// looked up, for conflicts: derived ids cannot conflict.
 	CountExisting bool
+	// DryRun checks without keeping the records, or staging them: memory stays flat
+	// whatever the file's size, and Store refuses the batch (ErrDryRun).
+	DryRun bool
 }
 
-// Batch is a checked file: the records of its valid rows, and every problem of the others.
+// Stager begins the staging area of an import: [queries.DB.Stage], through cmd/tamtam.
+type Stager interface {
+	Stage(ctx context.Context) (Staging, error)
+}
+
+// Staging holds the records of one import where no reader sees them until Commit makes
+// them visible together: [queries.Staging].
+type Staging interface {
+	// Add stages recs.
+	Add(ctx context.Context, recs []collector.Record) error
+	// Stored calls fn with the id and stored fingerprint of every staged record whose id
+	// is already stored.
+	Stored(ctx context.Context, fn func(id, fingerprint string)) error
+	// Commit stores every staged record whose id is not stored yet: all of them, or none,
+	// or — when it fails after its commit point, which it then says — all of them later.
+	Commit(ctx context.Context) error
+	// Discard drops what was staged; it does nothing after Commit.
+	Discard(ctx context.Context) error
+}
+
+// Batch is a checked file: its valid rows, ready to store, and every problem of the others.
 type Batch struct {
 	Questionnaire string
 	Version       int
@@ -103,32 +130,72 @@ type Batch struct {
 	Duplicates    []Duplicate
 	Existing      int // valid rows already stored, as far as looked up
 
-	recs     []collector.Record
-	recRows  []int // the row of each record
-	badRows  map[int]bool
-	explicit map[string]bool // ids given in the file (not derived)
-	idCol    int             // 1-based column of submission_id, 0 if none
+	valid   int // distinct submissions ready to store
+	bad     int // rows with a problem
+	dryRun  bool
+	idCol   int                  // 1-based column of submission_id, 0 if none
+	seen    map[uuid.UUID]seenID // the submissions of the file, by id
+	seed    maphash.Seed         // of the fingerprint hashes in seen
+	recs    []collector.Record   // without a Stager: the records to submit
+	recRows []int                // the row of each of recs
+	staging Staging              // with a Stager: where the records are
+}
+
+// seenID is what the importer keeps of each submission of a file: 32 bytes with its key,
+// so that a file of millions of rows is checked for repeated forms in little memory.
+type seenID struct {
+	row      int
+	fp       uint64 // hash of the fingerprint
+	explicit bool   // the id was given in the file, not derived
 }
 
 // RowsWithProblems returns the number of rows (the header row included) with a problem.
-func (b *Batch) RowsWithProblems() int { return len(b.badRows) }
+func (b *Batch) RowsWithProblems() int { return b.bad }
 
 // Valid returns the number of distinct submissions ready to store.
-func (b *Batch) Valid() int { return len(b.recs) }
+func (b *Batch) Valid() int { return b.valid }
+
+// Discard releases a batch that will not be stored: with a Stager, it drops the staging
+// table of a batch without problems (Check drops it itself when there are problems). It
+// does nothing after Store, and may be called more than once.
+func (b *Batch) Discard(ctx context.Context) error {
+	if b.staging == nil {
+		return nil
+	}
+	s := b.staging
+	b.staging = nil
+	return s.Discard(ctx)
+}
 
 // ErrProblems is returned by [Importer.Store] for a batch with problems: nothing is stored.
 var ErrProblems = errors.New("paper: the file has problems; nothing stored")
 
+// ErrDryRun is returned by [Importer.Store] for a batch checked with Options.DryRun, which
+// keeps no records.
+var ErrDryRun = errors.New("paper: a dry run keeps no records; check the file again to store it")
+
 // Importer reads filled-in templates (xlsx) and CSV files with the same headers, checks
 // every row through the API's validation and anonymisation, and stores all rows or none.
+//
+// Check streams: rows are read, prepared by one goroutine per core (in order: problems stay
+// reported by row), checked for repeats against a small hash per submission, and — with a
+// Stager — sent to a staging table as they come, so that memory does not grow with the
+// file. Without a Stager the batch holds its records for Store (the web page's uploads are
+// small); a dry run keeps none.
 type Importer struct {
 	Catalog  *collector.Catalog
 	Preparer Preparer
-	// Submitter stores the records of a batch; needed by Store only.
+	// Submitter stores the records of a batch checked without a Stager; needed by Store
+	// only.
 	Submitter Submitter
 	// Lookup finds submissions already stored; nil skips the look-up (no conflicts are
 	// then reported before storing, and Existing stays 0).
 	Lookup Lookup
+	// Stager, when set, makes Check stage the records of valid rows as it reads them and
+	// Store commit them in one move: an import of any size is stored all or nothing in
+	// flat memory. A batch without problems then holds a staging table until Store or
+	// Discard: call one of them.
+	Stager Stager
 }
 
 // principal is the intake principal of an import: the operator running tamtam import
@@ -149,13 +216,18 @@ const placeholderID = "00000000-0000-0000-0000-000000000000"
 // formatting or the order of multi codes, so a re-import stores nothing twice; and, being
 // keyed, the id cannot be brute-forced back to an exact age or country.
 func DerivedID(fingerprint string) string {
-	return uuid.NewSHA1(idNamespace, []byte(fingerprint)).String()
+	return derivedID(fingerprint).String()
 }
 
-// Check reads the file in r and checks every row, storing nothing. It returns an error
-// only when the file cannot be read as a whole (not a workbook or CSV, no header row,
-// unknown questionnaire, store unreachable for the look-up); problems of rows and
-// cells are in the batch.
+func derivedID(fingerprint string) uuid.UUID {
+	return uuid.NewSHA1(idNamespace, []byte(fingerprint))
+}
+
+// Check reads the file in r and checks every row, storing nothing (with a Stager, the
+// records of a file without problems wait in a staging table that only Store makes
+// visible). It returns an error only when the file cannot be read as a whole (not a
+// workbook or CSV, no header row, unknown questionnaire, store unreachable for the
+// look-up or the staging); problems of rows and cells are in the batch.
 func (im *Importer) Check(ctx context.Context, r io.Reader, opts Options) (*Batch, error) {
 	if opts.Site == "" {
 		return nil, errors.New("paper: no site given")
@@ -189,12 +261,10 @@ func (im *Importer) Check(ctx context.Context, r io.Reader, opts Options) (*Batc
 		return nil, err
 	}
 	b := &Batch{Questionnaire: d.ID, Version: d.Version, Format: format, Sheet: src.sheet(),
-		badRows: map[int]bool{}, explicit: map[string]bool{}}
-	rd := &rowReader{ctx: ctx, im: im, d: d, b: b, p: principal(opts.Site), site: opts.Site, src: src, seen: map[string]seenID{}}
-	if err := rd.read(); err != nil {
-		return nil, err
-	}
-	if err := im.lookUp(ctx, b, opts.CountExisting); err != nil {
+		dryRun: opts.DryRun, seen: map[uuid.UUID]seenID{}, seed: maphash.MakeSeed()}
+	rd := &rowReader{im: im, d: d, b: b, p: principal(opts.Site), site: opts.Site, src: src, opts: opts}
+	if err := rd.read(ctx); err != nil {
+		b.Discard(ctx)
 		return nil, err
 	}
 	slices.SortStableFunc(b.Problems, func(x, y Problem) int {
@@ -203,6 +273,17 @@ func (im *Importer) Check(ctx context.Context, r io.Reader, opts Options) (*Batc
 		}
 		return x.Column - y.Column
 	})
+	for i, p := range b.Problems {
+		if i == 0 || p.Row != b.Problems[i-1].Row {
+			b.bad++
+		}
+	}
+	if len(b.Problems) > 0 {
+		// Store refuses a batch with problems: its staged records will never be stored.
+		if err := b.Discard(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return b, nil
 }
 
@@ -232,42 +313,8 @@ func (im *Importer) definition(src source, asked string) (*collector.Definition,
 	return d, nil
 }
 
-// lookUp marks the valid rows already stored, and those whose own submission_id is
-// stored with other answers (a conflict: the row is a problem).
-func (im *Importer) lookUp(ctx context.Context, b *Batch, all bool) error {
-	if im.Lookup == nil || len(b.recs) == 0 {
-		return nil
-	}
-	var ids []string
-	for _, rec := range b.recs {
-		if all || b.explicit[rec.SubmissionID] {
-			ids = append(ids, rec.SubmissionID)
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	stored, err := im.Lookup.Fingerprints(ctx, ids)
-	if err != nil {
-		return fmt.Errorf("paper: look up stored submissions: %w", err)
-	}
-	for i, rec := range b.recs {
-		fp, ok := stored[rec.SubmissionID]
-		switch {
-		case !ok:
-		case fp == rec.Fingerprint:
-			b.Existing++
-		default:
-			b.problem(Problem{Row: b.recRows[i], Column: b.idCol, Item: IDColumn, Code: ErrConflict,
-				Message: "a submission with this submission_id is already stored with other answers"})
-		}
-	}
-	return nil
-}
-
 func (b *Batch) problem(p Problem) {
 	b.Problems = append(b.Problems, p)
-	b.badRows[p.Row] = true
 }
 
 // Result is what [Importer.Store] did.
@@ -276,14 +323,24 @@ type Result struct {
 	Replayed int // submissions already there, not stored again
 }
 
-// Store submits every record of b in one call, committed in one atomic insert. It
-// returns ErrProblems, storing nothing, when b has any problem. Rows whose own
+// Store stores every submission of b, all or none. It returns ErrProblems, storing
+// nothing, when b has any problem, and ErrDryRun for a dry run's batch. Rows whose own
 // submission_id was stored with other answers between Check and Store are the only way
 // for part of a file to be refused: Store then returns an error naming their rows, the
 // others being stored.
+//
+// With a Stager the staged records are committed in one move (see package queries:
+// staging tables); an error from a commit that failed after its commit point says the
+// rest is completed at the next start. Without one, the records go to the Submitter in one
+// call, committed in one insert.
 func (im *Importer) Store(ctx context.Context, b *Batch) (Result, error) {
-	if len(b.Problems) > 0 {
+	switch {
+	case len(b.Problems) > 0:
 		return Result{}, ErrProblems
+	case b.dryRun:
+		return Result{}, ErrDryRun
+	case b.staging != nil:
+		return im.commit(ctx, b)
 	}
 	var res Result
 	if len(b.recs) == 0 {
@@ -293,7 +350,7 @@ func (im *Importer) Store(ctx context.Context, b *Batch) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("paper: store %d submissions: %w", len(b.recs), err)
 	}
-	var conflicts []string
+	var conflicts []int
 	for i, o := range outs {
 		switch o {
 		case collector.Stored:
@@ -301,13 +358,53 @@ func (im *Importer) Store(ctx context.Context, b *Batch) (Result, error) {
 		case collector.Replayed:
 			res.Replayed++
 		default:
-			conflicts = append(conflicts, strconv.Itoa(b.recRows[i]))
+			conflicts = append(conflicts, b.recRows[i])
 		}
 	}
-	if conflicts != nil {
-		return res, fmt.Errorf("paper: rows %s: a submission with the same submission_id and other answers was stored meanwhile; the other rows were stored", strings.Join(conflicts, ", "))
+	return res, conflictError(conflicts)
+}
+
+// commit stores a staged batch: the ids already stored are told apart (replays, or
+// conflicts stored meanwhile), then the rest is moved in one commit.
+func (im *Importer) commit(ctx context.Context, b *Batch) (Result, error) {
+	var (
+		res       Result
+		conflicts []int
+	)
+	err := b.staging.Stored(ctx, func(id, fp string) {
+		u, err := uuid.Parse(id)
+		if err != nil {
+			return
+		}
+		switch s, ok := b.seen[u]; {
+		case !ok:
+		case s.fp == maphash.String(b.seed, fp):
+			res.Replayed++
+		default:
+			conflicts = append(conflicts, s.row)
+		}
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("paper: store %d submissions: %w", b.valid, err)
 	}
-	return res, nil
+	if err := b.staging.Commit(ctx); err != nil {
+		return Result{}, fmt.Errorf("paper: store %d submissions: %w", b.valid, err)
+	}
+	b.staging = nil
+	res.Stored = b.valid - res.Replayed - len(conflicts)
+	slices.Sort(conflicts)
+	return res, conflictError(conflicts)
+}
+
+func conflictError(rows []int) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	s := make([]string, len(rows))
+	for i, r := range rows {
+		s[i] = strconv.Itoa(r)
+	}
+	return fmt.Errorf("paper: rows %s: a submission with the same submission_id and other answers was stored meanwhile; the other rows were stored", strings.Join(s, ", "))
 }
 
 // column is what a column of the file holds.
@@ -317,27 +414,60 @@ type column struct {
 	noCode bool // no header: any data in it is a problem
 }
 
-type seenID struct {
-	row         int
-	fingerprint string
-}
-
 // rowReader turns the rows of one file into records and problems.
 type rowReader struct {
-	ctx   context.Context
 	im    *Importer
 	d     *collector.Definition
 	b     *Batch
 	p     collector.Principal
 	site  string
 	src   source
+	opts  Options
 	cols  []column
-	idCol int               // 1-based column of submission_id, 0 if none
-	itCol map[string]int    // 1-based column of each item
-	seen  map[string]seenID // submissions of the file so far, by id
+	idCol int            // 1-based column of submission_id, 0 if none
+	itCol map[string]int // 1-based column of each item
+
+	stage   *stageSink // with a Stager
+	lookups []lookup   // valid rows waiting for their look-up
 }
 
-func (rd *rowReader) read() error {
+// The pipeline of Check: the reader cuts the file into chunks of rows, workers prepare
+// them (validation, anonymisation, derived ids: the CPU of an import), and the collector
+// takes them back in order and does what needs the whole file: repeats, look-ups, the
+// staging. Every stage holds a bounded number of chunks.
+const (
+	chunkRows   = 256    // rows a worker takes at once
+	stageBlock  = 4096   // records handed to the staging at once
+	lookupBlock = 20_000 // ids looked up in the store at once
+)
+
+// chunk is a run of rows: the cells read, then the results prepared.
+type chunk struct {
+	seq   int
+	rows  []int
+	cells [][]string
+	out   []rowResult
+}
+
+// rowResult is what a worker made of one row.
+type rowResult struct {
+	row      int
+	problems []Problem
+	err      error // not a problem of the row: the import cannot go on
+	ok       bool  // rec is valid
+	rec      collector.Record
+	id       uuid.UUID
+	fp       uint64
+	explicit bool
+}
+
+// lookup is a valid row whose id is to be looked up in the store.
+type lookup struct {
+	id  string
+	key uuid.UUID
+}
+
+func (rd *rowReader) read(ctx context.Context) error {
 	row, cells, ok := rd.src.next()
 	for ok && blank(cells) { // leading empty rows
 		row, cells, ok = rd.src.next()
@@ -351,7 +481,89 @@ func (rd *rowReader) read() error {
 	if err := rd.header(row, cells); err != nil {
 		return err
 	}
+	rd.b.idCol = rd.idCol
+	if rd.im.Stager != nil && !rd.opts.DryRun {
+		rd.stage = newStageSink(ctx, rd.im.Stager)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workers := runtime.GOMAXPROCS(0)
+	jobs := make(chan *chunk, workers)
+	results := make(chan *chunk, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range jobs {
+				rd.prepare(c)
+				select {
+				case results <- c:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(jobs)
+		readErr <- rd.readRows(ctx, jobs)
+	}()
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
+
+	// Chunks come back in any order: keep them until their turn.
+	var err error
+	waiting := map[int]*chunk{}
+	next := 0
+	for c := range results {
+		waiting[c.seq] = c
+		for c := waiting[next]; c != nil; c = waiting[next] {
+			delete(waiting, next)
+			next++
+			if err == nil {
+				if err = rd.collect(ctx, c); err != nil {
+					cancel()
+				}
+			}
+		}
+	}
+	if rerr := <-readErr; err == nil {
+		err = rerr
+	}
+	if err == nil {
+		err = rd.flushLookups(ctx)
+	}
+	if rd.stage != nil {
+		staging, serr := rd.stage.close(err == nil && len(rd.b.Problems) == 0)
+		rd.b.staging = staging
+		if err == nil {
+			err = serr
+		}
+	}
+	return err
+}
+
+// readRows reads the rows after the header into chunks for the workers.
+func (rd *rowReader) readRows(ctx context.Context, jobs chan<- *chunk) error {
 	first := true
+	n, seq := 0, 0
+	c := &chunk{}
+	send := func() bool {
+		c.seq = seq
+		seq++
+		select {
+		case jobs <- c:
+			c = &chunk{}
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	for {
 		row, cells, ok := rd.src.next()
 		if !ok {
@@ -365,13 +577,19 @@ func (rd *rowReader) read() error {
 			continue
 		}
 		first = false
-		rd.b.Rows++
-		if rd.b.Rows%1024 == 0 && rd.ctx.Err() != nil { // a large file, interrupted
-			return fmt.Errorf("paper: row %d: %w", row, rd.ctx.Err())
+		n++
+		if n%1024 == 0 && ctx.Err() != nil { // a large file, interrupted
+			return fmt.Errorf("paper: row %d: %w", row, ctx.Err())
 		}
-		if err := rd.row(row, cells); err != nil {
-			return err
+		// The CSV reader reuses its slice of cells (not the strings).
+		c.rows, c.cells = append(c.rows, row), append(c.cells, slices.Clone(cells))
+		if len(c.rows) == chunkRows && !send() {
+			return fmt.Errorf("paper: row %d: %w", row, ctx.Err())
 		}
+	}
+	rd.b.Rows = n
+	if len(c.rows) > 0 && !send() {
+		return ctx.Err()
 	}
 	return rd.src.err()
 }
@@ -384,7 +602,6 @@ func blank(cells []string) bool {
 	}
 	return true
 }
-
 func (rd *rowReader) header(row int, cells []string) error {
 	rd.itCol = map[string]int{}
 	rd.cols = make([]column, len(cells))
@@ -449,15 +666,26 @@ func (rd *rowReader) labels(cells []string) bool {
 	return matched > 0 && 2*matched >= filled
 }
 
-func (rd *rowReader) row(row int, cells []string) error {
-	b := rd.b
+// prepare makes records of the rows of c: what each row needs alone, so that any number of
+// workers can run it.
+func (rd *rowReader) prepare(c *chunk) {
+	c.out = make([]rowResult, len(c.rows))
+	for i, row := range c.rows {
+		rd.prepareRow(row, c.cells[i], &c.out[i])
+	}
+	c.cells = nil
+}
+
+func (rd *rowReader) prepareRow(row int, cells []string, res *rowResult) {
+	res.row = row
 	env := &collector.Envelope{SubmissionID: placeholderID, Questionnaire: rd.d.ID, Version: rd.d.Version,
 		Site: rd.site, Answers: make(map[string]json.RawMessage, len(rd.itCol))}
-	explicit := ""
-	bad := false
+	var explicit uuid.UUID
+	given, bad := false, false
+	arena := make([]byte, 0, 512) // the raw answers of the row
 	fail := func(p Problem) {
 		p.Row = row
-		b.problem(p)
+		res.problems = append(res.problems, p)
 		bad = true
 	}
 	for i, cell := range cells {
@@ -477,45 +705,198 @@ func (rd *rowReader) row(row int, cells []string) error {
 					Message: "must be empty (tamtam derives the id from the answers) or a UUID like 0b8f6c1e-3c2a-4d5e-9f10-1a2b3c4d5e6f"})
 				continue
 			}
-			explicit = id.String()
-			env.SubmissionID = explicit
+			explicit, given = id, true
+			env.SubmissionID = id.String()
 		case c.item != nil:
-			env.Answers[c.item.Code] = answer(c.item, cell, rd.src)
+			from := len(arena)
+			arena = appendAnswer(arena, c.item, cell, rd.src)
+			env.Answers[c.item.Code] = arena[from:len(arena):len(arena)]
 		}
 	}
 	rec, err := rd.im.Preparer.Prepare(rd.p, env)
 	if err != nil {
 		var e *collector.Error
 		if !errors.As(err, &e) || len(e.Fields) == 0 {
-			return fmt.Errorf("paper: row %d: %w", row, err)
+			res.err = fmt.Errorf("paper: row %d: %w", row, err)
+			return
 		}
 		for _, fe := range e.Fields {
 			fail(Problem{Column: rd.column(fe.Item), Item: fe.Item, Code: fe.Code, Message: fe.Message})
 		}
-		return nil
+		return
 	}
 	if bad {
-		return nil
+		return
 	}
-	if explicit == "" {
-		rec.SubmissionID = DerivedID(rec.Fingerprint)
+	res.id, res.explicit = explicit, given
+	if !given {
+		res.id = derivedID(rec.Fingerprint)
+		rec.SubmissionID = res.id.String()
 	}
-	if prev, ok := rd.seen[rec.SubmissionID]; ok {
-		if prev.fingerprint == rec.Fingerprint {
-			b.Duplicates = append(b.Duplicates, Duplicate{Row: row, SameAs: prev.row})
-			return nil
+	res.rec, res.ok = rec, true
+	res.fp = maphash.String(rd.b.seed, rec.Fingerprint)
+}
+
+// collect takes the results of a chunk, in the order of the file: repeated submissions,
+// and the records of valid rows to the staging or the batch.
+func (rd *rowReader) collect(ctx context.Context, c *chunk) error {
+	b := rd.b
+	for i := range c.out {
+		res := &c.out[i]
+		if res.err != nil {
+			return res.err
 		}
-		fail(Problem{Column: rd.idCol, Item: IDColumn, Code: ErrDuplicateID,
-			Message: fmt.Sprintf("row %d has the same submission_id with other answers", prev.row)})
+		for _, p := range res.problems {
+			b.problem(p)
+		}
+		if !res.ok {
+			continue
+		}
+		if prev, ok := b.seen[res.id]; ok {
+			if prev.fp == res.fp {
+				b.Duplicates = append(b.Duplicates, Duplicate{Row: res.row, SameAs: prev.row})
+				continue
+			}
+			b.problem(Problem{Row: res.row, Column: rd.idCol, Item: IDColumn, Code: ErrDuplicateID,
+				Message: fmt.Sprintf("row %d has the same submission_id with other answers", prev.row)})
+			continue
+		}
+		b.seen[res.id] = seenID{row: res.row, fp: res.fp, explicit: res.explicit}
+		b.valid++
+		if rd.im.Lookup != nil && (rd.opts.CountExisting || res.explicit) {
+			rd.lookups = append(rd.lookups, lookup{id: res.rec.SubmissionID, key: res.id})
+			if len(rd.lookups) == lookupBlock {
+				if err := rd.flushLookups(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		switch {
+		case rd.stage != nil:
+			// A file with a problem is never stored: stop staging it.
+			if len(b.Problems) == 0 {
+				if err := rd.stage.add(res.rec); err != nil {
+					return err
+				}
+			}
+		case !b.dryRun:
+			b.recs = append(b.recs, res.rec)
+			b.recRows = append(b.recRows, res.row)
+		}
+	}
+	return nil
+}
+
+// flushLookups looks up the waiting rows: those already stored with the same answers are
+// counted, those whose own submission_id is stored with other answers are conflicts.
+func (rd *rowReader) flushLookups(ctx context.Context) error {
+	if len(rd.lookups) == 0 {
 		return nil
 	}
-	rd.seen[rec.SubmissionID] = seenID{row: row, fingerprint: rec.Fingerprint}
-	if explicit != "" {
-		b.explicit[explicit] = true
+	ids := make([]string, len(rd.lookups))
+	for i, l := range rd.lookups {
+		ids[i] = l.id
 	}
-	b.recs = append(b.recs, rec)
-	b.recRows = append(b.recRows, row)
+	stored, err := rd.im.Lookup.Fingerprints(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("paper: look up stored submissions: %w", err)
+	}
+	b := rd.b
+	for _, l := range rd.lookups {
+		fp, ok := stored[l.id]
+		if !ok {
+			continue
+		}
+		s := b.seen[l.key]
+		if maphash.String(b.seed, fp) == s.fp {
+			b.Existing++
+			continue
+		}
+		b.problem(Problem{Row: s.row, Column: b.idCol, Item: IDColumn, Code: ErrConflict,
+			Message: "a submission with this submission_id is already stored with other answers"})
+	}
+	rd.lookups = rd.lookups[:0]
 	return nil
+}
+
+// stageSink stages records from its own goroutine, so that the collector goes on while
+// ClickHouse takes a block. The staging is begun with the first record: a file without a
+// valid row stages nothing.
+type stageSink struct {
+	ctx     context.Context
+	stager  Stager
+	block   []collector.Record
+	blocks  chan []collector.Record
+	done    chan struct{}
+	staging Staging
+	err     error       // the goroutine's, read after done
+	failed  atomic.Bool // err is set: stop sending
+}
+
+func newStageSink(ctx context.Context, st Stager) *stageSink {
+	s := &stageSink{ctx: ctx, stager: st, blocks: make(chan []collector.Record, 2), done: make(chan struct{})}
+	go s.run()
+	return s
+}
+
+func (s *stageSink) run() {
+	defer close(s.done)
+	for recs := range s.blocks {
+		if s.err != nil {
+			continue
+		}
+		if s.staging == nil {
+			if s.staging, s.err = s.stager.Stage(s.ctx); s.err != nil {
+				s.failed.Store(true)
+				continue
+			}
+		}
+		if s.err = s.staging.Add(s.ctx, recs); s.err != nil {
+			s.failed.Store(true)
+		}
+	}
+}
+
+func (s *stageSink) add(rec collector.Record) error {
+	if s.failed.Load() {
+		return s.wait()
+	}
+	if s.block == nil {
+		s.block = make([]collector.Record, 0, stageBlock)
+	}
+	if s.block = append(s.block, rec); len(s.block) == stageBlock {
+		s.blocks <- s.block
+		s.block = nil
+	}
+	return nil
+}
+
+// wait ends the goroutine and returns its error.
+func (s *stageSink) wait() error {
+	if s.blocks != nil {
+		close(s.blocks)
+		s.blocks = nil
+	}
+	<-s.done
+	return s.err
+}
+
+// close sends the last block when keep is set, and returns the staging (nil when there is
+// nothing to keep: it is then discarded).
+func (s *stageSink) close(keep bool) (Staging, error) {
+	if keep && len(s.block) > 0 && !s.failed.Load() {
+		s.blocks <- s.block
+	}
+	s.block = nil
+	err := s.wait()
+	if s.staging == nil {
+		return nil, err
+	}
+	if !keep || err != nil {
+		s.staging.Discard(s.ctx)
+		return nil, err
+	}
+	return s.staging, nil
 }
 
 // column returns the column of an item or envelope field of a row: the envelope's fields
@@ -533,41 +914,84 @@ var numberPattern = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$`
 // converts; every check is Validate's, so a value it cannot make sense of is passed on as
 // a string and refused there with the API's code and message.
 func answer(it *collector.Item, cell string, src source) json.RawMessage {
+	return appendAnswer(nil, it, cell, src)
+}
+
+// appendAnswer appends answer(it, cell, src) to dst: a row's answers share one buffer.
+func appendAnswer(dst []byte, it *collector.Item, cell string, src source) []byte {
 	switch it.Type {
 	case collector.TypeChoice:
-		return jsonString(choiceCode(it, cell))
+		return appendJSONString(dst, choiceCode(it, cell))
 	case collector.TypeMulti:
-		raw := []byte{'['}
+		dst = append(dst, '[')
 		if cell != noneMark {
-			for _, part := range strings.FieldsFunc(cell, func(r rune) bool { return r == ';' || r == ',' || r == '\n' }) {
+			first := true
+			for part := range strings.FieldsFuncSeq(cell, func(r rune) bool { return r == ';' || r == ',' || r == '\n' }) {
 				if part = strings.TrimSpace(part); part != "" {
-					if len(raw) > 1 {
-						raw = append(raw, ',')
+					if !first {
+						dst = append(dst, ',')
 					}
-					raw = append(raw, jsonString(choiceCode(it, part))...)
+					first = false
+					dst = appendJSONString(dst, choiceCode(it, part))
 				}
 			}
 		}
-		return append(raw, ']')
+		return append(dst, ']')
 	case collector.TypeInteger:
-		if numberPattern.MatchString(cell) {
-			return json.RawMessage(cell)
+		if isNumber(cell) {
+			return append(dst, cell...)
 		}
 	case collector.TypeMonth:
 		if m, ok := src.month(cell); ok {
-			return jsonString(m)
+			return appendJSONString(dst, m)
 		}
 	}
-	return jsonString(cell)
+	return appendJSONString(dst, cell)
 }
 
-func jsonString(s string) json.RawMessage {
+// isNumber reports whether s matches numberPattern, without the regular expression: it
+// is asked for every number of every row.
+func isNumber(s string) bool {
+	i := 0
+	digits := func() bool {
+		from := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i > from
+	}
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	if !digits() {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if !digits() {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '-' || s[i] == '+') {
+			i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+func jsonString(s string) json.RawMessage { return appendJSONString(nil, s) }
+
+func appendJSONString(dst []byte, s string) []byte {
 	if plainASCII(s) { // the common case, codes and months: no escaping, no reflection
-		raw := make([]byte, 0, len(s)+2)
-		return append(append(append(raw, '"'), s...), '"')
+		return append(append(append(dst, '"'), s...), '"')
 	}
 	raw, _ := json.Marshal(s)
-	return raw
+	return append(dst, raw...)
 }
 
 func plainASCII(s string) bool {

@@ -57,7 +57,7 @@ func (m *memStore) Fingerprints(_ context.Context, ids []string) (map[string]str
 	return out, nil
 }
 
-func newImporter(t *testing.T) (*Importer, *memStore) {
+func newImporter(t testing.TB) (*Importer, *memStore) {
 	t.Helper()
 	sites, err := collector.LoadSites("")
 	if err != nil {
@@ -67,7 +67,10 @@ func newImporter(t *testing.T) (*Importer, *memStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	catalog := builtinCatalog(t)
+	catalog, err := collector.BuiltinCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
 	api := &collector.API{Catalog: catalog, Sites: sites,
 		Anonymiser: &collector.Anonymiser{Keys: &collector.Keyring{Current: key}},
 		Now:        func() time.Time { return testNow }}
@@ -550,5 +553,16 @@ func TestDerivedIDs(t *testing.T) {
 	}
 	if got := ids("mons", csvFileOf(t, d, ',', false, rows)); slices.ContainsFunc(got, func(id string) bool { return slices.Contains(haren, id) }) {
 		t.Error("the same forms for another site got the same ids")
+	}
+}
+
+// TestIsNumber: isNumber is numberPattern without the regular expression.
+func TestIsNumber(t *testing.T) {
+	cases := []string{"", "-", "0", "34", "-34", "007", "34.", "34.5", ".5", "3e", "3e5", "3E+5", "3e-05", "3.4e1",
+		"1e600000000", "+3", "3 ", " 3", "3x", "--3", "3.4.5", "3ee5", "٣", "85010112345", "3e+", "-.5", "3.e5"}
+	for _, s := range cases {
+		if got, want := isNumber(s), numberPattern.MatchString(s); got != want {
+			t.Errorf("isNumber(%q) = %v, want %v", s, got, want)
+		}
 	}
 }
