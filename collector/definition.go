@@ -142,10 +142,61 @@ type Definition struct {
 
 	byCode map[string]*Item
 	period string // code of the month item that dates a record (entry or follow-up month)
+	plan   *plan  // how Validate runs, compiled at load
+}
+
+// plan is a definition compiled for Validate: the references between items resolved to
+// item indices, once, rather than looked up by code for every submission.
+type plan struct {
+	when    [][]int // per item, the index of the item of each condition
+	subset  []int   // per item, the index of its SubsetOf item, or -1
+	maxItem []int   // per item, the index of its MaxItem item, or -1
+	sorted  []int   // item indices in the order of their codes (the canonical encoding)
+	byCode  []*Item // the items in that order
+	consent int     // index of ConsentItem, or -1
+}
+
+// compile returns the plan of d. References must name items of d (LoadCatalog checks it).
+func compile(d *Definition) *plan {
+	n := len(d.Items)
+	index := make(map[string]int, n)
+	for i, it := range d.Items {
+		index[it.Code] = i
+	}
+	ref := func(code string) int {
+		if i, ok := index[code]; ok {
+			return i
+		}
+		return -1
+	}
+	p := &plan{when: make([][]int, n), subset: make([]int, n), maxItem: make([]int, n), sorted: make([]int, n),
+		consent: ref(ConsentItem)}
+	for i, it := range d.Items {
+		for _, c := range it.When {
+			p.when[i] = append(p.when[i], ref(c.Item))
+		}
+		p.subset[i], p.maxItem[i], p.sorted[i] = ref(it.SubsetOf), ref(it.MaxItem), i
+	}
+	slices.SortFunc(p.sorted, func(a, b int) int { return strings.Compare(d.Items[a].Code, d.Items[b].Code) })
+	p.byCode = make([]*Item, n)
+	for k, i := range p.sorted {
+		p.byCode[k] = d.Items[i]
+	}
+	return p
 }
 
 // Item returns the item with the given code, or nil.
 func (d *Definition) Item(code string) *Item { return d.byCode[code] }
+
+// ItemsByCode returns the items in the order of their codes, the order of encodings that
+// must not depend on the definition's layout (the canonical form, stored answers); it
+// spares a sort per submission. The slice must not be modified.
+func (d *Definition) ItemsByCode() []*Item {
+	if d.plan != nil {
+		return d.plan.byCode
+	}
+	return compile(d).byCode
+}
 
 // PeriodItem returns the code of the required month item that dates the questionnaire
 // (meta.entry_month, meta.followup_month): the record's year and month come from it.
@@ -370,6 +421,7 @@ func loadDefinition(fsys fs.FS, name string, lists map[string][]Choice) (*Defini
 	if d.period == "" {
 		return nil, fmt.Errorf("a required month item that always applies is needed to date records")
 	}
+	d.plan = compile(d)
 	return d, nil
 }
 

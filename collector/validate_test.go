@@ -1,15 +1,24 @@
 package collector
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
+	"math/big"
+	mathrand "math/rand/v2"
+	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	gojson "github.com/goccy/go-json"
+	"github.com/google/uuid"
 )
 
 // testNow is the clock of every validation test: months after June 2025 are in the future.
@@ -792,4 +801,477 @@ func TestValidateEnvelopeBuiltInCode(t *testing.T) {
 	if got, want := errorPairs(errs), wantPairs("demo.name:unknown_item"); !slices.Equal(got, want) {
 		t.Errorf("Validate(Envelope{demo.name}) = %v, want %v", got, want)
 	}
+}
+
+// The tests below hold DecodeEnvelope and Validate to the implementation they replaced
+// (the ref… functions, kept here verbatim): the single-pass scanner and the compiled
+// plans were made for speed, and must not change one answer.
+
+func refDecodeEnvelope(data []byte) (*Envelope, []FieldError) {
+	if !wellFormed(data) {
+		return nil, []FieldError{{Code: ErrMalformed, Message: "the body is not valid JSON in UTF-8"}}
+	}
+	dec := newDecoder(data)
+	env, errs := refDecodeEnvelopeFrom(dec)
+	if errs == nil {
+		if _, err := dec.Token(); err != io.EOF {
+			return nil, []FieldError{{Code: ErrMalformed, Message: "the body must hold exactly one JSON object"}}
+		}
+	}
+	return env, errs
+}
+
+func refDecodeEnvelopeFrom(dec *gojson.Decoder) (*Envelope, []FieldError) {
+	keys, vals, dups, err := jsonObject(dec)
+	if err != nil {
+		return nil, []FieldError{{Code: ErrMalformed, Message: "the body is not a valid JSON submission object"}}
+	}
+	var errs []FieldError
+	for _, k := range dups {
+		errs = append(errs, FieldError{Item: k, Code: ErrDuplicateKey, Message: "this field is given twice"})
+	}
+	for _, k := range keys {
+		if !slices.Contains(envelopeFields, k) {
+			errs = append(errs, FieldError{Item: k, Code: ErrUnknownField, Message: "unknown field; allowed: " + strings.Join(envelopeFields, ", ")})
+		}
+	}
+	env := &Envelope{}
+	str := func(name string, dst *string) {
+		raw, ok := vals[name]
+		if !ok {
+			errs = append(errs, FieldError{Item: name, Code: ErrMissingField, Message: "this field is required"})
+			return
+		}
+		if err := gojson.Unmarshal(raw, dst); err != nil || *dst == "" {
+			errs = append(errs, FieldError{Item: name, Code: ErrWrongType, Message: "must be a non-empty string"})
+		}
+	}
+	str("submission_id", &env.SubmissionID)
+	str("questionnaire", &env.Questionnaire)
+	str("site", &env.Site)
+	if raw, ok := vals["version"]; !ok {
+		errs = append(errs, FieldError{Item: "version", Code: ErrMissingField, Message: "this field is required"})
+	} else if v, err := strconv.Atoi(string(raw)); err != nil || v < 1 {
+		errs = append(errs, FieldError{Item: "version", Code: ErrWrongType, Message: "must be a positive whole number"})
+	} else {
+		env.Version = v
+	}
+	if env.SubmissionID != "" {
+		if id, err := uuid.Parse(env.SubmissionID); err != nil || len(env.SubmissionID) != 36 {
+			errs = append(errs, FieldError{Item: "submission_id", Code: ErrInvalidID, Message: "must be a UUID chosen by the client, like 0b8f6c1e-3c2a-4d5e-9f10-1a2b3c4d5e6f"})
+		} else {
+			env.SubmissionID = id.String()
+		}
+	}
+	if raw, ok := vals["answers"]; !ok {
+		errs = append(errs, FieldError{Item: "answers", Code: ErrMissingField, Message: "this field is required"})
+	} else {
+		_, answers, dups, err := jsonObject(newDecoder(raw))
+		if err != nil {
+			errs = append(errs, FieldError{Item: "answers", Code: ErrWrongType, Message: "must be an object of item code to answer"})
+		}
+		for _, k := range dups {
+			errs = append(errs, FieldError{Item: k, Code: ErrDuplicateKey, Message: "this item is answered twice"})
+		}
+		env.Answers = answers
+	}
+	if errs != nil {
+		return nil, errs
+	}
+	return env, nil
+}
+
+func refValidate(d *Definition, env *Envelope, now time.Time) (*Submission, []FieldError) {
+	v := refValidation{def: d, answers: map[string]Value{}, bad: map[string]bool{}}
+	for _, code := range slices.Sorted(maps.Keys(env.Answers)) {
+		if d.Item(code) == nil {
+			v.fail(code, ErrUnknownItem, "this item is not part of "+d.ID+" version "+strconv.Itoa(d.Version))
+		}
+	}
+	thisMonth := now.In(brussels).Format("2006-01")
+	applies := map[string]applicability{}
+	for _, it := range d.Items {
+		raw, answered := env.Answers[it.Code]
+		if answered {
+			v.parse(it, raw, thisMonth)
+		}
+		applies[it.Code] = v.applies(it, applies)
+		switch {
+		case applies[it.Code] == unknown:
+			delete(v.answers, it.Code)
+			v.bad[it.Code] = true
+		case answered && applies[it.Code] == no:
+			if !v.bad[it.Code] {
+				v.fail(it.Code, ErrNotApplicable, "this item does not apply given the answers to "+conditionItems(it)+"; leave it out")
+			}
+			delete(v.answers, it.Code)
+		case !answered && applies[it.Code] == yes && it.Required:
+			v.fail(it.Code, ErrMissingRequired, "this item is required")
+		}
+	}
+	v.crossChecks()
+	if len(v.errs) > 0 {
+		return nil, v.errs
+	}
+	s := &Submission{ID: env.SubmissionID, Definition: d, Site: env.Site, Answers: v.answers,
+		Consent: v.answers[ConsentItem].Code == "1"}
+	s.canonicalJSON = refCanonical(s)
+	return s, nil
+}
+
+type refValidation struct {
+	def     *Definition
+	answers map[string]Value
+	bad     map[string]bool
+	errs    []FieldError
+}
+
+func (v *refValidation) fail(item, code, msg string) {
+	v.bad[item] = true
+	v.errs = append(v.errs, FieldError{Item: item, Code: code, Message: msg})
+}
+
+func (v *refValidation) applies(it *Item, applies map[string]applicability) applicability {
+	result := yes
+	for _, c := range it.When {
+		switch {
+		case applies[c.Item] == no:
+			return no
+		case applies[c.Item] == unknown || v.bad[c.Item]:
+			result = unknown
+			continue
+		}
+		if a, ok := v.answers[c.Item]; !ok || !slices.Contains(c.In, a.Code) {
+			return no
+		}
+	}
+	return result
+}
+
+func (v *refValidation) parse(it *Item, raw gojson.RawMessage, thisMonth string) {
+	s, isString := refJSONString(raw)
+	switch it.Type {
+	case TypeChoice:
+		if !isString {
+			v.fail(it.Code, ErrWrongType, "must be one choice code, as a string")
+			return
+		}
+		if _, ok := it.Choice(s); !ok {
+			v.badCode(it, s)
+			return
+		}
+		v.answers[it.Code] = Value{Code: s}
+	case TypeMulti:
+		var list []string
+		if len(raw) == 0 || raw[0] != '[' || gojson.Unmarshal(raw, &list) != nil {
+			v.fail(it.Code, ErrWrongType, "must be an array of choice codes (strings)")
+			return
+		}
+		seen := map[string]bool{}
+		for _, code := range list {
+			if _, ok := it.Choice(code); !ok {
+				v.badCode(it, code)
+				return
+			}
+			if seen[code] {
+				v.fail(it.Code, ErrDuplicateChoice, "a choice is given twice")
+				return
+			}
+			seen[code] = true
+		}
+		v.answers[it.Code] = Value{Codes: list}
+	case TypeInteger:
+		n, ok := integer(raw)
+		switch {
+		case !ok:
+			v.fail(it.Code, ErrWrongType, "must be a whole number")
+		case n.CmpAbs(big.NewInt(99999)) > 0:
+			v.fail(it.Code, ErrIdentifierLike, "this looks like an identifier or a date, not an answer; it was not stored")
+		case n.Int64() < int64(*it.Min) || n.Int64() > int64(*it.Max):
+			v.fail(it.Code, ErrOutOfRange, fmt.Sprintf("must be between %d and %d", *it.Min, *it.Max))
+		default:
+			v.answers[it.Code] = Value{Int: int(n.Int64())}
+		}
+	case TypeMonth:
+		switch {
+		case !isString:
+			v.fail(it.Code, ErrWrongType, "must be a month as a string, YYYY-MM")
+		case !monthPattern.MatchString(s):
+			v.fail(it.Code, ErrBadMonth, "must be a month written YYYY-MM (never a full date)")
+		case it.MinMonth != "" && s < it.MinMonth:
+			v.fail(it.Code, ErrMonthTooEarly, "must not be before "+it.MinMonth)
+		case it.NotFuture && s > thisMonth:
+			v.fail(it.Code, ErrMonthFuture, "must not be in the future")
+		default:
+			v.answers[it.Code] = Value{Text: s}
+		}
+	case TypeIdentifier:
+		norm := NormaliseIdentifier(s)
+		switch {
+		case !isString:
+			v.fail(it.Code, ErrWrongType, "must be a string")
+		case utf8.RuneCountInString(norm) < 3 || utf8.RuneCountInString(norm) > 64:
+			v.fail(it.Code, ErrOutOfRange, "must have between 3 and 64 letters or digits")
+		case isNationalNumber(norm):
+			v.fail(it.Code, ErrIdentifierLike, "looks like a national register number, which must never be entered; use the team's own identifier")
+		default:
+			v.answers[it.Code] = Value{Text: s}
+		}
+	}
+}
+
+func (v *refValidation) badCode(it *Item, code string) {
+	if looksLikeIdentifier(code) {
+		v.fail(it.Code, ErrIdentifierLike, "this looks like an identifier or personal detail, not a choice code; it was not stored")
+		return
+	}
+	v.fail(it.Code, ErrInvalidChoice, "not one of the choice codes of this item")
+}
+
+func (v *refValidation) crossChecks() {
+	for _, it := range v.def.Items {
+		a, ok := v.answers[it.Code]
+		if !ok {
+			continue
+		}
+		if it.SubsetOf != "" && !v.bad[it.SubsetOf] {
+			outer := v.answers[it.SubsetOf].Codes
+			for _, c := range a.Codes {
+				if !slices.Contains(outer, c) {
+					v.fail(it.Code, ErrNotSubset, "every choice must also be chosen in "+it.SubsetOf)
+					break
+				}
+			}
+		}
+		if it.MaxItem != "" {
+			if bound, ok := v.answers[it.MaxItem]; ok && a.Int > bound.Int {
+				v.fail(it.Code, ErrAboveItem, "must not be more than the answer to "+it.MaxItem)
+			}
+		}
+	}
+}
+
+func refJSONString(raw gojson.RawMessage) (string, bool) {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' {
+		plain := true
+		for _, c := range raw[1 : n-1] {
+			if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return string(raw[1 : n-1]), true
+		}
+	}
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || gojson.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+func refCanonical(s *Submission) []byte {
+	b := make([]byte, 0, 1024)
+	b = append(b, s.Definition.ID...)
+	b = append(b, '|')
+	b = strconv.AppendInt(b, int64(s.Definition.Version), 10)
+	b = append(b, '|')
+	b = append(b, s.Site...)
+	codes := make([]string, 0, len(s.Answers))
+	for c := range s.Answers {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	text := func(b []byte, v string) []byte {
+		b = append(b, 's')
+		b = strconv.AppendInt(b, int64(len(v)), 10)
+		b = append(b, ':')
+		return append(b, v...)
+	}
+	for _, c := range codes {
+		a := s.Answers[c]
+		b = append(b, '|')
+		b = append(b, c...)
+		b = append(b, '=')
+		switch s.Definition.Item(c).Type {
+		case TypeChoice:
+			b = append(b, "c:"...)
+			b = append(b, a.Code...)
+		case TypeMulti:
+			m := slices.Clone(a.Codes)
+			slices.Sort(m)
+			b = append(b, "m:"...)
+			b = append(b, strings.Join(m, ",")...)
+		case TypeInteger:
+			b = append(b, "i:"...)
+			b = strconv.AppendInt(b, int64(a.Int), 10)
+		case TypeIdentifier:
+			b = text(b, NormaliseIdentifier(a.Text))
+		default:
+			b = text(b, a.Text)
+		}
+	}
+	return b
+}
+
+// sameDecode reports how DecodeEnvelope(data) differs from the reference, or "".
+func sameDecode(data []byte) string {
+	env, errs := DecodeEnvelope(data)
+	wantEnv, wantErrs := refDecodeEnvelope(data)
+	if !reflect.DeepEqual(errs, wantErrs) {
+		return fmt.Sprintf("errors %v, reference %v", errs, wantErrs)
+	}
+	if !reflect.DeepEqual(env, wantEnv) {
+		return fmt.Sprintf("envelope %+v, reference %+v", env, wantEnv)
+	}
+	return ""
+}
+
+// sameValidate reports how Validate(d, env) differs from the reference, or "".
+func sameValidate(d *Definition, env *Envelope) string {
+	sub, errs := Validate(d, env, testNow)
+	want, wantErrs := refValidate(d, env, testNow)
+	switch {
+	case !reflect.DeepEqual(errs, wantErrs):
+		return fmt.Sprintf("errors %v, reference %v", errs, wantErrs)
+	case (sub == nil) != (want == nil):
+		return fmt.Sprintf("submission %v, reference %v", sub, want)
+	case sub == nil:
+		return ""
+	case sub.ID != want.ID || sub.Site != want.Site || sub.Definition != want.Definition || sub.Consent != want.Consent:
+		return fmt.Sprintf("submission %+v, reference %+v", sub, want)
+	case !reflect.DeepEqual(sub.Answers, want.Answers):
+		return fmt.Sprintf("answers %+v, reference %+v", sub.Answers, want.Answers)
+	case !bytes.Equal(sub.canonicalJSON, want.canonicalJSON):
+		return fmt.Sprintf("canonical %q, reference %q", sub.canonicalJSON, want.canonicalJSON)
+	}
+	return ""
+}
+
+// mutateBody returns body changed in a way that matters to a JSON decoder: a byte
+// removed, added or replaced by one that JSON gives meaning to, a run repeated, a member
+// repeated, a key escaped or in another script.
+func mutateBody(r *mathrand.Rand, body []byte) []byte {
+	const alphabet = "{}[]\",:\\ \t\n\r0123456789-+.eEtrufalsn/bu\x00\x1f\x7f\xff\xc3\xa9\xed\xa0\x80a"
+	b := slices.Clone(body)
+	at := r.IntN(len(b) + 1)
+	switch r.IntN(9) {
+	case 0:
+		if at < len(b) {
+			b = slices.Delete(b, at, at+1)
+		}
+	case 1:
+		b = slices.Insert(b, at, alphabet[r.IntN(len(alphabet))])
+	case 2:
+		if at < len(b) {
+			b[at] = alphabet[r.IntN(len(alphabet))]
+		}
+	case 3:
+		end := min(len(b), at+r.IntN(40))
+		b = slices.Insert(b, r.IntN(len(b)+1), b[at:end]...)
+	case 4:
+		b = bytes.Replace(b, []byte(`"answers":{`), []byte(`"answers":{"demo.age":35,`), 1)
+	case 5:
+		b = bytes.Replace(b, []byte(`"site"`), []byte(`"site":"mons","site"`), 1)
+	case 6:
+		b = bytes.Replace(b, []byte(`"demo.gender"`), []byte(`"demo\u002egender"`), 1)
+	case 7:
+		b = bytes.Replace(b, []byte(`"meta.consent"`), []byte("\"m\u00e9ta.consent\""), 1)
+	case 8:
+		b = bytes.ReplaceAll(b, []byte(`,`), []byte(" ,\n\t"))
+	}
+	return b
+}
+
+// TestDecodeEnvelopeFastPath: on generated bodies and thousands of mutations of them,
+// DecodeEnvelope gives exactly what the reference gives.
+func TestDecodeEnvelopeFastPath(t *testing.T) {
+	gen := NewDemo(2025, 11, testNow)
+	r := mathrand.New(mathrand.NewPCG(1, 2))
+	fast := 0
+	for i := range 3000 {
+		body := gen.Next().Body
+		for range i % 4 {
+			body = mutateBody(r, body)
+		}
+		if diff := sameDecode(body); diff != "" {
+			t.Fatalf("DecodeEnvelope(%q): %s", body, diff)
+		}
+		if _, _, ok := decodeEnvelopeFast(body); ok {
+			fast++
+		}
+	}
+	for _, s := range []string{
+		`{}`, ` {"answers":{}} `, `{"answers":[]}`, `{"answers":{},"answers":{"a":1}}`, `{"answers":"x","answers":{}}`,
+		`{"answers":{"a":1,"a":2,"b":{"c":[true,false,null,-0.5e+3]}}}`, `{"a":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`,
+		`{"version":01}`, `{"version":1.}`, `{"version":-}`, `{"version":1e}`, `{"x":"\u12"}`, `{"x":"\q"}`, "{\"x\":\"\t\"}",
+		`{"x":tru}`, `{"x":nul}`, `{"x" 1}`, `{"x":1,}`, `{,}`, `{"x":[1,]}`, `{"x":[,1]}`, `{"x":1}}`, `{"x":1} {}`,
+		`{"submission_id":"0B8F6C1E-3C2A-4D5E-9F10-1A2B3C4D5E6F","questionnaire":"entry","version":1,"site":"haren","answers":{"a":[ "b" , "c" ]}}`,
+		`{"submission_id":"urn:uuid:0b8f6c1e-3c2a-4d5e-9f10-1a2b3c4d5e6f","questionnaire":"e\u006etry","version":1,"site":"","answers":{}}`,
+		`{"submission_id":null,"questionnaire":1,"version":"1","site":true,"answers":null}`,
+		"{\"x\":\"\xed\xa0\x80\"}", "{\"x\":\"\xef\xbf\xbd\"}", "\xef\xbb\xbf{}",
+	} {
+		if diff := sameDecode([]byte(s)); diff != "" {
+			t.Errorf("DecodeEnvelope(%q): %s", s, diff)
+		}
+	}
+	if fast < 1000 {
+		t.Errorf("the scanner read %d bodies of 3000, want most unmutated ones", fast)
+	}
+}
+
+// TestValidateMatchesReference: on generated questionnaires with answers replaced by
+// values of every kind, Validate gives exactly what the reference gives.
+func TestValidateMatchesReference(t *testing.T) {
+	c, err := BuiltinCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := []string{`"1"`, `"0"`, `"8"`, `"9"`, `"F"`, `"\u0046"`, `"f"`, `34`, `17`, `34.0`, `3.4e1`, `-0`, `"34"`,
+		`1e600000000`, `123456789`, `1234567890`, ` 40 `, `-5`, `[]`, `["cannabis"]`, `[ "heroin" , "other" ]`,
+		`["cannabis","cannabis"]`, `["x"]`, `["a\u0062"]`, `["cannabis",null]`, `[1]`, `["cannabis"] `, `null`, `true`,
+		`{}`, `"2025-03"`, `"2025-13"`, `"2030-01"`, `"2014-01"`, `"2025-3"`, `"\uff12025-03"`, `" ab 12.345"`,
+		`"85010112345"`, `"é"`, `"0470123456"`, `"a@b"`, `""`, `"BE"`, `"MA"`, `"stateless"`}
+	gen := NewDemo(2025, 12, testNow)
+	r := mathrand.New(mathrand.NewPCG(3, 4))
+	for i := range 4000 {
+		env, errs := refDecodeEnvelope(gen.Next().Body)
+		if errs != nil {
+			t.Fatal(errs)
+		}
+		d, _ := c.Get(env.Questionnaire, env.Version)
+		for range i % 5 {
+			it := d.Items[r.IntN(len(d.Items))]
+			switch k := r.IntN(10); {
+			case k == 0:
+				delete(env.Answers, it.Code)
+			case k == 1 && len(it.Choices) > 0:
+				env.Answers[it.Code] = gojson.RawMessage(strconv.Quote(it.Choices[r.IntN(len(it.Choices))].Code))
+			case k == 2 && len(it.Choices) > 0:
+				env.Answers[it.Code] = gojson.RawMessage(`["` + it.Choices[r.IntN(len(it.Choices))].Code + `","` + it.Choices[r.IntN(len(it.Choices))].Code + `"]`)
+			case k == 3:
+				env.Answers["demo.colour"] = gojson.RawMessage(`"blue"`)
+			default:
+				env.Answers[it.Code] = gojson.RawMessage(values[r.IntN(len(values))])
+			}
+		}
+		if diff := sameValidate(d, env); diff != "" {
+			t.Fatalf("Validate(%v): %s", env.Answers, diff)
+		}
+	}
+}
+
+// FuzzDecodeEnvelopeReference explores what TestDecodeEnvelopeFastPath samples.
+func FuzzDecodeEnvelopeReference(f *testing.F) {
+	gen := NewDemo(2025, 13, testNow)
+	for range 5 {
+		f.Add(gen.Next().Body)
+	}
+	f.Add([]byte(`{"answers":{"a":1,"a":2},"answers":3}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if diff := sameDecode(data); diff != "" {
+			t.Fatalf("DecodeEnvelope(%q): %s", data, diff)
+		}
+	})
 }
