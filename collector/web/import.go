@@ -109,7 +109,7 @@ func (s *Server) postImport(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	b, err := s.Importer.Check(ctx, bytes.NewReader(data), paper.Options{Site: site, Questionnaire: questionnaire, CountExisting: dryRun})
+	b, err := s.Importer.Check(ctx, bytes.NewReader(data), paper.Options{Site: site, Questionnaire: questionnaire, CountExisting: dryRun, DryRun: dryRun})
 	if err != nil {
 		event.Detail = "unreadable file"
 		s.audit(event)
