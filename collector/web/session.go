@@ -183,9 +183,17 @@ func (s *Sessions) Open(c *gin.Context, tokenHash string) {
 	s.setCookie(c, ss)
 }
 
+// secureFor reports whether the cookies of the request must be Secure: tamtam serves TLS
+// itself, or a reverse proxy in front of it says the browser came over HTTPS. The header
+// can only make a cookie stricter, so it needs no trust: a forged one costs the forger
+// their own session.
+func (s *Sessions) secureFor(c *gin.Context) bool {
+	return s.secure || c.Request.TLS != nil || strings.EqualFold(c.GetHeader("X-Forwarded-Proto"), "https")
+}
+
 func (s *Sessions) setCookie(c *gin.Context, ss session) {
 	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: s.encode(ss), Path: "/",
-		Expires: ss.Issued.Add(s.maxAge), HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
+		Expires: ss.Issued.Add(s.maxAge), HttpOnly: true, Secure: s.secureFor(c), SameSite: http.SameSiteStrictMode})
 }
 
 // Close ends the request's session, if any, and clears its cookie.
@@ -202,7 +210,7 @@ func (s *Sessions) Close(c *gin.Context) {
 		s.mu.Unlock()
 	}
 	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: s.secureFor(c), SameSite: http.SameSiteStrictMode})
 }
 
 func (s *Sessions) current(c *gin.Context) (session, bool) {
@@ -307,7 +315,7 @@ func (s *Sessions) loginCSRF(c *gin.Context) string {
 	if err != nil || len(nonce) != 32 {
 		nonce = randomID()
 		http.SetCookie(c.Writer, &http.Cookie{Name: loginCookie, Value: nonce, Path: "/login", MaxAge: 3600,
-			HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
+			HttpOnly: true, Secure: s.secureFor(c), SameSite: http.SameSiteStrictMode})
 	}
 	return b64.EncodeToString(s.mac("login", nonce))
 }

@@ -265,3 +265,20 @@ func TestLocalPath(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionCookieSecureBehindProxy(t *testing.T) {
+	e := newSessionEnv(t)
+	for proto, want := range map[string]bool{"": false, "http": false, "https": true} {
+		req := httptest.NewRequest("GET", "/open", nil)
+		if proto != "" {
+			req.Header.Set("X-Forwarded-Proto", proto)
+		}
+		w := httptest.NewRecorder()
+		e.router.ServeHTTP(w, req)
+		for _, c := range w.Result().Cookies() {
+			if c.Name == sessionCookie && c.Secure != want {
+				t.Errorf("X-Forwarded-Proto %q: Secure = %v, want %v", proto, c.Secure, want)
+			}
+		}
+	}
+}
