@@ -21,6 +21,7 @@ FUZZTIME ?= 60s
 fuzz:
 	for t in FuzzDecodeEnvelope FuzzValidate FuzzDecodeBatch FuzzNormaliseIdentifier; do \
 		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./collector || exit 1; done
+	$(GO) test -run '^$$' -fuzz '^FuzzImport$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./collector/paper
 	$(GO) test -run '^$$' -fuzz '^FuzzProtect$$' -fuzztime $(FUZZTIME) ./reports/disclosure
 
 # govulncheck is pinned by the tool directive of go.mod. A known vulnerability in
