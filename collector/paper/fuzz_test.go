@@ -65,7 +65,7 @@ func FuzzImport(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// A file that makes the importer hang is a failure too: the worker dies, and the
 		// fuzzer keeps the input.
-		hang := time.AfterFunc(20*time.Second, func() { panic(fmt.Sprintf("Check hangs on %q", data)) })
+		hang := time.AfterFunc(time.Minute, func() { panic(fmt.Sprintf("Check hangs on %q", data)) })
 		defer hang.Stop()
 		ctx := context.Background()
 		b, err := im.Check(ctx, bytes.NewReader(data), Options{Site: "haren"})
