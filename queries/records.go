@@ -74,8 +74,9 @@ func (db *DB) InsertRecords(ctx context.Context, recs []collector.Record) error 
 		return fmt.Errorf("queries: insert %d records: %w", len(recs), err)
 	}
 	defer batch.Close()
+	var scratch answerColumns
 	for i := range recs {
-		if err := appendRecord(batch, &recs[i]); err != nil {
+		if err := scratch.append(batch, &recs[i]); err != nil {
 			return fmt.Errorf("queries: insert %d records: %w", len(recs), err)
 		}
 	}
@@ -105,12 +106,15 @@ func (db *DB) SubmissionIDs(ctx context.Context, fn func(id string)) (int, error
 	return n, rows.Err()
 }
 
-// appendRecord appends r to batch, in the order of submissionColumns.
-func appendRecord(batch driver.Batch, r *collector.Record) error {
-	items := make([]string, len(r.Answers))
-	values := make([]string, len(r.Answers))
-	for i, a := range r.Answers {
-		items[i], values[i] = a.Item, a.Value
+// answerColumns holds the answer arrays of the row being appended: the driver copies
+// them into its block, so one pair of slices serves every row.
+type answerColumns struct{ items, values []string }
+
+// append appends r to batch, in the order of submissionColumns.
+func (a *answerColumns) append(batch driver.Batch, r *collector.Record) error {
+	a.items, a.values = a.items[:0], a.values[:0]
+	for _, ans := range r.Answers {
+		a.items, a.values = append(a.items, ans.Item), append(a.values, ans.Value)
 	}
 	var consent uint8
 	if r.Consent {
@@ -118,5 +122,5 @@ func appendRecord(batch driver.Batch, r *collector.Record) error {
 	}
 	return batch.Append(r.SubmissionID, r.Questionnaire, uint16(r.Version), r.Site, uint16(r.Year), r.Month,
 		consent, r.Gender, r.AgeBand, r.NationalityGroup, r.LinkID, r.KeyID, r.Fingerprint,
-		items, values, r.Received)
+		a.items, a.values, r.Received)
 }

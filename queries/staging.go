@@ -75,7 +75,8 @@ const (
 	ImportLeaseTimeout = 2 * time.Minute
 )
 
-// submissionColumns lists the columns of submissions in the order [appendRecord] gives.
+// submissionColumns lists the columns of submissions in the order answerColumns.append
+// gives.
 const submissionColumns = `submission_id, questionnaire, version, site, year, month,
 	consent, gender, age_band, nationality_group, link_id, key_id, fingerprint,
 	answer_item, answer_value, received_at`
@@ -88,9 +89,13 @@ const (
 	stagingRename  = `RENAME TABLE {from} TO {t}`
 	stagingDrop    = `DROP TABLE IF EXISTS {t}`
 	stagingStored  = `SELECT submission_id, any(fingerprint) FROM submissions WHERE submission_id IN (SELECT submission_id FROM {t}) GROUP BY submission_id`
+	stagingStoredB = `SELECT submission_id, any(fingerprint) FROM submissions WHERE submission_id IN (SELECT submission_id FROM {t} WHERE submission_id IN (SELECT submission_id FROM submissions)) GROUP BY submission_id`
+	stagingCount   = `SELECT count() FROM {t}`
+	storedCount    = `SELECT count() FROM submissions`
 	stagingParts   = `SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = ? AND active`
 	stagingAttach  = `ALTER TABLE submissions ATTACH PARTITION ID ? FROM {t}`
 	stagingMove    = `INSERT INTO submissions (` + submissionColumns + `) SELECT ` + submissionColumns + ` FROM {t} WHERE submission_id NOT IN (SELECT submission_id FROM submissions WHERE submission_id IN (SELECT submission_id FROM {t}))`
+	stagingMoveB   = `INSERT INTO submissions (` + submissionColumns + `) SELECT ` + submissionColumns + ` FROM {t} WHERE submission_id NOT IN (SELECT submission_id FROM submissions)`
 	stagingLease   = `INSERT INTO import_leases (staging, heartbeat)`
 	stagingTables  = `SELECT name, metadata_modification_time FROM system.tables WHERE database = currentDatabase() AND name LIKE 'import%'`
 	stagingLeases  = `SELECT staging, max(heartbeat) FROM import_leases GROUP BY staging`
@@ -109,11 +114,12 @@ func stagingSQL(query, table string) string {
 // Staging is the staging table of one import, from [DB.Stage] until Commit or Discard.
 // Its methods are not safe for concurrent use.
 type Staging struct {
-	db    *DB
-	id    string
-	batch driver.Batch
-	block int // rows of the open block
-	rows  int // rows staged
+	db      *DB
+	id      string
+	batch   driver.Batch
+	scratch answerColumns
+	block   int // rows of the open block
+	rows    int // rows staged
 	// stored is the number of staged ids found in submissions by the last Stored, or -1
 	// when rows were added since (or Stored never ran): Commit then cannot attach.
 	stored int
@@ -228,7 +234,7 @@ func (s *Staging) Add(ctx context.Context, recs []collector.Record) error {
 			}
 			s.batch = b
 		}
-		if err := appendRecord(s.batch, &recs[i]); err != nil {
+		if err := s.scratch.append(s.batch, &recs[i]); err != nil {
 			return fmt.Errorf("queries: stage records: %w", err)
 		}
 		s.rows++
@@ -260,12 +266,19 @@ func (s *Staging) send() error {
 }
 
 // Stored calls fn with the id and stored fingerprint of every staged record whose
-// submission_id is already in submissions: one scan, whatever the number of records.
+// submission_id is already in submissions: one query, whatever the number of records.
 func (s *Staging) Stored(ctx context.Context, fn func(id, fingerprint string)) error {
 	if err := s.send(); err != nil {
 		return err
 	}
-	rows, err := s.db.conn.Query(ctx, stagingSQL(stagingStored, s.table()))
+	query, err := s.db.smallerSet(ctx, s.table(), s.rows, stagingStored, stagingStoredB)
+	if err != nil || query == "" {
+		if err == nil {
+			s.stored = 0 // nothing is stored at all
+		}
+		return err
+	}
+	rows, err := s.db.conn.Query(ctx, query)
 	if err != nil {
 		return fmt.Errorf("queries: staged ids already stored: %w", err)
 	}
@@ -390,7 +403,44 @@ func (db *DB) attachAll(ctx context.Context, table string) error {
 // moveFiltered inserts the rows of a committed staging table whose ids are not in
 // submissions yet. Repeating it after a partial move inserts only what is missing.
 func (db *DB) moveFiltered(ctx context.Context, table string) error {
-	return db.conn.Exec(ctx, stagingSQL(stagingMove, table))
+	staged, err := db.count(ctx, stagingSQL(stagingCount, table))
+	if err != nil {
+		return err
+	}
+	query, err := db.smallerSet(ctx, table, staged, stagingMove, stagingMoveB)
+	if err != nil {
+		return err
+	}
+	if query == "" {
+		query = stagingSQL(stagingMoveB, table) // nothing stored: nothing to skip
+	}
+	return db.conn.Exec(ctx, query)
+}
+
+// smallerSet picks, of two forms of a query on a staging table of staged rows, the one
+// whose IN (subquery) builds its set from the smaller side: a [stagedSet] query sets the
+// staged ids, a [storedSet] one the stored ids. ClickHouse builds the whole set before it
+// reads the other side: a million staged ids take more than a second to set even against
+// an empty store. It returns "" when submissions is empty.
+func (db *DB) smallerSet(ctx context.Context, table string, staged int, stagedSet, storedSet string) (string, error) {
+	stored, err := db.count(ctx, storedCount)
+	switch {
+	case err != nil:
+		return "", err
+	case stored == 0:
+		return "", nil
+	case stored < staged:
+		return stagingSQL(storedSet, table), nil
+	}
+	return stagingSQL(stagedSet, table), nil
+}
+
+func (db *DB) count(ctx context.Context, query string) (int, error) {
+	var n uint64
+	if err := db.conn.QueryRow(ctx, query).Scan(&n); err != nil {
+		return 0, err
+	}
+	return int(n), nil
 }
 
 // ImportRecovery is what [DB.RecoverImports] did.

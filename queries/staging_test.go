@@ -178,19 +178,33 @@ func TestStagingCommitSkipsStored(t *testing.T) {
 }
 
 // TestStagingCommitWithoutStored: Commit without a fresh Stored cannot know that nothing
-// is stored, and moves with the filter.
+// is stored, and moves with the filter, whichever of the store and the import is larger
+// (the filter's set is built from the smaller).
 func TestStagingCommitWithoutStored(t *testing.T) {
 	db := chtest.NewDB(t)
-	recs := stagedRecords(20)
+	recs := stagedRecords(40)
 	if err := db.InsertRecords(t.Context(), recs[:5]); err != nil {
 		t.Fatal(err)
 	}
-	s := stage(t, db, recs)
+	s := stage(t, db, recs[:20])
 	if err := s.Commit(t.Context()); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 	if rows, ids, _ := storeState(t, db); rows != 20 || ids != 20 {
 		t.Errorf("after commit: %d rows, %d ids; want 20, 20", rows, ids)
+	}
+	s = stage(t, db, recs[18:23]) // 2 stored of 5, in a store of 20
+	if got := storedBy(t, s); len(got) != 2 {
+		t.Errorf("Stored() = %v, want the 2 stored", got)
+	}
+	if err := s.Add(t.Context(), recs[23:24]); err != nil { // Stored is no longer fresh
+		t.Fatal(err)
+	}
+	if err := s.Commit(t.Context()); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if rows, ids, _ := storeState(t, db); rows != 24 || ids != 24 {
+		t.Errorf("after the second commit: %d rows, %d ids; want 24, 24", rows, ids)
 	}
 }
 
