@@ -18,6 +18,8 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/tamtam-ngo/tamtam/collector"
+	"github.com/tamtam-ngo/tamtam/collector/paper"
 	"github.com/tamtam-ngo/tamtam/queries"
 )
 
@@ -415,5 +417,82 @@ func paperCheckReport(t *testing.T, path string, cells []string) {
 	slices.Sort(filled)
 	if !slices.Equal(commented, cells) || !slices.Equal(filled, cells) {
 		t.Errorf("report %s: commented %q, filled %q; want exactly %q", filepath.Base(path), commented, filled, cells)
+	}
+}
+
+// TestPaperImportExplicitIDs: rows with their own submission_id are checked against the
+// store in one look-up in the staging table: a stored id with other answers refuses the
+// file (nothing stored, nothing staged left), the same answers are already there.
+func TestPaperImportExplicitIDs(t *testing.T) {
+	e := newTestEnv(t)
+	dir := t.TempDir()
+	tmpl := filepath.Join(dir, "entry.xlsx")
+	if code, _, errOut := e.cli("template", "--out", tmpl); code != 0 {
+		t.Fatalf("template = exit %d, %s", code, errOut)
+	}
+	const id1, id2, id3 = "0b8f6c1e-3c2a-4d5e-9f10-1a2b3c4d5e6f", "1b8f6c1e-3c2a-4d5e-9f10-1a2b3c4d5e6f", "2b8f6c1e-3c2a-4d5e-9f10-1a2b3c4d5e6f"
+	first := filepath.Join(dir, "first.csv")
+	paperCSV(t, tmpl, first, []map[string]any{paperWith(paperValidRow(), "submission_id", id1), paperWith(paperValidRow(), "submission_id", id2, "demo.age", 40)})
+	if code, out, errOut := e.cli("import", first, "--site", "haren"); code != 0 || !strings.HasSuffix(out, ": 2 stored, 0 already there\n") {
+		t.Fatalf("import = exit %d, %q, %q", code, out, errOut)
+	}
+	// id2 again with other answers, and a new form: refused as a whole.
+	second := filepath.Join(dir, "second.csv")
+	paperCSV(t, tmpl, second, []map[string]any{paperWith(paperValidRow(), "submission_id", id3), paperWith(paperValidRow(), "submission_id", id2, "demo.age", 41)})
+	code, out, errOut := e.cli("import", second, "--site", "haren")
+	want := "row 4, submission_id: conflict: a submission with this submission_id is already stored with other answers\n"
+	if code != 1 || !strings.HasPrefix(out, want) || errOut != "tamtam: import: nothing stored: 1 problems in 1 rows\n" {
+		t.Errorf("import of a conflict = exit %d, %q, %q; want %q first", code, out, errOut, want)
+	}
+	if got := e.sql("SELECT count() FROM submissions"); got != "2" {
+		t.Errorf("after a refused import the store holds %s submissions, want 2", got)
+	}
+	if got := e.sql(importTables); got != "0" {
+		t.Errorf("after a refused import %s staging tables are left, want none", got)
+	}
+	// The first file again: nothing new.
+	if code, out, _ := e.cli("import", first, "--site", "haren"); code != 0 || !strings.HasSuffix(out, ": 0 stored, 2 already there\n") {
+		t.Errorf("re-import = exit %d, %q", code, out)
+	}
+}
+
+// TestPaperStoreConflictMeanwhile: a submission stored under a row's own id between Check
+// and Store (by the API, another import) is the one way for part of a file to be
+// refused: Store names the row, stores the others, and never stores the id twice.
+func TestPaperStoreConflictMeanwhile(t *testing.T) {
+	e := newTestEnv(t)
+	dir := t.TempDir()
+	tmpl := filepath.Join(dir, "entry.xlsx")
+	if code, _, errOut := e.cli("template", "--out", tmpl); code != 0 {
+		t.Fatalf("template = exit %d, %s", code, errOut)
+	}
+	const id1, id2 = "0b8f6c1e-3c2a-4d5e-9f10-1a2b3c4d5e6f", "1b8f6c1e-3c2a-4d5e-9f10-1a2b3c4d5e6f"
+	file := filepath.Join(dir, "forms.csv")
+	paperCSV(t, tmpl, file, []map[string]any{paperWith(paperValidRow(), "submission_id", id1), paperWith(paperValidRow(), "submission_id", id2, "demo.age", 40), paperValidRow()})
+	im := &paper.Importer{Catalog: e.app.catalog, Preparer: e.app.api, Lookup: e.app.db, Stager: stager{e.app.db}}
+	in, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	b, err := im.Check(t.Context(), in, paper.Options{Site: "haren"})
+	if err != nil || len(b.Problems) != 0 || b.Valid() != 3 {
+		t.Fatalf("Check = %v, %v; want 3 valid rows", b, err)
+	}
+	// Meanwhile id2 is stored with other answers.
+	other := collector.Record{SubmissionID: id2, Questionnaire: "entry", Version: 1, Site: "haren", Month: "2025-03",
+		Year: 2025, Fingerprint: "other", Received: time.Now()}
+	if err := e.app.db.InsertRecords(t.Context(), []collector.Record{other}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := im.Store(t.Context(), b)
+	if err == nil || !strings.Contains(err.Error(), "rows 4:") || res != (paper.Result{Stored: 2}) {
+		t.Errorf("Store = %+v, %v; want 2 stored and row 4 named", res, err)
+	}
+	if got := e.sql("SELECT count(), uniqExact(toString(submission_id)), countIf(fingerprint = 'other') FROM submissions"); got != "3\t3\t1" {
+		t.Errorf("store holds (rows, ids, the other one) %s, want 3 3 1", got)
+	}
+	if got := e.sql(importTables); got != "0" {
+		t.Errorf("%s staging tables are left, want none", got)
 	}
 }

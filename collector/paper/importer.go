@@ -427,8 +427,9 @@ type rowReader struct {
 	idCol int            // 1-based column of submission_id, 0 if none
 	itCol map[string]int // 1-based column of each item
 
-	stage   *stageSink // with a Stager
-	lookups []lookup   // valid rows waiting for their look-up
+	stage    *stageSink // with a Stager
+	lookups  []lookup   // without: valid rows waiting for their look-up
+	explicit bool       // a valid row has its own submission_id
 }
 
 // The pipeline of Check: the reader cuts the file into chunks of rows, workers prepare
@@ -438,7 +439,7 @@ type rowReader struct {
 const (
 	chunkRows   = 256    // rows a worker takes at once
 	stageBlock  = 4096   // records handed to the staging at once
-	lookupBlock = 20_000 // ids looked up in the store at once
+	lookupBlock = 20_000 // ids looked up in the store at once, without staging
 )
 
 // chunk is a run of rows: the cells read, then the results prepared.
@@ -539,10 +540,23 @@ func (rd *rowReader) read(ctx context.Context) error {
 		err = rd.flushLookups(ctx)
 	}
 	if rd.stage != nil {
-		staging, serr := rd.stage.close(err == nil && len(rd.b.Problems) == 0)
-		rd.b.staging = staging
+		staging, serr := rd.stage.finish()
 		if err == nil {
 			err = serr
+		}
+		// One look-up for the whole file, in the store, rather than one per block.
+		if err == nil && staging != nil && rd.im.Lookup != nil && (rd.opts.CountExisting || rd.explicit) {
+			err = staging.Stored(ctx, rd.storedAlready)
+		}
+		switch {
+		case staging == nil:
+		case err != nil || len(rd.b.Problems) > 0:
+			// Never to be stored: a batch with problems is refused.
+			if derr := staging.Discard(ctx); err == nil {
+				err = derr
+			}
+		default:
+			rd.b.staging = staging
 		}
 	}
 	return err
@@ -763,6 +777,15 @@ func (rd *rowReader) collect(ctx context.Context, c *chunk) error {
 		}
 		b.seen[res.id] = seenID{row: res.row, fp: res.fp, explicit: res.explicit}
 		b.valid++
+		rd.explicit = rd.explicit || res.explicit
+		if rd.stage != nil {
+			// Staged even after a problem, so that one look-up in the staging table at the
+			// end finds every conflict; the staging is dropped then.
+			if err := rd.stage.add(res.rec); err != nil {
+				return err
+			}
+			continue
+		}
 		if rd.im.Lookup != nil && (rd.opts.CountExisting || res.explicit) {
 			rd.lookups = append(rd.lookups, lookup{id: res.rec.SubmissionID, key: res.id})
 			if len(rd.lookups) == lookupBlock {
@@ -771,20 +794,31 @@ func (rd *rowReader) collect(ctx context.Context, c *chunk) error {
 				}
 			}
 		}
-		switch {
-		case rd.stage != nil:
-			// A file with a problem is never stored: stop staging it.
-			if len(b.Problems) == 0 {
-				if err := rd.stage.add(res.rec); err != nil {
-					return err
-				}
-			}
-		case !b.dryRun:
+		if !b.dryRun {
 			b.recs = append(b.recs, res.rec)
 			b.recRows = append(b.recRows, res.row)
 		}
 	}
 	return nil
+}
+
+// storedAlready classifies a staged submission found in the store: the same answers are
+// counted as there already, other answers under the same id are a conflict.
+func (rd *rowReader) storedAlready(id, fp string) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return
+	}
+	b := rd.b
+	s, ok := b.seen[u]
+	switch {
+	case !ok:
+	case maphash.String(b.seed, fp) == s.fp:
+		b.Existing++
+	default:
+		b.problem(Problem{Row: s.row, Column: b.idCol, Item: IDColumn, Code: ErrConflict,
+			Message: "a submission with this submission_id is already stored with other answers"})
+	}
 }
 
 // flushLookups looks up the waiting rows: those already stored with the same answers are
@@ -801,19 +835,10 @@ func (rd *rowReader) flushLookups(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("paper: look up stored submissions: %w", err)
 	}
-	b := rd.b
 	for _, l := range rd.lookups {
-		fp, ok := stored[l.id]
-		if !ok {
-			continue
+		if fp, ok := stored[l.id]; ok {
+			rd.storedAlready(l.id, fp)
 		}
-		s := b.seen[l.key]
-		if maphash.String(b.seed, fp) == s.fp {
-			b.Existing++
-			continue
-		}
-		b.problem(Problem{Row: s.row, Column: b.idCol, Item: IDColumn, Code: ErrConflict,
-			Message: "a submission with this submission_id is already stored with other answers"})
 	}
 	rd.lookups = rd.lookups[:0]
 	return nil
@@ -881,22 +906,19 @@ func (s *stageSink) wait() error {
 	return s.err
 }
 
-// close sends the last block when keep is set, and returns the staging (nil when there is
-// nothing to keep: it is then discarded).
-func (s *stageSink) close(keep bool) (Staging, error) {
-	if keep && len(s.block) > 0 && !s.failed.Load() {
+// finish sends the last block, ends the goroutine and returns the staging (nil when
+// nothing was staged) and the first error of the staging.
+func (s *stageSink) finish() (Staging, error) {
+	if len(s.block) > 0 && !s.failed.Load() {
 		s.blocks <- s.block
 	}
 	s.block = nil
 	err := s.wait()
-	if s.staging == nil {
-		return nil, err
-	}
-	if !keep || err != nil {
+	if err != nil && s.staging != nil {
 		s.staging.Discard(s.ctx)
 		return nil, err
 	}
-	return s.staging, nil
+	return s.staging, err
 }
 
 // column returns the column of an item or envelope field of a row: the envelope's fields
@@ -1007,10 +1029,12 @@ func plainASCII(s string) bool {
 // for a code typed in another case, the item's code if only one matches.
 func choiceCode(it *collector.Item, cell string) string {
 	code := cell
-	for _, sep := range []string{choiceSeparator, " – ", " - "} {
-		if before, _, ok := strings.Cut(cell, sep); ok {
-			code = strings.TrimSpace(before)
-			break
+	if strings.IndexByte(cell, ' ') >= 0 { // every separator holds a space; codes do not
+		for _, sep := range choiceSeparators {
+			if before, _, ok := strings.Cut(cell, sep); ok {
+				code = strings.TrimSpace(before)
+				break
+			}
 		}
 	}
 	if _, ok := it.Choice(code); ok {
@@ -1030,6 +1054,10 @@ func choiceCode(it *collector.Item, cell string) string {
 	}
 	return code
 }
+
+// choiceSeparators end the code of a dropdown entry: the template's, and the dashes a
+// spreadsheet or a typist puts instead.
+var choiceSeparators = []string{choiceSeparator, " – ", " - "}
 
 // source is a file of rows: a workbook's data sheet or a CSV file.
 type source interface {
