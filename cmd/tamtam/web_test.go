@@ -225,6 +225,19 @@ func TestWebIntakeForm(t *testing.T) {
 			if got := b.text(t, "p.site strong"); got != "Prison de Haren" {
 				t.Errorf("site shown = %q, want Prison de Haren (the token's only site)", got)
 			}
+			// On a tablet held upright and on a small phone, nothing is wider than the
+			// screen, and the answer buttons stay large enough to touch.
+			for _, width := range []int64{768, 360} {
+				b.do(t, "viewport", chromedp.EmulateViewport(width, 900))
+				got := get(t, b, "layout", chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth,
+					Math.round(document.querySelector('input[type=radio]').getBoundingClientRect().width),
+					Math.round(document.querySelector('button[type=submit]').getBoundingClientRect().height)]`))
+				if got[0] > int(width) || got[1] < 24 || got[2] < 44 {
+					t.Errorf("at %d px: page %d px wide, radio %d px, button %d px high; want no overflow, radios ≥ 24 px, buttons ≥ 44 px",
+						width, got[0], got[1], got[2])
+				}
+			}
+			b.do(t, "viewport", chromedp.EmulateViewport(1200, 900))
 
 			if js {
 				// Nothing answered: the questions behind consent do not apply.
