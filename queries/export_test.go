@@ -52,3 +52,11 @@ func (db *DB) Count(ctx context.Context, query string) (int, error) {
 	err := db.conn.QueryRow(ctx, query).Scan(&n)
 	return int(n), err
 }
+
+// SmallBlocks makes staging send blocks of rows rows and merge from the mergeAfter-th,
+// until the test ends.
+func SmallBlocks(t interface{ Cleanup(func()) }, rows, mergeAfter int) {
+	b, m := stagingBlock, mergeAfterBlocks
+	stagingBlock, mergeAfterBlocks = rows, mergeAfter
+	t.Cleanup(func() { stagingBlock, mergeAfterBlocks = b, m })
+}

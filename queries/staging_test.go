@@ -300,3 +300,27 @@ func TestStagingCommitLost(t *testing.T) {
 		t.Errorf("%d rows stored, import tables %v; want nothing", rows, imports)
 	}
 }
+
+// TestStagingBlocks: an import of many blocks (one INSERT, a Flush a block, the merges
+// of the staging table started again after many) is stored whole.
+func TestStagingBlocks(t *testing.T) {
+	queries.SmallBlocks(t, 4, 3)
+	db, logs := openLogged(t)
+	recs := stagedRecords(50)
+	s := stage(t, db, recs)
+	if err := s.Add(t.Context(), recs[:0]); err != nil {
+		t.Fatal(err)
+	}
+	if got := storedBy(t, s); len(got) != 0 {
+		t.Fatalf("Stored() = %v", got)
+	}
+	if err := s.Commit(t.Context()); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if rows, ids, imports := storeState(t, db); rows != 50 || ids != 50 || len(imports) != 0 {
+		t.Errorf("after commit: %d rows, %d ids, import tables %v; want 50, 50 and none", rows, ids, imports)
+	}
+	if strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("Commit logged a warning:\n%s", logs.String())
+	}
+}
