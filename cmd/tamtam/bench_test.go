@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -156,7 +157,9 @@ func BenchmarkIngest(b *testing.B) {
 		b.Fatal(err)
 	}
 	srv := httptest.NewServer(app.Handler())
+	stop := profileCPU(b, "ingest")
 	tamtam := generateLoad(srv.URL+"/api/v1/submissions", bearer, bodies, conns, d)
+	stop()
 	srv.Close()
 	app.Close()
 
@@ -168,6 +171,28 @@ func BenchmarkIngest(b *testing.B) {
 	fmt.Printf("  ratio %.2f (target >= 0.50), p99 %s (target <= 50ms)\n", ratio, tamtam.p99.Round(100*time.Microsecond))
 	b.ReportMetric(ratio, "ratio")
 	b.ReportMetric(float64(tamtam.p99.Microseconds())/1000, "p99-ms")
+}
+
+// profileCPU profiles the CPU of the test process, load generator included, into
+// $TAMTAM_BENCH_PROFILES/name.cpu when that variable names a directory, until the
+// returned function is called: the profile of the measured phase only, not of the set-up
+// (`go test -cpuprofile` covers the whole benchmark).
+func profileCPU(b *testing.B, name string) (stop func()) {
+	dir := os.Getenv("TAMTAM_BENCH_PROFILES")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, name+".cpu"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // BenchmarkReport: `tamtam report` for a year of 1,000,000 submissions (target <= 10 s)
