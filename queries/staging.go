@@ -62,11 +62,13 @@ const (
 
 var stagingName = regexp.MustCompile(`^import_(stage|commit)_[0-9a-f]{16}$`)
 
-// stagingBlock is the number of rows sent to ClickHouse in one block: a part of the
-// staging table. About 2 KiB a row in the driver's buffers, so the import's memory does
-// not grow with the file; a million rows make 16 parts. (Half the block took a tenth
-// more time for a quarter less memory.) mergeAfterBlocks is the number of blocks (6.3
-// million rows) from which a staging table merges its parts. Variables for the tests.
+// stagingBlock is the number of rows sent to ClickHouse in one block, about 2 KiB a row
+// in the driver's buffers: the import's memory does not grow with the file. (Half the
+// block took a tenth more time for a quarter less memory.) The server squashes the
+// blocks of one INSERT into parts of up to min_insert_block_size_rows rows or
+// min_insert_block_size_bytes bytes: a million submissions make four or five parts per
+// partition. mergeAfterBlocks is the number of blocks (6.3 million rows, some thirty
+// parts) from which a staging table merges its parts. Variables for the tests.
 var (
 	stagingBlock     = 1 << 16
 	mergeAfterBlocks = 96
@@ -253,16 +255,15 @@ func (s *Staging) Add(ctx context.Context, recs []collector.Record) error {
 		}
 		s.rows++
 		s.stored = -1
-		// One INSERT carries many blocks: each Flush sends one, which ClickHouse writes
-		// as a part while the next is filled.
+		// One INSERT carries many blocks: each Flush sends one, which ClickHouse takes
+		// while the next is filled.
 		if s.block++; s.block == stagingBlock {
 			if err := s.batch.Flush(); err != nil {
 				return fmt.Errorf("queries: stage records: %w", err)
 			}
 			s.block = 0
-			// Each block is a part of each of its partitions. From 150 parts in one
-			// partition ClickHouse delays inserts, from 300 it refuses them: a very
-			// large import merges its parts after all.
+			// From 150 parts in one partition ClickHouse delays inserts, from 300 it
+			// refuses them: a very large import merges its parts after all.
 			if s.blocks++; s.blocks == mergeAfterBlocks {
 				if err := s.db.conn.Exec(ctx, stagingSQL(stagingStart, s.table())); err != nil {
 					return fmt.Errorf("queries: stage records: %w", err)
