@@ -341,7 +341,7 @@ func BenchmarkImport(b *testing.B) {
 	usage := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	peak := float64(usage.Maxrss) / 1024
 	cpu := time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
-	// tamtam's import attaches its parts (16 a million rows) for ClickHouse to merge in
+	// tamtam's import attaches its parts (four or five a million rows) for ClickHouse to merge in
 	// the background; the baseline must not run beside those merges.
 	waitMerges(b, database)
 
