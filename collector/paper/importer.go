@@ -497,8 +497,9 @@ func (rd *rowReader) read(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var w worker
 			for c := range jobs {
-				rd.prepare(c)
+				rd.prepare(&w, c)
 				select {
 				case results <- c:
 				case <-ctx.Done():
@@ -680,23 +681,36 @@ func (rd *rowReader) labels(cells []string) bool {
 	return matched > 0 && 2*matched >= filled
 }
 
+// worker is what one worker reuses from row to row: the envelope's answers and the bytes
+// they point into. Prepare keeps nothing of an envelope (a record holds its own strings),
+// so each row may overwrite the last.
+type worker struct {
+	answers map[string]json.RawMessage
+	arena   []byte
+}
+
 // prepare makes records of the rows of c: what each row needs alone, so that any number of
 // workers can run it.
-func (rd *rowReader) prepare(c *chunk) {
+func (rd *rowReader) prepare(w *worker, c *chunk) {
 	c.out = make([]rowResult, len(c.rows))
 	for i, row := range c.rows {
-		rd.prepareRow(row, c.cells[i], &c.out[i])
+		rd.prepareRow(w, row, c.cells[i], &c.out[i])
 	}
 	c.cells = nil
 }
 
-func (rd *rowReader) prepareRow(row int, cells []string, res *rowResult) {
+func (rd *rowReader) prepareRow(w *worker, row int, cells []string, res *rowResult) {
 	res.row = row
+	if w.answers == nil {
+		w.answers = make(map[string]json.RawMessage, len(rd.itCol))
+	}
+	clear(w.answers)
 	env := &collector.Envelope{SubmissionID: placeholderID, Questionnaire: rd.d.ID, Version: rd.d.Version,
-		Site: rd.site, Answers: make(map[string]json.RawMessage, len(rd.itCol))}
+		Site: rd.site, Answers: w.answers}
 	var explicit uuid.UUID
 	given, bad := false, false
-	arena := make([]byte, 0, 512) // the raw answers of the row
+	arena := w.arena[:0] // the raw answers of the row
+	defer func() { w.arena = arena }()
 	fail := func(p Problem) {
 		p.Row = row
 		res.problems = append(res.problems, p)
