@@ -874,13 +874,13 @@ type stageSink struct {
 
 func newStageSink(ctx context.Context, st Stager) *stageSink {
 	s := &stageSink{ctx: ctx, stager: st, blocks: make(chan []collector.Record, 2), done: make(chan struct{})}
-	go s.run()
+	go s.run(s.blocks)
 	return s
 }
 
-func (s *stageSink) run() {
+func (s *stageSink) run(blocks <-chan []collector.Record) {
 	defer close(s.done)
-	for recs := range s.blocks {
+	for recs := range blocks {
 		if s.err != nil {
 			continue
 		}

@@ -566,3 +566,87 @@ func TestIsNumber(t *testing.T) {
 		}
 	}
 }
+
+// memStaging is a staging area over a memStore, for the importer's side of staging (the
+// ClickHouse side is tested in package queries and end to end in cmd/tamtam).
+type memStaging struct {
+	store                *memStore
+	staged               []collector.Record
+	stages, adds         int
+	committed, discarded bool
+}
+
+func (m *memStaging) Stage(context.Context) (Staging, error) { m.stages++; return m, nil }
+func (m *memStaging) Add(_ context.Context, recs []collector.Record) error {
+	m.adds++
+	m.staged = append(m.staged, recs...)
+	return nil
+}
+func (m *memStaging) Stored(_ context.Context, fn func(id, fp string)) error {
+	for _, r := range m.staged {
+		if fp, ok := m.store.fps[r.SubmissionID]; ok {
+			fn(r.SubmissionID, fp)
+		}
+	}
+	return nil
+}
+func (m *memStaging) Commit(context.Context) error {
+	for _, r := range m.staged {
+		if _, ok := m.store.fps[r.SubmissionID]; !ok {
+			m.store.fps[r.SubmissionID] = r.Fingerprint
+		}
+	}
+	m.committed = true
+	return nil
+}
+func (m *memStaging) Discard(context.Context) error { m.discarded = true; return nil }
+
+// TestImportStaged: with a Stager, every valid row is staged in file order, a file with a
+// problem (a conflict found by the one look-up at the end included) is discarded, and a
+// clean one is committed by Store.
+func TestImportStaged(t *testing.T) {
+	im, store := newImporter(t)
+	d := entryDefinition(t)
+	st := &memStaging{store: store}
+	im.Stager = st
+	b := check(t, im, csvFileOf(t, d, ';', true, testRows()), Options{})
+	if got := problemStrings(b); !slices.Equal(got, wantProblems) {
+		t.Errorf("problems =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantProblems, "\n"))
+	}
+	if !st.discarded || len(st.staged) != 3 {
+		t.Errorf("file with problems: discarded %v, %d staged; want discarded, the 3 valid rows staged", st.discarded, len(st.staged))
+	}
+	if _, err := im.Store(t.Context(), b); !errors.Is(err, ErrProblems) || st.committed {
+		t.Errorf("Store(problems) = %v, committed %v; want ErrProblems, nothing committed", err, st.committed)
+	}
+
+	// A large clean file: staged in blocks, in order, committed once.
+	data := demoCSV(t, 10_000)
+	st = &memStaging{store: store}
+	im.Stager = st
+	b = check(t, im, data, Options{})
+	if len(b.Problems) != 0 || b.Valid() != len(st.staged) || st.stages != 1 || st.adds < 2 {
+		t.Fatalf("clean file: problems %q, %d valid, %d staged in %d stagings, %d adds", problemStrings(b), b.Valid(), len(st.staged), st.stages, st.adds)
+	}
+	mem := check(t, &Importer{Catalog: im.Catalog, Preparer: im.Preparer}, data, Options{})
+	for i, r := range mem.recs {
+		if st.staged[i].SubmissionID != r.SubmissionID {
+			t.Fatalf("staged record %d is %s, want %s: the order of the file", i, st.staged[i].SubmissionID, r.SubmissionID)
+		}
+	}
+	res, err := im.Store(t.Context(), b)
+	if err != nil || !st.committed || res != (Result{Stored: b.Valid()}) || b.Discard(t.Context()) != nil || st.discarded {
+		t.Errorf("Store = %+v, %v; committed %v, discarded %v; want all %d stored", res, err, st.committed, st.discarded, b.Valid())
+	}
+
+	// Stored again with an explicit id changed: the look-up finds the conflict.
+	rows := fixRows(testRows())
+	rows[0] = with(rows[0], IDColumn, "0b8f6c1e-3c2a-4d5e-9f10-1a2b3c4d5e6f")
+	store.fps["0b8f6c1e-3c2a-4d5e-9f10-1a2b3c4d5e6f"] = "other answers"
+	st = &memStaging{store: store}
+	im.Stager = st
+	b = check(t, im, csvFileOf(t, d, ',', false, rows), Options{})
+	if got := problemStrings(b); !slices.Equal(got, []string{"row 2, submission_id: conflict: a submission with this submission_id is already stored with other answers"}) || !st.discarded {
+		t.Errorf("conflict: problems %q, discarded %v", got, st.discarded)
+	}
+}
