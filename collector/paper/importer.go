@@ -141,7 +141,7 @@ type Batch struct {
 	staging Staging              // with a Stager: where the records are
 }
 
-// seenID is what the importer keeps of each submission of a file: 32 bytes with its key,
+// seenID is what the importer keeps of each submission of a file: 40 bytes with its key,
 // so that a file of millions of rows is checked for repeated forms in little memory.
 type seenID struct {
 	row      int
