@@ -604,6 +604,9 @@ func TestPageErrorMatrix(t *testing.T) {
 		{"import, no session", func() webPage { return anon.get("/import") }, 303, "/login?next=%2Fimport"},
 		{"import, funder", func() webPage { return funder.get("/import") }, 403, ""},
 		{"post import, no session", func() webPage { return upload(anon, map[string]string{"site": "haren"}, 10) }, 401, ""},
+		// A stranger's upload is refused before it is read.
+		{"post import, no session, oversize", func() webPage { return upload(anon, map[string]string{"site": "haren"}, 34<<20) }, 401, ""},
+		{"post import, funder", func() webPage { return upload(funder, map[string]string{"site": "lantin"}, 10) }, 403, ""},
 		{"post import, no CSRF", func() webPage { return upload(intake, map[string]string{"site": "haren"}, 10) }, 403, ""},
 		{"post import, other site", func() webPage { return upload(intake, map[string]string{"csrf": intakeCSRF, "site": "lantin"}, 10) }, 403, ""},
 		{"post import, oversize", func() webPage { return upload(intake, map[string]string{"csrf": intakeCSRF, "site": "haren"}, 34<<20) }, 413, ""},

@@ -189,7 +189,7 @@ func (s *Server) postImport(c *gin.Context) {
 	render(http.StatusOK)
 }
 
-// readUpload reads an uploaded file (already in memory: see readBody).
+// readUpload reads an uploaded file (already in memory: see readForm).
 func readUpload(fh *multipart.FileHeader) ([]byte, error) {
 	f, err := fh.Open()
 	if err != nil {

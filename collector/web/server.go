@@ -40,7 +40,8 @@ type Server struct {
 	Logger   *slog.Logger     // nil: discard
 	Now      func() time.Time // nil: time.Now
 
-	logins *collector.RateLimiter // sign-in attempts, by client address
+	logins  *collector.RateLimiter // sign-in attempts, by client address
+	uploads chan struct{}          // a slot per upload being read
 }
 
 // signInRate is how many sign-in attempts a client address may make per second (bursts of
@@ -61,12 +62,14 @@ func (s *Server) Mount(r gin.IRouter) {
 	pages.GET("/static/*file", serveStatic)
 	pages.GET("/", s.home)
 	pages.GET("/login", s.loginPage)
-	pages.POST("/login", readBody(8<<10), s.login)
-	pages.POST("/logout", readBody(8<<10), s.Sessions.Require(s.Pages), s.logout)
-	// A POST's body is read (and capped) before the session middleware checks its
-	// CSRF field.
-	pages.POST("/forms/:questionnaire", readBody(collector.MaxSubmissionBytes), s.Sessions.Require(s.Pages, collector.RoleIntake), s.postForm)
-	pages.POST("/import", readBody(maxUpload+1<<20), s.Sessions.Require(s.Pages, collector.RoleIntake), s.postImport)
+	pages.POST("/login", s.login)
+	pages.POST("/logout", s.Sessions.Require(s.Pages), s.logout)
+	pages.POST("/forms/:questionnaire", s.Sessions.Require(s.Pages, collector.RoleIntake), s.postForm)
+	// An upload is read whole into memory, only for a signed-in intake worker, and only
+	// a few at a time.
+	s.uploads = make(chan struct{}, maxConcurrentUploads)
+	pages.POST("/import", s.Sessions.Authenticate(s.Pages, collector.RoleIntake), s.uploadSlot,
+		s.Sessions.Form(s.Pages, maxUpload+1<<20), s.postImport)
 
 	intake := pages.Group("", s.Sessions.Require(s.Pages, collector.RoleIntake))
 	intake.GET("/forms", s.formList)
@@ -81,7 +84,7 @@ func (s *Server) Mount(r gin.IRouter) {
 
 // home sends a browser to the sign-in page, or to the first page of its role.
 func (s *Server) home(c *gin.Context) {
-	if p, ok := s.Sessions.principal(c.Request.Context(), c); ok {
+	if p, ok := s.Sessions.principal(c); ok {
 		c.Redirect(http.StatusSeeOther, homeOf(p.Role))
 		return
 	}
@@ -95,46 +98,52 @@ func homeOf(r collector.Role) string {
 	return "/reports"
 }
 
-// readBody reads the form of a page's POST, capped at limit bytes, before anything else
-// looks at it; a problem is left for [Sessions.Require] (or the sign-in) to answer. An
-// upload (multipart) is read whole into memory: the cap is below the memory the parser
-// may use, so no part of a file, which holds exact answers, is written to a temporary
-// file.
-func readBody(limit int64) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
-		var err error
-		if ct := c.ContentType(); ct == "multipart/form-data" {
-			err = c.Request.ParseMultipartForm(limit + 1<<20)
-		} else {
-			err = c.Request.ParseForm()
-		}
-		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				c.Set(bodyErrorKey, http.StatusRequestEntityTooLarge)
-			} else {
-				c.Set(bodyErrorKey, http.StatusBadRequest)
-			}
-		}
-		c.Next()
+// readForm reads the form of a POST, capped at limit bytes, and returns 0, or the status
+// of the problem: 413 when it is too large, 400 when it cannot be read. An upload
+// (multipart) is read whole into memory: the cap is below the memory the parser may use,
+// so no part of a file, which holds exact answers, is written to a temporary file.
+func readForm(c *gin.Context, limit int64) int {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	var err error
+	if c.ContentType() == "multipart/form-data" {
+		err = c.Request.ParseMultipartForm(limit + 1<<20)
+	} else {
+		err = c.Request.ParseForm()
 	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
 }
 
-const bodyErrorKey = "tamtam.body_error"
+// bodyError answers a POST whose form could not be read.
+func bodyError(c *gin.Context, p *Pages, status int) {
+	if status == http.StatusRequestEntityTooLarge {
+		p.Error(c, status, "too_large")
+		return
+	}
+	p.Error(c, http.StatusBadRequest, "bad_form")
+}
 
-// bodyError answers a POST whose form could not be read, and reports whether it did.
-func bodyError(c *gin.Context, p *Pages) bool {
-	v, bad := c.Get(bodyErrorKey)
-	if !bad {
-		return false
+// maxConcurrentUploads is how many uploads the import page reads at once: each may hold
+// 32 MiB, and several times that while it is checked.
+const maxConcurrentUploads = 2
+
+// uploadSlot lets an upload through when fewer than maxConcurrentUploads are being
+// read, and answers 503 with Retry-After otherwise.
+func (s *Server) uploadSlot(c *gin.Context) {
+	select {
+	case s.uploads <- struct{}{}:
+		defer func() { <-s.uploads }()
+		c.Next()
+	default:
+		c.Header("Retry-After", "10")
+		s.Pages.Error(c, http.StatusServiceUnavailable, "busy")
 	}
-	if v == http.StatusRequestEntityTooLarge {
-		p.Error(c, http.StatusRequestEntityTooLarge, "too_large")
-	} else {
-		p.Error(c, http.StatusBadRequest, "bad_form")
-	}
-	return true
 }
 
 type loginMain struct {
@@ -142,7 +151,7 @@ type loginMain struct {
 }
 
 func (s *Server) loginPage(c *gin.Context) {
-	if p, ok := s.Sessions.principal(c.Request.Context(), c); ok {
+	if p, ok := s.Sessions.principal(c); ok {
 		c.Redirect(http.StatusSeeOther, homeOf(p.Role))
 		return
 	}
@@ -159,7 +168,8 @@ func (s *Server) loginPage(c *gin.Context) {
 // the session holds its hash, and the audit log its id. A failed sign-in is audited
 // without any part of what was typed.
 func (s *Server) login(c *gin.Context) {
-	if bodyError(c, s.Pages) {
+	if status := readForm(c, 8<<10); status != 0 {
+		bodyError(c, s.Pages, status)
 		return
 	}
 	pg := s.Pages.NewPage(c, "login_title")

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -226,47 +225,94 @@ const sessionKey = "tamtam.session"
 // Require is middleware for the pages: it authenticates the session cookie, refreshes
 // it, and stores the principal for [collector.PrincipalOf]. Without a valid session a GET
 // is redirected to the sign-in page (coming back afterwards); anything else gets 401.
-// A principal whose role is not in roles gets 403. On POST, PUT and DELETE the CSRF
-// token of the form (or the X-CSRF-Token header) must match the session.
+// A principal whose role is not in roles gets 403. Any other method than GET and HEAD
+// then has its form read (at most [MaxFormBytes]) and its CSRF token (the form's csrf
+// field or the X-CSRF-Token header) checked against the session.
 func (s *Sessions) Require(p *Pages, roles ...collector.Role) gin.HandlerFunc {
+	return s.RequireForm(p, MaxFormBytes, roles...)
+}
+
+// MaxFormBytes is the largest form [Sessions.Require] reads: a questionnaire is under
+// 4 KiB.
+const MaxFormBytes = 64 << 10
+
+// RequireForm is [Sessions.Require] for forms of up to limit bytes.
+func (s *Sessions) RequireForm(p *Pages, limit int64, roles ...collector.Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		ss, ok := s.current(c)
-		if !ok {
-			s.signInFirst(c, p)
-			return
+		if s.authenticate(c, p, roles) {
+			s.checkForm(c, p, limit)
 		}
-		pr, err := s.auth.AuthenticateHash(c.Request.Context(), ss.TokenHash)
-		if err != nil {
-			if collector.ErrorCode(err) == collector.CodeUnavailable {
-				p.Error(c, http.StatusServiceUnavailable, "unavailable")
-				return
-			}
-			// Revoked or expired since sign-in: the session ends with its token.
-			s.Close(c)
-			s.signInFirst(c, p)
-			return
-		}
-		if now := s.now(); now.Sub(ss.Seen) > refreshAfter {
-			ss.Seen = now
-			s.setCookie(c, ss)
-		}
-		collector.SetPrincipal(c, pr)
-		c.Set(sessionKey, ss)
-		if len(roles) > 0 && !roleIn(pr.Role, roles) {
-			p.Error(c, http.StatusForbidden, "forbidden_role")
-			return
-		}
-		if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
-			if bodyError(c, p) {
-				return
-			}
-			if !s.validCSRF(ss, c) {
-				p.Error(c, http.StatusForbidden, "csrf")
-				return
-			}
-		}
-		c.Next()
 	}
+}
+
+// Authenticate is the first half of [Sessions.Require]: the session and the role. It
+// checks no CSRF token: on any other method than GET and HEAD, follow it with
+// [Sessions.Form] (a route may put a step between the two, such as a limit on
+// concurrent uploads, so that a body is read only for a valid session).
+func (s *Sessions) Authenticate(p *Pages, roles ...collector.Role) gin.HandlerFunc {
+	return func(c *gin.Context) { s.authenticate(c, p, roles) }
+}
+
+// Form is the second half of [Sessions.Require], after [Sessions.Authenticate]: on any
+// other method than GET and HEAD it reads the form (at most limit bytes) and checks its
+// CSRF token against the session.
+func (s *Sessions) Form(p *Pages, limit int64) gin.HandlerFunc {
+	return func(c *gin.Context) { s.checkForm(c, p, limit) }
+}
+
+// checkForm reads the form of a request that changes something and checks its CSRF
+// token, answering the request itself (and reporting false) when either fails. Each
+// step that fails aborts the request, so the handlers after it do not run.
+func (s *Sessions) checkForm(c *gin.Context, p *Pages, limit int64) bool {
+	if c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead {
+		return true
+	}
+	v, ok := c.Get(sessionKey)
+	if !ok {
+		p.Error(c, http.StatusUnauthorized, "session_expired")
+		return false
+	}
+	if status := readForm(c, limit); status != 0 {
+		bodyError(c, p, status)
+		return false
+	}
+	if !s.validCSRF(v.(session), c) {
+		p.Error(c, http.StatusForbidden, "csrf")
+		return false
+	}
+	return true
+}
+
+// authenticate checks the session of the request and the role of its principal,
+// answering the request itself (and reporting false) when either fails.
+func (s *Sessions) authenticate(c *gin.Context, p *Pages, roles []collector.Role) bool {
+	ss, ok := s.current(c)
+	if !ok {
+		s.signInFirst(c, p)
+		return false
+	}
+	pr, err := s.auth.AuthenticateHash(c.Request.Context(), ss.TokenHash)
+	if err != nil {
+		if collector.ErrorCode(err) == collector.CodeUnavailable {
+			p.Error(c, http.StatusServiceUnavailable, "unavailable")
+			return false
+		}
+		// Revoked or expired since sign-in: the session ends with its token.
+		s.Close(c)
+		s.signInFirst(c, p)
+		return false
+	}
+	if now := s.now(); now.Sub(ss.Seen) > refreshAfter {
+		ss.Seen = now
+		s.setCookie(c, ss)
+	}
+	collector.SetPrincipal(c, pr)
+	c.Set(sessionKey, ss)
+	if len(roles) > 0 && !roleIn(pr.Role, roles) {
+		p.Error(c, http.StatusForbidden, "forbidden_role")
+		return false
+	}
+	return true
 }
 
 func roleIn(r collector.Role, roles []collector.Role) bool {
@@ -329,14 +375,14 @@ func (s *Sessions) validLoginCSRF(c *gin.Context) bool {
 	return subtle.ConstantTimeCompare([]byte(c.PostForm("csrf")), []byte(want)) == 1
 }
 
-// Principal returns the principal of a session cookie without a request through the
-// middleware (the sign-in page uses it to skip itself for a signed-in browser).
-func (s *Sessions) principal(ctx context.Context, c *gin.Context) (collector.Principal, bool) {
+// principal returns the principal of the request's session cookie, outside the
+// middleware: the sign-in page skips itself for a signed-in browser.
+func (s *Sessions) principal(c *gin.Context) (collector.Principal, bool) {
 	ss, ok := s.current(c)
 	if !ok {
 		return collector.Principal{}, false
 	}
-	p, err := s.auth.AuthenticateHash(ctx, ss.TokenHash)
+	p, err := s.auth.AuthenticateHash(c.Request.Context(), ss.TokenHash)
 	return p, err == nil
 }
 
