@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -235,7 +236,18 @@ func (a *App) Close() error {
 // Handler returns the HTTP handler: the API, health checks, and nothing global.
 func (a *App) Handler() http.Handler {
 	r := gin.New()
-	r.Use(gin.Recovery(), a.accessLog())
+	// The client address is the connection's: a forwarded-for header is anybody's to
+	// write, and the sign-in limit is keyed by the address. (Behind a proxy every client
+	// shares its address: the limit is then the proxy's.)
+	if err := r.SetTrustedProxies(nil); err != nil {
+		panic(err) // nil is always accepted
+	}
+	// A panic is logged through slog without gin's dump of the request, which would
+	// print the session cookie.
+	r.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, err any) {
+		a.log.Error("request panicked", "method", c.Request.Method, "route", c.FullPath(), "err", fmt.Sprint(err))
+		c.AbortWithStatus(http.StatusInternalServerError)
+	}), a.accessLog())
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", a.ready)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})))

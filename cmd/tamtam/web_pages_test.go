@@ -645,3 +645,25 @@ func TestPageErrorMatrix(t *testing.T) {
 		t.Errorf("%s submissions stored by refused requests", n)
 	}
 }
+
+// TestWebSignInForwardedFor checks that a client cannot escape the sign-in limit by
+// claiming other addresses in X-Forwarded-For.
+func TestWebSignInForwardedFor(t *testing.T) {
+	e := newTestEnv(t)
+	w := newWebClient(t, e)
+	w.get("/login")
+	csrf := w.csrf()
+	limited := false
+	for i := range 10 {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, w.base+"/login",
+			strings.NewReader(url.Values{"csrf": {csrf}, "token": {"tt_guess"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", "198.51.100."+strconv.Itoa(i))
+		if w.send(req).status == http.StatusTooManyRequests {
+			limited = true
+		}
+	}
+	if !limited {
+		t.Errorf("10 quick sign-ins with 10 forwarded-for addresses were never limited")
+	}
+}
