@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -76,15 +77,18 @@ func (s *Server) pageFile(c *gin.Context) {
 
 // dashboardMain is the content of the dashboard.
 type dashboardMain struct {
-	Year     int
-	Years    []int
-	Sites    []siteChoice
-	Lang     string
-	W        dashboardText
-	Empty    string // no data for the selection
-	Report   *htmlPage
-	Arrivals *htmlTable
-	Download struct{ XLSX, HTML string }
+	Year  int
+	Years []int
+	Sites []siteChoice
+	// ChooseSites offers the choice of sites: to coordinators. A funder's figures cover
+	// all of its sites (see Server.scope).
+	ChooseSites bool
+	Lang        string
+	W           dashboardText
+	Empty       string // no data for the selection
+	Report      *htmlPage
+	Arrivals    *htmlTable
+	Download    struct{ XLSX, HTML string }
 }
 
 type siteChoice struct {
@@ -141,6 +145,7 @@ func (s *Server) dashboard(c *gin.Context) {
 		s.pages.Error(c, collector.ErrorCode(err).Status(), "forbidden_site")
 		return
 	}
+	m.ChooseSites = p.Role == collector.RoleCoordinator
 	for _, site := range s.Sites.All() {
 		if p.CanRead(site.Code) {
 			m.Sites = append(m.Sites, siteChoice{Code: site.Code, Label: site.Name.In(lang),
@@ -177,12 +182,35 @@ func (s *Server) dashboard(c *gin.Context) {
 			t := arrivalsHTML(f, *f.Arrivals, lang, m.W)
 			m.Arrivals = &t
 		}
+		// A view shows figures to a person: it is a release, recorded in the ledger
+		// with the hash of every figure shown (as the CSV would hold them).
+		if err := s.recordView(c.Request.Context(), p, f, sites, lang); err != nil {
+			event.Outcome = "failed"
+			s.audit(event)
+			s.Logger.Error("dashboard failed", "err", err)
+			s.pages.Error(c, http.StatusServiceUnavailable, "unavailable")
+			return
+		}
 		id := s.scripts.put(string(m.Report.ChartsJS), p.TokenID)
 		pg.Scripts = []string{"/reports/" + echartsFile, "/reports/charts-" + id + ".js"}
 	}
 	s.audit(event)
 	pg.Main = m
 	s.pages.Render(c, http.StatusOK, "dashboard", pg)
+}
+
+// recordView records a dashboard view in the release ledger.
+func (s *Server) recordView(ctx context.Context, p collector.Principal, f *Figures, sites []string, lang string) error {
+	var csv bytes.Buffer
+	if err := WriteCSV(&csv, f); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(csv.Bytes())
+	settings := (&Manifest{Tool: "tamtam dashboard", Year: f.Year, Sites: sites, PooledSites: f.Pooled, Lang: lang,
+		DataCutOff: f.CutOff, Disclosure: f.Config, Questionnaires: s.Questionnaires}).Settings()
+	return s.Ledger.RecordRelease(ctx, LedgerEntry{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Year: f.Year,
+		Sites: sites, Lang: lang, K: f.Config.K, CutOff: f.CutOff, Settings: settings,
+		Files: []FileHash{{Name: fmt.Sprintf("dashboard-%d.csv", f.Year), SHA256: hex.EncodeToString(sum[:])}}})
 }
 
 // latestYear returns the most recent year, from this one back, with any questionnaire:

@@ -121,7 +121,24 @@ func (s *Server) scope(p collector.Principal, asked []string) ([]string, error) 
 			return nil, collector.Errorf(collector.CodeForbidden, "this token may not read site %q", a)
 		}
 	}
+	// A funder's figures always cover all of its sites. Two releases over nested sets of
+	// sites could be subtracted from each other, which would give back the cells that
+	// disclosure control suppresses, and a small site that is only ever shown pooled.
+	if p.Role == collector.RoleFunder && len(asked) > 0 && len(out) != len(s.readable(p)) {
+		return nil, collector.Errorf(collector.CodeForbidden, "a funder's figures cover all of its sites together; leave out site=")
+	}
 	return out, nil
+}
+
+// readable returns the known sites p may read.
+func (s *Server) readable(p collector.Principal) []string {
+	var out []string
+	for _, site := range s.Sites.All() {
+		if p.CanRead(site.Code) {
+			out = append(out, site.Code)
+		}
+	}
+	return out
 }
 
 func (s *Server) render(ctx context.Context, p collector.Principal, year int, sites []string, lang, format string) ([]byte, string, error) {

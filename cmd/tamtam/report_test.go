@@ -359,6 +359,7 @@ func TestReportDownloads(t *testing.T) {
 	e.submitDemoSites(intake, map[string]int{"haren": 60, "lantin": 40, "mons": 30})
 	coordinator := e.token("coordinator")
 	funder := e.token("funder", "lantin")
+	funder2 := e.token("funder", "lantin", "mons")
 	tests := []struct {
 		name, token, path string
 		status            int
@@ -367,6 +368,9 @@ func TestReportDownloads(t *testing.T) {
 		{"coordinator html in Dutch", coordinator, "/api/v1/reports/2025.html?lang=nl", http.StatusOK},
 		{"funder own site", funder, "/api/v1/reports/2025.xlsx", http.StatusOK},
 		{"funder other site", funder, "/api/v1/reports/2025.xlsx?site=haren", http.StatusForbidden},
+		// A funder's figures cover all of its sites: nested releases could be subtracted.
+		{"funder all its sites", funder2, "/api/v1/reports/2025.xlsx?site=lantin&site=mons", http.StatusOK},
+		{"funder part of its sites", funder2, "/api/v1/reports/2025.xlsx?site=lantin", http.StatusForbidden},
 		{"intake", intake, "/api/v1/reports/2025.xlsx", http.StatusForbidden},
 		{"no token", "", "/api/v1/reports/2025.xlsx", http.StatusUnauthorized},
 		{"no data that year", coordinator, "/api/v1/reports/2019.xlsx", http.StatusNotFound},
@@ -391,11 +395,11 @@ func TestReportDownloads(t *testing.T) {
 		}
 	}
 	// Every download and refusal is audited; every download is a release in the ledger.
-	if got := e.sql("SELECT countIf(outcome = 'ok'), countIf(outcome = 'denied'), countIf(outcome = 'failed') FROM audit_log WHERE action = 'report.download'"); got != "3\t2\t1" {
-		t.Errorf("audit (ok, denied, failed) = %q, want 3 2 1", got)
+	if got := e.sql("SELECT countIf(outcome = 'ok'), countIf(outcome = 'denied'), countIf(outcome = 'failed') FROM audit_log WHERE action = 'report.download'"); got != "4\t3\t1" {
+		t.Errorf("audit (ok, denied, failed) = %q, want 4 3 1", got)
 	}
-	if got := e.sql("SELECT count(), countIf(role = 'funder' AND sites = ['lantin']) FROM releases"); got != "3\t1" {
-		t.Errorf("ledger = %q, want 3 releases, one for the funder's site", got)
+	if got := e.sql("SELECT count(), countIf(role = 'funder' AND sites = ['lantin']) FROM releases"); got != "4\t1" {
+		t.Errorf("ledger = %q, want 4 releases, one for the funder's site", got)
 	}
 }
 

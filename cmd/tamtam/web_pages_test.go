@@ -483,6 +483,10 @@ func TestWebDashboard(t *testing.T) {
 	if got := e.sql("SELECT action, outcome, count() FROM audit_log WHERE action IN ('dashboard.view', 'report.download') GROUP BY action, outcome ORDER BY action FORMAT TSV"); got != "dashboard.view\tok\t2\nreport.download\tok\t1" {
 		t.Errorf("audit of the dashboard = %q", got)
 	}
+	// Each view is a release in the ledger, with the hash of the figures shown.
+	if got := e.sql("SELECT count(), countIf(has(file_names, 'dashboard-2025.csv')) FROM releases"); got != "3\t2" {
+		t.Errorf("releases (all, dashboard views) = %q, want 3 with 2 views", got)
+	}
 
 	// A funder of haren sees haren (or its pool) and nothing else, and cannot ask for more.
 	f := newWebClient(t, e)
@@ -493,6 +497,9 @@ func TestWebDashboard(t *testing.T) {
 	}
 	if p := f.get("/reports?year=2025&site=lantin"); p.status != http.StatusForbidden {
 		t.Errorf("funder asking for lantin = %d, want 403", p.status)
+	}
+	if strings.Contains(p.body, `name="site"`) {
+		t.Errorf("a funder is offered a choice of sites")
 	}
 	if p := f.get("/audit"); p.status != http.StatusForbidden {
 		t.Errorf("funder on /audit = %d, want 403", p.status)
