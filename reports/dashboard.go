@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -47,7 +46,9 @@ func (s *Server) UsePages(sessions *web.Sessions, pages *web.Pages) error {
 
 // mountPages registers the dashboard routes (see UsePages).
 func (s *Server) mountPages(r gin.IRouter) {
-	s.scripts = newScriptCache(s.Now)
+	// The chart script of each view, for the browser to fetch right after the page (which
+	// may hold no inline script): it holds figures, so only its viewer may.
+	s.scripts = web.NewCache(30*time.Minute, 64<<20, 8, s.Now)
 	g := r.Group("", web.Headers(), s.sessions.Require(s.pages, collector.RoleCoordinator, collector.RoleFunder))
 	g.GET("/reports", s.dashboard)
 	g.GET("/reports/:file", s.pageFile)
@@ -63,7 +64,7 @@ func (s *Server) pageFile(c *gin.Context) {
 		c.Data(http.StatusOK, "text/javascript; charset=utf-8", assets.EChartsJS)
 	case strings.HasPrefix(name, "charts-") && strings.HasSuffix(name, ".js"):
 		p, _ := collector.PrincipalOf(c)
-		body, ok := s.scripts.get(strings.TrimSuffix(strings.TrimPrefix(name, "charts-"), ".js"), p.TokenID)
+		body, _, ok := s.scripts.Get(strings.TrimSuffix(strings.TrimPrefix(name, "charts-"), ".js"), p.TokenID)
 		if !ok {
 			c.AbortWithStatus(http.StatusNotFound)
 			return
@@ -191,7 +192,7 @@ func (s *Server) dashboard(c *gin.Context) {
 			s.pages.Error(c, http.StatusServiceUnavailable, "unavailable")
 			return
 		}
-		id := s.scripts.put(string(m.Report.ChartsJS), p.TokenID)
+		id := s.scripts.Put(p.TokenID, "charts.js", []byte(m.Report.ChartsJS))
 		pg.Scripts = []string{"/reports/" + echartsFile, "/reports/charts-" + id + ".js"}
 	}
 	s.audit(event)
@@ -244,61 +245,4 @@ func arrivalsHTML(f *Figures, ct CrossTable, lang string, w dashboardText) htmlT
 		}
 	}
 	return t
-}
-
-// scriptCache keeps the chart script of each dashboard view for the browser to fetch
-// right after the page: the page may hold no inline script (its Content-Security-Policy
-// says so), and the script holds figures, so it is served only to the token that viewed
-// them, for a short while.
-type scriptCache struct {
-	now     func() time.Time
-	mu      sync.Mutex
-	entries map[string]cachedScript
-}
-
-type cachedScript struct {
-	body    []byte
-	owner   string
-	expires time.Time
-}
-
-const (
-	scriptTTL        = 30 * time.Minute
-	maxCachedScripts = 512
-)
-
-func newScriptCache(now func() time.Time) *scriptCache {
-	return &scriptCache{now: now, entries: map[string]cachedScript{}}
-}
-
-// put stores a script for owner and returns its id: a hash of the script and the
-// owner, so that the same view gives the same URL.
-func (sc *scriptCache) put(body, owner string) string {
-	sum := sha256.Sum256([]byte(owner + "\x00" + body))
-	id := hex.EncodeToString(sum[:16])
-	now := sc.now()
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	if len(sc.entries) >= maxCachedScripts {
-		for k, e := range sc.entries {
-			if now.After(e.expires) {
-				delete(sc.entries, k)
-			}
-		}
-		if len(sc.entries) >= maxCachedScripts {
-			clear(sc.entries)
-		}
-	}
-	sc.entries[id] = cachedScript{body: []byte(body), owner: owner, expires: now.Add(scriptTTL)}
-	return id
-}
-
-func (sc *scriptCache) get(id, owner string) ([]byte, bool) {
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	e, ok := sc.entries[id]
-	if !ok || e.owner != owner || sc.now().After(e.expires) {
-		return nil, false
-	}
-	return e.body, true
 }

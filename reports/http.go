@@ -40,7 +40,7 @@ type Server struct {
 
 	sessions *web.Sessions // the dashboard's, set by UsePages
 	pages    *web.Pages
-	scripts  *scriptCache
+	scripts  *web.Cache
 }
 
 // Mount registers the report routes on r, and the dashboard's after [Server.UsePages].

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/base64"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -329,14 +328,20 @@ func TestWebImportPage(t *testing.T) {
 		for _, a := range findAll(doc, func(n *html.Node) bool { return n.Data == "a" && attr(n, "id") == "annotated" }) {
 			href = attr(a, "href")
 		}
-		data, ok := strings.CutPrefix(href, "data:application/vnd.openxmlformats-officedocument.spreadsheetml.sheet;base64,")
-		if !ok {
-			t.Fatalf("%s: no annotated workbook in the page; logs:\n%s", action, e.logs.String())
+		if !strings.HasPrefix(href, "/import/annotated/") {
+			t.Fatalf("%s: no annotated workbook in the page (link %q)", action, href)
 		}
-		xlsx, err := base64.StdEncoding.DecodeString(data)
-		if err != nil {
-			t.Fatal(err)
+		file := w.get(href)
+		if file.status != http.StatusOK || file.header.Get("Cache-Control") != "no-store" || !strings.Contains(file.header.Get("Content-Disposition"), "annotated-faulty.xlsx") {
+			t.Fatalf("%s: annotated workbook = %d, %v", action, file.status, file.header)
 		}
+		// Only its uploader gets it.
+		other := newWebClient(t, e)
+		other.signIn(e.token("intake", "haren"))
+		if p := other.get(href); p.status != http.StatusNotFound {
+			t.Errorf("another intake worker gets the annotated workbook: %d", p.status)
+		}
+		xlsx := []byte(file.body)
 		annotated := filepath.Join(dir, action+"-annotated.xlsx")
 		os.WriteFile(annotated, xlsx, 0o600)
 		paperCheckReport(t, annotated, paperMarkedCells)

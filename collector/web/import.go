@@ -2,10 +2,8 @@ package web
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -42,10 +40,9 @@ type importResult struct {
 	Replayed     int
 	Message      string
 	OK           bool
-	// Annotated is the file written back with the faulty cells highlighted and
-	// commented, as a data: URL, so that it is never written on the server's disk.
-	Annotated     template.URL // built here from the workbook: trusted, not a user's URL
-	AnnotatedName string
+	// Annotated is the address of the file written back with the faulty cells
+	// highlighted and commented, kept in memory for its uploader (see Server.annotated).
+	Annotated string
 }
 
 type importProblem struct {
@@ -140,9 +137,9 @@ func (s *Server) postImport(c *gin.Context) {
 	if len(b.Problems) > 0 {
 		var out bytes.Buffer
 		if err := paper.WriteReport(&out, bytes.NewReader(data), b); err == nil {
-			res.Annotated = template.URL("data:application/vnd.openxmlformats-officedocument.spreadsheetml.sheet;base64," +
-				base64.StdEncoding.EncodeToString(out.Bytes()))
-			res.AnnotatedName = "annotated-" + baseName(fh.Filename) + ".xlsx"
+			if id := s.annotated.Put(p.TokenID, "annotated-"+baseName(fh.Filename)+".xlsx", out.Bytes()); id != "" {
+				res.Annotated = "/import/annotated/" + id
+			}
 		} else {
 			s.Logger.Error("import report failed", "err", err)
 		}
@@ -187,6 +184,20 @@ func (s *Server) postImport(c *gin.Context) {
 	res.OK = true
 	res.Message = pg.T("import_done")
 	render(http.StatusOK)
+}
+
+// annotatedFile sends the annotated workbook of a check to the worker who uploaded the
+// file, within a quarter of an hour.
+func (s *Server) annotatedFile(c *gin.Context) {
+	p, _ := collector.PrincipalOf(c)
+	body, name, ok := s.annotated.Get(c.Param("id"), p.TokenID)
+	if !ok {
+		s.Pages.Error(c, http.StatusNotFound, "not_found")
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Header("Content-Disposition", `attachment; filename="`+name+`"`)
+	c.Data(http.StatusOK, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body)
 }
 
 // readUpload reads an uploaded file (already in memory: see readForm).

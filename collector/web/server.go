@@ -42,6 +42,9 @@ type Server struct {
 
 	logins  *collector.RateLimiter // sign-in attempts, by client address
 	uploads chan struct{}          // a slot per upload being read
+	// annotated keeps the annotated workbook of each check with problems for its
+	// uploader to download (it holds answers: in memory, briefly, for them only).
+	annotated *Cache
 }
 
 // signInRate is how many sign-in attempts a client address may make per second (bursts of
@@ -77,6 +80,8 @@ func (s *Server) Mount(r gin.IRouter) {
 	intake.GET("/forms/:questionnaire/done", s.donePage)
 	intake.GET("/forms/:questionnaire/template.xlsx", s.template)
 	intake.GET("/import", s.importPage)
+	s.annotated = NewCache(15*time.Minute, 128<<20, 4, s.Now)
+	intake.GET("/import/annotated/:id", s.annotatedFile)
 
 	coord := pages.Group("", s.Sessions.Require(s.Pages, collector.RoleCoordinator))
 	coord.GET("/audit", s.auditPage)
