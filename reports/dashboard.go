@@ -49,7 +49,8 @@ func (s *Server) mountPages(r gin.IRouter) {
 	// The chart script of each view, for the browser to fetch right after the page (which
 	// may hold no inline script): it holds figures, so only its viewer may.
 	s.scripts = web.NewCache(30*time.Minute, 64<<20, 8, s.Now)
-	g := r.Group("", web.Headers(), s.sessions.Require(s.pages, collector.RoleCoordinator, collector.RoleFunder))
+	// The token's rate limit applies as on the API: a view builds a whole year's release.
+	g := r.Group("", web.Headers(), s.sessions.Require(s.pages, collector.RoleCoordinator, collector.RoleFunder), s.Limiter.Middleware())
 	g.GET("/reports", s.dashboard)
 	g.GET("/reports/:file", s.pageFile)
 }

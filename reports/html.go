@@ -39,6 +39,9 @@ func WriteHTML(w io.Writer, f *Figures, opts HTMLOptions) error {
 	if err != nil {
 		return err
 	}
+	// Inlined here only: the dashboard, which shares htmlBuildPage, loads the library
+	// as a file, and a conversion copies its megabyte.
+	page.EChartsJS = template.JS(assets.EChartsJS)
 	var buf bytes.Buffer
 	if err := htmlTemplate.Execute(&buf, page); err != nil {
 		return fmt.Errorf("reports: html: %w", err)
@@ -112,7 +115,7 @@ func htmlBuildPage(f *Figures, lang string) (*htmlPage, error) {
 	w := htmlWords[lang]
 	nf := reportNumberFormats[lang]
 	cat := f.Catalog
-	p := &htmlPage{Lang: lang, Title: fmt.Sprintf(w.title, f.Year), EChartsJS: template.JS(assets.EChartsJS),
+	p := &htmlPage{Lang: lang, Title: fmt.Sprintf(w.title, f.Year),
 		W: htmlHeadings{Contents: w.contents, Method: w.method, Summary: w.summary, Notes: w.notesHeading, Reference: cat.Text("reference", lang)}}
 
 	var sites, pooled []string

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"math/big"
 	"net/url"
 	"strconv"
 	"strings"
@@ -22,8 +23,7 @@ type form struct {
 	Description  string
 	SubmissionID string
 	Version      int
-	Sites        []option // the sites the token may submit for
-	Site         string   // chosen
+	Sites        []option // the sites the token may submit for, the chosen one checked
 	SiteError    string
 	Sections     []*formSection
 	Errors       []formError // every problem, in the order of the items, for the summary
@@ -41,19 +41,21 @@ type formSection struct {
 type formItem struct {
 	Code, ID, Label, Hint string
 	Control               string
-	Required              bool // always required: the only items marked so (a conditional item is required only when it applies)
+	Required              bool // required whenever it applies
+	Conditional           bool // applies only under conditions (When)
 	When                  string
 	OnlyIf                string // the condition in words, for readers without the script
 	Choices               []option
 	Value                 string // number, month, text, select
 	Min, Max              string
 	Errors                []string
-	NoAnswer              bool // offer "no answer" (radio items that may be left empty)
+	NoAnswer              bool   // offer "no answer" (radio items that may be left empty)
+	Describe              string // ids of the hint, condition and errors, for aria-describedby
 	W                     *itemWords
 }
 
 // itemWords are the words around every item, in the form's language.
-type itemWords struct{ Required, NoAnswer, Choose string }
+type itemWords struct{ Required, RequiredIf, NoAnswer, Choose, MonthFormat string }
 
 // option is one choice of an item, or a site.
 type option struct {
@@ -90,7 +92,8 @@ func newForm(d *collector.Definition, lang string, values url.Values, ferrs []co
 			f.Errors = append(f.Errors, formError{Label: fe.Item, Message: msg})
 		}
 	}
-	w := &itemWords{Required: word("required", lang), NoAnswer: word("no_answer", lang), Choose: word("choose", lang)}
+	w := &itemWords{Required: word("required", lang), RequiredIf: word("required_if", lang), NoAnswer: word("no_answer", lang),
+		Choose: word("choose", lang), MonthFormat: word("month_format", lang)}
 	var sec *formSection
 	for _, it := range d.Items {
 		if sec == nil || sec.Code != it.Section {
@@ -100,6 +103,17 @@ func newForm(d *collector.Definition, lang string, values url.Values, ferrs []co
 		fi := newFormItem(d, it, lang, values[it.Code])
 		fi.Errors = byItem[it.Code]
 		fi.W = w
+		var describe []string
+		if fi.Hint != "" {
+			describe = append(describe, fi.ID+"-hint")
+		}
+		if fi.OnlyIf != "" {
+			describe = append(describe, fi.ID+"-if")
+		}
+		for i := range fi.Errors {
+			describe = append(describe, fi.ID+"-err"+strconv.Itoa(i))
+		}
+		fi.Describe = strings.Join(describe, " ")
 		for _, m := range fi.Errors {
 			f.Errors = append(f.Errors, formError{ID: fi.ID, Label: fi.Label, Message: m})
 		}
@@ -110,7 +124,7 @@ func newForm(d *collector.Definition, lang string, values url.Values, ferrs []co
 
 func newFormItem(d *collector.Definition, it *collector.Item, lang string, given []string) *formItem {
 	fi := &formItem{Code: it.Code, ID: "f-" + strings.ReplaceAll(it.Code, ".", "-"), Label: it.Label.In(lang),
-		Required: it.Required && len(it.When) == 0}
+		Required: it.Required, Conditional: len(it.When) > 0}
 	if it.Hint != nil {
 		fi.Hint = it.Hint.In(lang)
 	}
@@ -133,7 +147,9 @@ func newFormItem(d *collector.Definition, it *collector.Item, lang string, given
 			if len(it.Choices) > maxRadios {
 				fi.Control = "select"
 			}
-			fi.NoAnswer = fi.Control == "radio" && !fi.Required
+			// Without the script a chosen radio button cannot be cleared: a question that
+			// may be left empty, or may stop applying, offers "no answer".
+			fi.NoAnswer = fi.Control == "radio" && (!fi.Required || fi.Conditional)
 		}
 		for i, ch := range it.Choices {
 			o := option{Value: ch.Code, Label: ch.Label.In(lang), ID: fi.ID + "-" + strconv.Itoa(i), Checked: chosen[ch.Code]}
@@ -176,13 +192,18 @@ func onlyIf(d *collector.Definition, it *collector.Item, lang string) string {
 				answers = append(answers, ch.Label.In(lang))
 			}
 		}
-		sep := ": "
-		if lang == "fr" {
-			sep = "\u00a0: "
-		}
-		parts = append(parts, "«\u00a0"+question(ref.Label.In(lang))+"\u00a0»"+sep+strings.Join(answers, " "+word("or", lang)+" "))
+		q := quotes[lang]
+		parts = append(parts, q[0]+question(ref.Label.In(lang))+q[1]+q[2]+strings.Join(answers, " "+word("or", lang)+" "))
 	}
 	return word("only_if", lang) + " " + strings.Join(parts, " "+word("and", lang)+" ")
+}
+
+// quotes are the opening and closing quotation marks of each language, and the colon
+// after them.
+var quotes = map[string][3]string{
+	"fr": {"«\u00a0", "\u00a0»", "\u00a0: "},
+	"nl": {"„", "”", ": "},
+	"en": {"“", "”", ": "},
 }
 
 // question shortens a label to its question, dropping the explanations after it:
@@ -221,8 +242,10 @@ func envelope(d *collector.Definition, values url.Values) *collector.Envelope {
 		case it.Type == collector.TypeMulti || len(given) > 1:
 			raw, _ = json.Marshal(given)
 		case it.Type == collector.TypeInteger:
-			if n, err := strconv.Atoi(given[0]); err == nil {
-				raw = []byte(strconv.Itoa(n))
+			// Digits are a number, however long, as an API client would send it: the
+			// validator then says "out of range", or "looks like an identifier".
+			if n, ok := new(big.Int).SetString(given[0], 10); ok {
+				raw = []byte(n.String())
 			} else {
 				raw, _ = json.Marshal(given[0])
 			}

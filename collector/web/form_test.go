@@ -261,6 +261,11 @@ func TestEnvelopeFromForm(t *testing.T) {
 	}
 	want := map[string]string{"meta.consent": `"1"`, "meta.entry_month": `"2025-03"`, "demo.age": `34`,
 		"drug.main_age_first": `"seize"`, "drug.lifetime": `["cannabis","heroin"]`, "demo.gender": `["M","F"]`}
+	// Digits are a number however long: validation then says what is wrong with it.
+	long := envelope(d, url.Values{"demo.age": {"123456789012345678901234"}})
+	if got := string(long.Answers["demo.age"]); got != "123456789012345678901234" {
+		t.Errorf("a long number becomes %s, want the digits as a JSON number", got)
+	}
 	if env.SubmissionID != "id-1" || env.Site != "haren" || env.Version != 1 || env.Questionnaire != "entry" {
 		t.Errorf("envelope fields = %+v", env)
 	}

@@ -82,8 +82,10 @@ func (s *Server) postImport(c *gin.Context) {
 	}
 	p, _ := collector.PrincipalOf(c)
 	dryRun := c.PostForm("action") != "import"
-	event := collector.AuditEvent{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Sites: []string{site},
-		Action: "import", Outcome: "failed"}
+	event := collector.AuditEvent{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Action: "import", Outcome: "failed"}
+	if _, known := s.API.Sites.Get(site); known {
+		event.Sites = []string{site} // the audit log holds site codes, not what was typed
+	}
 	if dryRun {
 		event.Action = "import.check"
 	}

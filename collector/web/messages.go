@@ -7,13 +7,10 @@ import (
 	"github.com/tamtam-ngo/tamtam/collector"
 )
 
-// T is a text of the pages in the three languages.
-type T = collector.Text
-
 // messages are the words of the pages, by key. Questionnaire texts come from the
 // definitions; these are only the words around them. Plain language: the people who read
 // them work in a prison office, often in their second language.
-var messages = map[string]T{
+var messages = map[string]collector.Text{
 	"app":          {FR: "tamtam", NL: "tamtam", EN: "tamtam"},
 	"skip":         {FR: "Aller au contenu", NL: "Naar de inhoud", EN: "Skip to content"},
 	"nav":          {FR: "Menu", NL: "Menu", EN: "Menu"},
@@ -40,6 +37,8 @@ var messages = map[string]T{
 	"paper":       {FR: "Modèle Excel pour les formulaires papier", NL: "Excel-sjabloon voor papieren formulieren", EN: "Excel template for paper forms"},
 
 	"site":           {FR: "Prison", NL: "Gevangenis", EN: "Prison"},
+	"required_if":    {FR: "obligatoire si la question s'applique", NL: "verplicht als de vraag van toepassing is", EN: "required when it applies"},
+	"month_format":   {FR: "AAAA-MM", NL: "JJJJ-MM", EN: "YYYY-MM"},
 	"required":       {FR: "obligatoire", NL: "verplicht", EN: "required"},
 	"only_if":        {FR: "Seulement si", NL: "Alleen als", EN: "Only if"},
 	"or":             {FR: "ou", NL: "of", EN: "or"},
@@ -113,7 +112,7 @@ var messages = map[string]T{
 }
 
 // fieldMessages explain each validation code in plain words, beside the item.
-var fieldMessages = map[string]T{
+var fieldMessages = map[string]collector.Text{
 	collector.ErrMissingRequired: {FR: "Cette question est obligatoire.", NL: "Deze vraag is verplicht.", EN: "This question is required."},
 	collector.ErrNotApplicable:   {FR: "Cette question ne s'applique pas avec les réponses données plus haut : laissez-la vide (ou « Pas de réponse »).", NL: "Deze vraag geldt niet bij de antwoorden hierboven: laat ze leeg (of „Geen antwoord”).", EN: "This question does not apply given the answers above: leave it empty (or \"No answer\")."},
 	collector.ErrInvalidChoice:   {FR: "Choisissez une des réponses proposées.", NL: "Kies een van de voorgestelde antwoorden.", EN: "Choose one of the answers offered."},
@@ -147,7 +146,7 @@ const (
 func fieldMessage(fe collector.FieldError, it *collector.Item, lang string) string {
 	if fe.Code == collector.ErrOutOfRange && it != nil && it.Min != nil && it.Max != nil {
 		lo, hi := strconv.Itoa(*it.Min), strconv.Itoa(*it.Max)
-		return fmt.Sprintf(T{FR: "Indiquez un nombre entre %s et %s.", NL: "Geef een getal tussen %s en %s.", EN: "Give a number between %s and %s."}.In(lang), lo, hi)
+		return fmt.Sprintf(collector.Text{FR: "Indiquez un nombre entre %s et %s.", NL: "Geef een getal tussen %s en %s.", EN: "Give a number between %s and %s."}.In(lang), lo, hi)
 	}
 	if m, ok := fieldMessages[fe.Code]; ok {
 		return m.In(lang)

@@ -51,7 +51,7 @@ func NewPages(sessions *Sessions, log *slog.Logger) (*Pages, error) {
 	p := &Pages{sessions: sessions, log: log, base: base, pages: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFiles, "templates/*.html")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("web: pages: %w", err)
 	}
 	for _, name := range names {
 		if path.Base(name) == "layout.html" {
@@ -70,7 +70,7 @@ func NewPages(sessions *Sessions, log *slog.Logger) (*Pages, error) {
 func (p *Pages) Add(name string, fsys fs.FS, patterns ...string) error {
 	t, err := p.base.Clone()
 	if err != nil {
-		return err
+		return fmt.Errorf("web: page %s: %w", name, err)
 	}
 	if _, err := t.ParseFS(fsys, patterns...); err != nil {
 		return fmt.Errorf("web: page %s: %w", name, err)
@@ -206,6 +206,10 @@ func Headers() gin.HandlerFunc {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		if c.Request.TLS != nil {
+			// tamtam serves TLS itself (--tls-cert): browsers are to keep to HTTPS.
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		c.Next()
 	}
 }

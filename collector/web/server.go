@@ -286,15 +286,6 @@ func (s *Server) siteOptions(p collector.Principal, chosen, lang string) []optio
 	return out
 }
 
-func chosenSite(opts []option) string {
-	for _, o := range opts {
-		if o.Checked {
-			return o.Value
-		}
-	}
-	return ""
-}
-
 // formPage shows an empty form with a new submission id: the id travels with the form,
 // so that a double click or a resent form stores the questionnaire once.
 func (s *Server) formPage(c *gin.Context) {
@@ -307,7 +298,6 @@ func (s *Server) formPage(c *gin.Context) {
 	f := newForm(d, pg.Lang, nil, nil)
 	f.SubmissionID = uuid.NewString()
 	f.Sites = s.siteOptions(p, c.Query("site"), pg.Lang)
-	f.Site = chosenSite(f.Sites)
 	s.renderForm(c, http.StatusOK, pg, f)
 }
 
@@ -343,7 +333,6 @@ func (s *Server) postForm(c *gin.Context) {
 		f := newForm(d, pg.Lang, values, ferrs)
 		f.SubmissionID = env.SubmissionID
 		f.Sites = s.siteOptions(p, env.Site, pg.Lang)
-		f.Site = chosenSite(f.Sites)
 		f.Notice, f.NoticeLink = notice, link
 		s.renderForm(c, status, pg, f)
 	}

@@ -39,7 +39,8 @@
         }
       }
       applies[code] = ok;
-      if (el.hidden === !ok) { return; }
+      // Set every time, not only on a change: a page restored by the browser's back
+      // button may come back with controls in another state.
       el.hidden = !ok;
       var controls = el.querySelectorAll("input, select, textarea");
       for (var j = 0; j < controls.length; j++) { controls[j].disabled = !ok; }
@@ -54,11 +55,12 @@
   form.addEventListener("input", update);
   update();
 
-  // A double click sends the form once (the server would store it once anyway).
-  form.addEventListener("submit", function () {
-    var buttons = form.querySelectorAll("button[type=submit]");
-    setTimeout(function () { for (var i = 0; i < buttons.length; i++) { buttons[i].disabled = true; } }, 0);
-  });
+  // A double click sends the form once (the server would store it once anyway). Coming
+  // back to the page (the back button) makes the button usable again.
+  var buttons = form.querySelectorAll("button[type=submit]");
+  function enable(on) { for (var i = 0; i < buttons.length; i++) { buttons[i].disabled = !on; } }
+  form.addEventListener("submit", function () { setTimeout(function () { enable(false); }, 0); });
+  window.addEventListener("pageshow", function () { enable(true); update(); });
   var summary = document.getElementById("error-summary");
   if (summary) { summary.setAttribute("tabindex", "-1"); summary.focus(); }
 })();
