@@ -242,6 +242,11 @@ func (s *Staging) Add(ctx context.Context, recs []collector.Record) error {
 	if s.done {
 		return errors.New("queries: staging already committed or discarded")
 	}
+	// Rows imported after a key rotation re-key their person's earlier rows, as
+	// submissions do (see DB.Rekey); the pairs are noted before the rows exist.
+	if err := s.db.noteRekeys(ctx, recs); err != nil {
+		return err
+	}
 	for i := range recs {
 		if s.batch == nil {
 			b, err := s.db.conn.PrepareBatch(ctx, stagingSQL(stagingInsert, s.table()))

@@ -77,6 +77,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	defer app.Close()
+	// An import that crashed after its commit point is completed now, one that crashed
+	// before it dropped (queries.RecoverImports), rather than at the next import.
+	if rec, err := app.db.RecoverImports(ctx, queries.ImportLeaseTimeout); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	} else if rec != (queries.ImportRecovery{}) {
+		app.log.Info("imports recovered", "dropped", rec.Dropped, "completed", rec.Completed)
+	}
 	keys, err := collector.OpenKeyDir(filepath.Join(cfg.Data, "keys"))
 	if err != nil {
 		return err

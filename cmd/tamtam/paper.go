@@ -74,7 +74,7 @@ const importUsage = "tamtam import FILE.xlsx|FILE.csv --site CODE [--dry-run] [-
 // cmdImport checks a filled-in template (or a CSV file with its headers) and stores all
 // its rows, or none. With --dry-run it stores nothing and reports; --report writes the
 // file back with the faulty cells highlighted.
-func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) (err error) {
 	var (
 		cfg           Config
 		site          string
@@ -115,6 +115,20 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return err
 	}
 	defer app.Close()
+	// Every import and check is audited (who, site, counts, outcome; never a cell), as
+	// on the import page.
+	event := collector.AuditEvent{At: app.now(), Actor: "cli", Role: "operator", Sites: []string{site}, Action: "import", Outcome: "failed"}
+	if dryRun {
+		event.Action = "import.check"
+	}
+	defer func() {
+		if err == nil {
+			event.Outcome = "ok"
+		}
+		if aerr := app.db.Audit(context.WithoutCancel(ctx), event); aerr != nil && err == nil {
+			err = fmt.Errorf("import: audit: %w", aerr)
+		}
+	}()
 	im := &paper.Importer{Catalog: app.catalog, Preparer: app.api, Submitter: app.ingester, Lookup: app.db}
 	if !dryRun {
 		// A real import stages its rows as it checks them and commits them in one move
@@ -151,6 +165,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		rows += fmt.Sprintf(" (%d repeating an earlier row)", n)
 	}
 	problems := fmt.Sprintf("%d problems in %d rows", len(b.Problems), b.RowsWithProblems())
+	event.Detail = fmt.Sprintf("%s v%d: %d rows, %d problems", b.Questionnaire, b.Version, b.Rows, len(b.Problems))
 	switch {
 	case b.Rows == 0 && len(b.Problems) == 0:
 		return fmt.Errorf("import %s: no questionnaire rows (they start at row 3 of the template)", path)
@@ -166,6 +181,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return fmt.Errorf("import: nothing stored: %s", problems)
 	}
 	res, err := im.Store(ctx, b)
+	event.Detail += fmt.Sprintf(", %d stored, %d already there", res.Stored, res.Replayed)
 	if err != nil {
 		return fmt.Errorf("import %s: %w", path, err)
 	}

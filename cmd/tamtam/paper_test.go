@@ -319,6 +319,17 @@ func TestPaperImport(t *testing.T) {
 	if got := e.sql(importTables); got != "0" {
 		t.Errorf("after the imports %s staging tables are left, want none", got)
 	}
+	// Every run is audited, with counts and never a cell.
+	got = e.sql("SELECT action, outcome, count() FROM audit_log WHERE action LIKE 'import%' GROUP BY action, outcome ORDER BY action, outcome FORMAT TSV")
+	if want := "import\tfailed\t1\nimport\tok\t3\nimport.check\tfailed\t2\nimport.check\tok\t1"; got != want {
+		t.Errorf("audit of the imports:\n%s\nwant\n%s", got, want)
+	}
+	if got := e.sql("SELECT arraySort(groupArray(detail)) FROM audit_log WHERE action = 'import' AND outcome = 'ok'"); got != "['entry v1: 10 rows, 0 problems, 1 stored, 8 already there','entry v1: 9 rows, 0 problems, 0 stored, 8 already there','entry v1: 9 rows, 0 problems, 8 stored, 0 already there']" {
+		t.Errorf("audit details = %s", got)
+	}
+	if n := e.sql("SELECT count() FROM audit_log WHERE position(detail, 'HAR-2025') > 0 OR position(detail, 'Maroc') > 0"); n != "0" {
+		t.Errorf("%s audit rows quote a cell", n)
+	}
 }
 
 // importTables counts the staging tables of imports in the test's database.

@@ -36,8 +36,11 @@
 // second validation here. Every problem is kept with its row, column, item, code and
 // message; [WriteReport] writes the workbook back with those cells filled and commented.
 //
-// [Importer.Store] stores all rows or none: a batch with any problem is refused, and the
-// records of a clean one go to the ingester in one call, committed in one atomic insert.
+// [Importer.Store] stores all rows or none: a batch with any problem is refused. With a
+// [Stager] (tamtam import) the records of a clean file were staged in ClickHouse while
+// it was checked, and are committed in one step (a rename), then attached; a crash is
+// rolled forward or dropped at the next start. Without one (the web page's small uploads)
+// they go to the ingester in one call, made durable together.
 //
 // # Submission ids, and importing twice
 //
