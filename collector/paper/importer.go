@@ -170,6 +170,11 @@ func (b *Batch) Discard(ctx context.Context) error {
 // ErrProblems is returned by [Importer.Store] for a batch with problems: nothing is stored.
 var ErrProblems = errors.New("paper: the file has problems; nothing stored")
 
+// ErrStore is wrapped by the errors of [Importer.Check] that come from the store (the
+// look-up of stored submissions, the staging) rather than from the file: the file may be
+// fine, and checking it again later may work.
+var ErrStore = errors.New("paper: the store cannot be used now")
+
 // ErrDryRun is returned by [Importer.Store] for a batch checked with Options.DryRun, which
 // keeps no records.
 var ErrDryRun = errors.New("paper: a dry run keeps no records; check the file again to store it")
@@ -547,7 +552,9 @@ func (rd *rowReader) read(ctx context.Context) error {
 		}
 		// One look-up for the whole file, in the store, rather than one per block.
 		if err == nil && staging != nil && rd.im.Lookup != nil && (rd.opts.CountExisting || rd.explicit) {
-			err = staging.Stored(ctx, rd.storedAlready)
+			if err = staging.Stored(ctx, rd.storedAlready); err != nil {
+				err = fmt.Errorf("%w: look up stored submissions: %w", ErrStore, err)
+			}
 		}
 		switch {
 		case staging == nil:
@@ -847,7 +854,7 @@ func (rd *rowReader) flushLookups(ctx context.Context) error {
 	}
 	stored, err := rd.im.Lookup.Fingerprints(ctx, ids)
 	if err != nil {
-		return fmt.Errorf("paper: look up stored submissions: %w", err)
+		return fmt.Errorf("%w: look up stored submissions: %w", ErrStore, err)
 	}
 	for _, l := range rd.lookups {
 		if fp, ok := stored[l.id]; ok {
@@ -886,11 +893,13 @@ func (s *stageSink) run(blocks <-chan []collector.Record) {
 		}
 		if s.staging == nil {
 			if s.staging, s.err = s.stager.Stage(s.ctx); s.err != nil {
+				s.err = fmt.Errorf("%w: stage the rows: %w", ErrStore, s.err)
 				s.failed.Store(true)
 				continue
 			}
 		}
 		if s.err = s.staging.Add(s.ctx, recs); s.err != nil {
+			s.err = fmt.Errorf("%w: stage the rows: %w", ErrStore, s.err)
 			s.failed.Store(true)
 		}
 	}

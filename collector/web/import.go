@@ -109,6 +109,16 @@ func (s *Server) postImport(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	b, err := s.Importer.Check(ctx, bytes.NewReader(data), paper.Options{Site: site, Questionnaire: questionnaire, CountExisting: dryRun, DryRun: dryRun})
+	if err != nil && (errors.Is(err, paper.ErrStore) || ctx.Err() != nil) {
+		// Not the file's fault: the store cannot be asked now.
+		event.Detail = "store unavailable"
+		s.audit(event)
+		s.Logger.Error("import failed", "err", err)
+		c.Header("Retry-After", "30")
+		m.Error = pg.T("import_unavailable")
+		render(http.StatusServiceUnavailable)
+		return
+	}
 	if err != nil {
 		event.Detail = "unreadable file"
 		s.audit(event)
