@@ -18,6 +18,7 @@ type Cache struct {
 
 	mu      sync.Mutex
 	size    int
+	seq     uint64 // order of the entries: the oldest has the smallest
 	entries map[string]*cacheEntry
 }
 
@@ -25,6 +26,7 @@ type cacheEntry struct {
 	owner, name string
 	body        []byte
 	added       time.Time
+	seq         uint64
 }
 
 // NewCache returns a cache of entries living ttl, at most maxBytes in all and perOwner
@@ -55,13 +57,14 @@ func (c *Cache) Put(owner, name string, body []byte) string {
 		mine := c.count(owner) >= c.perOwner
 		var oldest string
 		for k, e := range c.entries {
-			if (!mine || e.owner == owner) && (oldest == "" || e.added.Before(c.entries[oldest].added)) {
+			if (!mine || e.owner == owner) && (oldest == "" || e.seq < c.entries[oldest].seq) {
 				oldest = k
 			}
 		}
 		c.drop(oldest)
 	}
-	c.entries[id] = &cacheEntry{owner: owner, name: name, body: body, added: now}
+	c.seq++
+	c.entries[id] = &cacheEntry{owner: owner, name: name, body: body, added: now, seq: c.seq}
 	c.size += len(body)
 	return id
 }
