@@ -2,6 +2,8 @@ package disclosure
 
 import (
 	"cmp"
+	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -57,4 +59,55 @@ func (k Key) String() string {
 // with returns the coordinates of scope extended by more.
 func with(scope []Coord, more ...Coord) []Coord {
 	return append(slices.Clone(scope), more...)
+}
+
+// ParseKey returns the key whose String is s, or an error when s is not the canonical
+// form KeyOf writes: keys are stored as text in the release ledger and read back.
+func ParseKey(s string) (Key, error) {
+	if s == "(total)" || s == "" {
+		return Key{}, nil
+	}
+	var coords []Coord
+	for _, part := range strings.Split(s, "|") {
+		dim, value, ok := strings.Cut(part, "=")
+		if !ok {
+			return Key{}, fmt.Errorf("disclosure: key %q: %q has no '='", s, part)
+		}
+		d, err1 := url.PathUnescape(dim)
+		v, err2 := url.PathUnescape(value)
+		if err1 != nil || err2 != nil {
+			return Key{}, fmt.Errorf("disclosure: key %q: bad escape", s)
+		}
+		coords = append(coords, Coord{Dim: d, Value: v})
+	}
+	k := KeyOf(coords...)
+	if k.s != s {
+		return Key{}, fmt.Errorf("disclosure: key %q is not in canonical form", s)
+	}
+	return k, nil
+}
+
+// Coords returns the coordinates of the key, sorted by dimension.
+func (k Key) Coords() []Coord {
+	if k.s == "" {
+		return nil
+	}
+	var out []Coord
+	for _, part := range strings.Split(k.s, "|") {
+		dim, value, _ := strings.Cut(part, "=")
+		d, _ := url.PathUnescape(dim)
+		v, _ := url.PathUnescape(value)
+		out = append(out, Coord{Dim: d, Value: v})
+	}
+	return out
+}
+
+// Get returns the value of the coordinate dim of the key, and whether it has one.
+func (k Key) Get(dim string) (string, bool) {
+	for _, c := range k.Coords() {
+		if c.Dim == dim {
+			return c.Value, true
+		}
+	}
+	return "", false
 }

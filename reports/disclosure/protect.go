@@ -124,13 +124,7 @@ func (p *Policy) Protect(tables ...Table) (*Release, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := range m.cells {
-		if c := &m.cells[i]; c.n > 0 && c.n < cfg.K {
-			c.status = SuppressedPrimary
-		} else {
-			c.status = Published
-		}
-	}
+	m.initStatuses()
 	for {
 		m.applyRules()
 		bad, err := m.firstRecoverable()
@@ -149,6 +143,27 @@ func (p *Policy) Protect(tables ...Table) (*Release, error) {
 	return m.release(cfg), nil
 }
 
+// initStatuses gives every cell its first status: free cells below the threshold are
+// suppressed (R5), the others published; frozen cells keep theirs; hidden and residual
+// cells are withheld.
+func (m *model) initStatuses() {
+	for i := range m.cells {
+		c := &m.cells[i]
+		switch {
+		case c.kind == Frozen:
+			c.status = c.frozen
+		case c.kind == Hidden || c.kind == Residual:
+			c.status = Withheld
+		case c.n > 0 && c.n < m.k:
+			c.status = SuppressedPrimary
+		case c.frozen.Suppressed():
+			c.status = SuppressedSecondary
+		default:
+			c.status = Published
+		}
+	}
+}
+
 // cell is one cell of the release, shared by every table that shows it.
 type cell struct {
 	key Key
@@ -160,6 +175,9 @@ type cell struct {
 	// total, or when it is the twin of such a cell (see newModel): it is
 	// never a complement.
 	grand  bool
+	kind   Kind
+	frozen Status // the given status of a Frozen cell
+	signed bool   // a residual an intruder knows no lower bound of
 	status Status
 }
 
@@ -180,6 +198,10 @@ type model struct {
 	// keeps the verification between rounds; both are built on first use.
 	relsOf [][]int
 	ver    *verifier
+	// joint is set when the model holds cells of an earlier release: a grand total
+	// may then be a complement of last resort (its change since that release can be
+	// the only thing left to hide).
+	joint bool
 }
 
 type tableCells struct {
@@ -193,6 +215,9 @@ func newModel(k int, tables []Table) (*model, error) {
 		table  string
 		margin bool
 		grand  bool
+		kind   Kind
+		frozen Status
+		signed bool
 	}
 	layouts := make([]layout, len(tables))
 	// byKey numbers the cells in order of first appearance; cells holds
@@ -213,13 +238,16 @@ func newModel(k int, tables []Table) (*model, error) {
 			j, ok := byKey[e.key]
 			if !ok {
 				byKey[e.key] = len(cells)
-				cells = append(cells, seen{n: e.n, table: l.name, margin: e.role != interior, grand: e.role == grand})
+				cells = append(cells, seen{n: e.n, table: l.name, margin: e.role != interior, grand: e.role == grand, kind: e.kind, frozen: e.frozen, signed: e.signed})
 				keys = append(keys, e.key)
 				continue
 			}
 			s := &cells[j]
 			if s.n != e.n {
 				return nil, fmt.Errorf("disclosure: cell %s has different counts in tables %q and %q; tables of different populations need distinct scopes", e.key, s.table, l.name)
+			}
+			if s.kind != e.kind || s.frozen != e.frozen {
+				return nil, fmt.Errorf("disclosure: cell %s is %s in table %q and %s in table %q", e.key, s.kind, s.table, e.kind, l.name)
 			}
 			s.margin = s.margin || e.role != interior
 			s.grand = s.grand && e.role == grand
@@ -236,7 +264,8 @@ func newModel(k int, tables []Table) (*model, error) {
 	for i, j := range order {
 		s := cells[j]
 		index[j] = i
-		m.cells = append(m.cells, cell{key: keys[j], n: s.n, margin: s.margin, grand: s.grand})
+		m.cells = append(m.cells, cell{key: keys[j], n: s.n, margin: s.margin, grand: s.grand, kind: s.kind, frozen: s.frozen, signed: s.signed})
+		m.joint = m.joint || s.kind == Frozen
 	}
 	at := func(k Key) int { return index[byKey[k]] }
 	for _, l := range layouts {
@@ -277,14 +306,42 @@ func newModel(k int, tables []Table) (*model, error) {
 	return m, nil
 }
 
+// suppressed reports whether cell i is unknown to an intruder: suppressed,
+// in this release or an earlier one, or withheld.
 func (m *model) suppressed(i int) bool { return m.cells[i].status.Suppressed() }
 
-// eligible reports whether cell i may become a complement: published,
+// guarded reports whether an intruder must not compute cell i: a suppressed
+// cell, a hidden cell that holds anybody, a residual cell from 1 to k-1 (or
+// -1 to 1-k).
+func (m *model) guarded(i int) bool {
+	c := m.cells[i]
+	if !c.status.Suppressed() {
+		return false
+	}
+	switch c.kind {
+	case Hidden:
+		return c.n != 0
+	case Residual:
+		return c.n != 0 && c.n > -m.k && c.n < m.k
+	}
+	return true
+}
+
+// eligible reports whether cell i may become a complement: free, published,
 // non-zero (suppressing a zero protects nothing and hides a true zero), and
 // not a grand total.
 func (m *model) eligible(i int) bool {
 	c := m.cells[i]
-	return !c.status.Suppressed() && c.n > 0 && !c.grand
+	return c.kind == Free && !c.status.Suppressed() && c.n > 0 && !c.grand
+}
+
+// lastResort reports whether cell i may become a complement when no
+// eligible cell is left: a free, published, non-zero grand total. Only a
+// cell that the new release cannot protect otherwise (the change of a grand
+// total since an earlier release, a hidden cell) takes one.
+func (m *model) lastResort(i int) bool {
+	c := m.cells[i]
+	return c.kind == Free && !c.status.Suppressed() && c.n > 0
 }
 
 func (m *model) cost(i int) int {
@@ -317,17 +374,19 @@ func (m *model) applyRules() {
 		changed = false
 		for _, r := range m.rels {
 			for !m.suppressed(r.total) {
-				count, held := 0, 0
+				count, held, guard := 0, 0, false
 				for _, i := range r.parts {
 					if m.suppressed(i) {
 						count++
-						held += m.cells[i].n
+						held += max(m.cells[i].n, 0)
+						guard = guard || m.guarded(i)
 					}
 				}
 				// (a) a lone suppressed cell is its total minus the others;
 				// (b) suppressed cells holding fewer than k together are
-				// a small count in disguise.
-				if count == 0 || (count >= 2 && held >= m.k) {
+				// a small count in disguise. Unknown cells that need no
+				// protection (a withheld zero) are left to verification.
+				if !guard || (count >= 2 && held >= m.k) {
 					break
 				}
 				c := m.cheapest(r.parts)
@@ -388,6 +447,44 @@ func (m *model) complementFor(bad int) int {
 		}
 		frontier = next
 	}
+	if m.cells[bad].kind == Free && !m.joint {
+		return -1
+	}
+	return m.lastResortFor(bad)
+}
+
+// lastResortFor is complementFor allowing grand totals, for a cell that an
+// earlier release, a hidden or a residual cell put out of reach otherwise:
+// the change of a grand total since the last release is below k, or is the
+// count of the one site that changed, say. The
+// cheapest grand total of a relation of bad, or reached from it through
+// unknown cells, or -1.
+func (m *model) lastResortFor(bad int) int {
+	relsOf := m.relationsOf()
+	reached := make([]bool, len(m.cells))
+	reached[bad] = true
+	frontier := []int{bad}
+	for len(frontier) > 0 {
+		best := -1
+		var next []int
+		for _, i := range frontier {
+			for _, r := range relsOf[i] {
+				for _, j := range append([]int{m.rels[r].total}, m.rels[r].parts...) {
+					if m.lastResort(j) && (best < 0 || m.cost(j) < m.cost(best) || (m.cost(j) == m.cost(best) && j < best)) {
+						best = j
+					}
+					if m.suppressed(j) && !reached[j] {
+						reached[j] = true
+						next = append(next, j)
+					}
+				}
+			}
+		}
+		if best >= 0 {
+			return best
+		}
+		frontier = next
+	}
 	return -1
 }
 
@@ -407,4 +504,46 @@ func (m *model) release(cfg Config) *Release {
 		r.tables = append(r.tables, s)
 	}
 	return r
+}
+
+// StoredCell is a cell of a release as the release ledger keeps it: its key, its true
+// count, and its status. The count of a suppressed or withheld cell is kept too, so that
+// a later release can be protected jointly with this one (R12); it never leaves the
+// store.
+type StoredCell struct {
+	Key    Key
+	N      int
+	Status Status
+}
+
+// Cells returns every cell of the release, sorted by key, for the ledger.
+func (r *Release) Cells() []StoredCell {
+	out := make([]StoredCell, 0, len(r.counts))
+	for _, c := range r.counts {
+		out = append(out, StoredCell{Key: c.key, N: c.n, Status: c.status})
+	}
+	slices.SortFunc(out, func(a, b StoredCell) int { return strings.Compare(a.Key.s, b.Key.s) })
+	return out
+}
+
+// Restore returns the release made of cells, protected earlier with cfg: what the
+// ledger stored, read back for rendering. It does not protect anything again; it refuses
+// a key given twice and a status no release gives a cell.
+func Restore(cfg Config, cells []StoredCell) (*Release, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Release{cfg: cfg, counts: make(map[Key]Count, len(cells))}
+	for _, c := range cells {
+		if _, dup := r.counts[c.Key]; dup {
+			return nil, fmt.Errorf("disclosure: restore: cell %s appears twice", c.Key)
+		}
+		switch c.Status {
+		case Published, SuppressedPrimary, SuppressedSecondary, Withheld:
+		default:
+			return nil, fmt.Errorf("disclosure: restore: cell %s has status %s", c.Key, c.Status)
+		}
+		r.counts[c.Key] = Count{key: c.Key, n: c.N, status: c.Status}
+	}
+	return r, nil
 }

@@ -21,6 +21,9 @@ const (
 	// SuppressedUnreliable proportions are hidden because they are low
 	// reliability and Config.SuppressLowReliability is set.
 	SuppressedUnreliable
+	// Withheld cells are never published by construction: Hidden and Residual
+	// cells of a System (a pooled site's cells, the change between releases).
+	Withheld
 )
 
 // Publishable reports whether the value may be shown.
@@ -47,6 +50,8 @@ func (s Status) String() string {
 		return "suppressed (secondary)"
 	case SuppressedUnreliable:
 		return "suppressed (unreliable)"
+	case Withheld:
+		return "withheld"
 	}
 	return "invalid status"
 }

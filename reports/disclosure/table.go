@@ -14,6 +14,7 @@ type Table interface {
 var (
 	_ Table = OneWay{}
 	_ Table = TwoWay{}
+	_ Table = System{}
 )
 
 // OneWay is a count per category of one dimension, plus the total.
@@ -80,6 +81,10 @@ type entry struct {
 	key  Key
 	n    int
 	role role
+	kind Kind
+	// frozen is the status of a Frozen cell.
+	frozen Status
+	signed bool
 }
 
 // sum is one relation of a table: the parts add up to the total.
@@ -112,10 +117,10 @@ func (t OneWay) layout() (layout, error) {
 			return l, fmt.Errorf("disclosure: table %q: negative count for %s", t.Name, key)
 		}
 		total += n
-		l.entries = append(l.entries, entry{key, n, interior})
+		l.entries = append(l.entries, entry{key: key, n: n, role: interior})
 		s.parts = append(s.parts, key)
 	}
-	l.entries = append(l.entries, entry{s.total, total, grand})
+	l.entries = append(l.entries, entry{key: s.total, n: total, role: grand})
 	l.sums = []sum{s}
 	return l, nil
 }
@@ -148,7 +153,7 @@ func (t TwoWay) layout() (layout, error) {
 			}
 			rowTotals[r] += n
 			colTotals[c] += n
-			l.entries = append(l.entries, entry{key, n, interior})
+			l.entries = append(l.entries, entry{key: key, n: n, role: interior})
 			rowSums[r].parts = append(rowSums[r].parts, key)
 			colSums[c].parts = append(colSums[c].parts, key)
 		}
@@ -157,15 +162,15 @@ func (t TwoWay) layout() (layout, error) {
 	byRow := sum{total: t.TotalKey(), parts: make([]Key, 0, len(t.Rows))}
 	for r, n := range rowTotals {
 		total += n
-		l.entries = append(l.entries, entry{rowSums[r].total, n, margin})
+		l.entries = append(l.entries, entry{key: rowSums[r].total, n: n, role: margin})
 		byRow.parts = append(byRow.parts, rowSums[r].total)
 	}
 	byCol := sum{total: byRow.total, parts: make([]Key, 0, len(t.Cols))}
 	for c, n := range colTotals {
-		l.entries = append(l.entries, entry{colSums[c].total, n, margin})
+		l.entries = append(l.entries, entry{key: colSums[c].total, n: n, role: margin})
 		byCol.parts = append(byCol.parts, colSums[c].total)
 	}
-	l.entries = append(l.entries, entry{byRow.total, total, grand})
+	l.entries = append(l.entries, entry{key: byRow.total, n: total, role: grand})
 	l.sums = append(append(rowSums, colSums...), byRow, byCol)
 	return l, nil
 }

@@ -46,7 +46,7 @@ import (
 // searchBudget bounds the nodes of one search. Tables of the size tamtam
 // publishes need a few dozen; a search that runs out is reported as an
 // error rather than guessed.
-const searchBudget = 200_000
+const searchBudget = 50_000
 
 // probeBudget bounds the nodes of the first, quick look for a witness. Its
 // running out proves nothing: the full search follows.
@@ -54,7 +54,7 @@ const probeBudget = 64
 
 // shiftBudget bounds the nodes of the look for a witness made of unit
 // shifts. Its running out proves nothing either.
-const shiftBudget = 2_000
+const shiftBudget = 5_000
 
 // propagationPasses bounds the work of bounds propagation per node, as
 // passes over the constraints of the component; the search stays exact
@@ -75,6 +75,7 @@ type linear struct {
 // substituted.
 type intruder struct {
 	truth   []int // true value of each unknown
+	floor   []int // least value of each unknown: 1 for a suppressed cell, 0 for a withheld one
 	cap     int   // search bound on every unknown
 	cons    []linear
 	varCons [][]int // the constraints of each unknown
@@ -167,6 +168,23 @@ func (m *model) verifier() *verifier {
 	return v
 }
 
+// floor returns the least value an intruder knows cell i to have: a
+// suppressed count is at least 1 (zeros are never suppressed), a withheld
+// one at least 0, and a residual that went down at least its true value (the
+// model gives the intruder that much).
+func (m *model) floor(i int) int {
+	switch c := m.cells[i]; c.kind {
+	case Hidden:
+		return 0
+	case Residual:
+		if c.signed {
+			return -m.verifier().cap
+		}
+		return min(0, c.n)
+	}
+	return 1
+}
+
 // relationsOf returns, for each cell, the indices of the relations it is in,
 // ascending.
 func (m *model) relationsOf() [][]int {
@@ -246,7 +264,7 @@ func (m *model) firstRecoverable() (int, error) {
 	v := m.verifier()
 	v.refresh(m)
 	for i := range m.cells {
-		if !m.suppressed(i) || v.safe[i] {
+		if !m.guarded(i) || v.safe[i] {
 			continue
 		}
 		c, p := m.componentOf(i)
@@ -275,7 +293,7 @@ func (m *model) recoverable(c *component, v int) (bool, error) {
 	}
 	s := c.s
 	t := s.truth[v]
-	sides := [2][2]int{{1, t - 1}, {t + 1, s.cap}}
+	sides := [2][2]int{{s.floor[v], t - 1}, {t + 1, s.cap}}
 	for _, d := range [2]int{-1, 1} {
 		if s.shift(v, d, shiftBudget) {
 			m.witness(c)
@@ -300,11 +318,46 @@ func (m *model) recoverable(c *component, v int) (bool, error) {
 			return true, nil
 		}
 	}
+	// A search of moderate size finds most witnesses the probes missed.
+	for i, r := range sides {
+		if none[i] {
+			continue
+		}
+		found, err := s.solve(v, r[0], r[1], searchBudget/10)
+		if found {
+			m.witness(c)
+			return false, nil
+		}
+		none[i] = err == nil
+	}
+	if none[0] && none[1] {
+		c.bad[v] = true
+		return true, nil
+	}
+	// The relaxation settles most of what is left: it proves a cell recoverable
+	// (the bounds of linked releases and floors often pin one), or finds an
+	// integral witness, or narrows where to search.
+	bad, decided, lo, hi := s.lpDecide(v)
+	if decided {
+		if bad {
+			c.bad[v] = true
+			return true, nil
+		}
+		m.witness(c)
+		return false, nil
+	}
+	sides = [2][2]int{{max(lo, s.floor[v]), t - 1}, {t + 1, min(hi, s.cap)}}
 	for i, r := range sides {
 		if none[i] {
 			continue
 		}
 		found, err := s.solve(v, r[0], r[1], searchBudget)
+		if errors.Is(err, errBudget) {
+			// Undecided: treated as recoverable, so that another cell is
+			// suppressed. Protect never publishes what it could not prove safe.
+			c.bad[v] = true
+			return true, nil
+		}
 		if err != nil {
 			return false, err
 		}
@@ -331,10 +384,11 @@ func (m *model) witness(c *component) {
 // intruder builds the system of the component made of cells.
 func (m *model) intruder(cells []int) *intruder {
 	v := m.verifier()
-	s := &intruder{cap: v.cap, truth: make([]int, len(cells))}
+	s := &intruder{cap: v.cap, truth: make([]int, len(cells)), floor: make([]int, len(cells))}
 	for l, i := range cells {
 		v.local[i] = l
 		s.truth[l] = m.cells[i].n
+		s.floor[l] = m.floor(i)
 	}
 	v.stamp++
 	var rels []int
@@ -528,17 +582,17 @@ func (s *intruder) determinedRat() []bool {
 	return det
 }
 
-// solve looks for an integer solution with every unknown from 1 to the cap
-// and unknown v from lo to hi, within budget nodes. When it finds one, it
-// leaves it in s.lo.
+// solve looks for an integer solution with every unknown from its floor to
+// the cap and unknown v from lo to hi, within budget nodes. When it finds
+// one, it leaves it in s.lo.
 func (s *intruder) solve(v, lo, hi, budget int) (bool, error) {
 	if lo > hi {
 		return false, nil
 	}
 	for u := range s.lo {
-		s.lo[u], s.hi[u] = 1, s.cap
+		s.lo[u], s.hi[u] = s.floor[u], s.cap
 	}
-	s.lo[v], s.hi[v] = max(lo, 1), min(hi, s.cap)
+	s.lo[v], s.hi[v] = max(lo, s.floor[v]), min(hi, s.cap)
 	s.trail = s.trail[:0]
 	for c := range s.cons {
 		s.enqueue(c)
@@ -699,7 +753,7 @@ func (s *intruder) shift(v, d, budget int) bool {
 // canShift reports whether unknown u, not shifted yet, may move by d.
 func (s *intruder) canShift(u, d int) bool {
 	x := s.truth[u] + d
-	return s.delta[u] == 0 && x >= 1 && x <= s.cap
+	return s.delta[u] == 0 && x >= s.floor[u] && x <= s.cap
 }
 
 // move shifts unknown u by d (or back, with -d).
