@@ -15,6 +15,7 @@ const (
 	CodeUnauthorized Code = "unauthorized" // no or unknown token
 	CodeForbidden    Code = "forbidden"    // role or site not allowed
 	CodeNotFound     Code = "not_found"    // no such questionnaire, version or page
+	CodeNoRelease    Code = "no_release"   // figures asked of a year that has no release yet
 	CodeConflict     Code = "conflict"     // same submission id, different content
 	CodeTooLarge     Code = "too_large"    // body over the limit
 	CodeMediaType    Code = "unsupported_media_type"
@@ -33,7 +34,7 @@ func (c Code) Status() int {
 		return http.StatusUnauthorized
 	case CodeForbidden:
 		return http.StatusForbidden
-	case CodeNotFound:
+	case CodeNotFound, CodeNoRelease:
 		return http.StatusNotFound
 	case CodeConflict:
 		return http.StatusConflict

@@ -1,9 +1,6 @@
 package reports
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -15,19 +12,6 @@ const OtherSites = "other_sites"
 
 // Total is the breakdown of the whole population, without a dimension.
 const Total = "total"
-
-// Options select what a release covers.
-type Options struct {
-	Year   int
-	Sites  []string  // the sites covered, in display order; every site for the coordinator
-	CutOff time.Time // records received after it are left out; zero: the last record of the year
-	Policy *disclosure.Policy
-	// SiteNames labels the sites in the three languages.
-	SiteNames map[string]Text
-	// Arrivals adds the questionnaires received by site and month ([Figures.Arrivals]),
-	// which the dashboard shows so that the coordinator sees data arriving.
-	Arrivals bool
-}
 
 // Number is a protected count: its value can be read only if it may be published.
 type Number struct {
@@ -108,21 +92,32 @@ type CrossTable struct {
 	Total          Number
 }
 
-// Figures is a protected release: every number a report shows, and nothing else.
+// Figures is the view of a release that one output shows: the rows of one publication
+// group, every number protected, and nothing else.
 type Figures struct {
-	Year      int
-	Sites     []string // covered
-	Pooled    []string // covered sites shown only inside OtherSites
+	Year    int
+	Release string // the release id
+	// Group is the publication group shown: all sites, one site, "other sites" or a
+	// funder's sites.
+	Group  Group
+	Sites  []string // covered
+	Pooled []string // covered sites shown only inside OtherSites
+	// AllSites are the sites of the whole release, for a reader who puts views together.
+	AllSites  []string
 	CutOff    time.Time
 	Config    disclosure.Config
 	Catalog   *Catalog
 	SiteNames map[string]Text
 	Indicator []IndicatorFigures
 	Entrants  []CrossTable // interviewed entrants by site and gender, age band, nationality group
-	// Arrivals is the number of questionnaires by site and month (Options.Arrivals),
-	// nil otherwise. Sites shown only pooled are pooled here too (R10).
+	// Arrivals is the number of questionnaires by site and month, nil otherwise: live,
+	// not a release (it counts questionnaires, not answers). Sites shown only pooled are
+	// pooled here too (R10).
 	Arrivals *CrossTable
-	Summary  []disclosure.TableSummary
+	// Levels lists the breakdowns of the view merged or dropped (R6).
+	Levels []Level
+	// Questionnaires lists the questionnaire versions the release covers.
+	Questionnaires []string
 }
 
 // Find returns the figures of indicator id.
@@ -150,283 +145,15 @@ func (f *Figures) Label(dim, code, lang string) string {
 			return c.Label.In(lang)
 		}
 	}
+	for _, m := range f.Catalog.Merges[dim] {
+		if m.Code == code {
+			return m.Label.In(lang)
+		}
+	}
 	return code
 }
 
 // DimLabel returns the name of a breakdown dimension in lang ("Prison", "Gender"…).
 func (f *Figures) DimLabel(dim, lang string) string {
 	return f.Catalog.Text("breakdown_"+dim, lang)
-}
-
-// ErrNoData is returned by Build when no record of the year is in scope.
-var ErrNoData = errors.New("reports: no questionnaire of that year in the selected sites")
-
-// tally is a numerator and denominator being summed.
-type tally struct{ num, den int }
-
-// Build reads the counts of opts from src and protects them as one release.
-func Build(ctx context.Context, src Source, cat *Catalog, opts Options) (*Figures, error) {
-	if opts.Policy == nil {
-		return nil, errors.New("reports: a disclosure policy is required")
-	}
-	cutOff := opts.CutOff
-	if cutOff.IsZero() {
-		var err error
-		if cutOff, err = src.DataCutOff(ctx, opts.Year); err != nil {
-			return nil, err
-		}
-		if cutOff.IsZero() {
-			return nil, ErrNoData
-		}
-	}
-	cells, err := src.IndicatorCells(ctx, opts.Year, opts.Sites, cutOff)
-	if err != nil {
-		return nil, err
-	}
-	// R10: sites with few interviewed entrants are only shown pooled.
-	interviewed := map[string]int{}
-	for _, s := range opts.Sites {
-		interviewed[s] = 0
-	}
-	for _, c := range cells {
-		if c.Indicator == "I19" {
-			interviewed[c.Site] += c.Num
-		}
-	}
-	if len(cells) == 0 {
-		return nil, ErrNoData
-	}
-	pooled := opts.Policy.PooledSites(interviewed)
-	siteOf := func(s string) string {
-		if slices.Contains(pooled, s) {
-			return OtherSites
-		}
-		return s
-	}
-	// Sum the finest cells into every published group.
-	sums := map[string]map[string]map[string]*tally{} // indicator -> dim -> category
-	entrants := map[string]map[[2]string]int{}        // dim -> (site, category) -> n
-	for _, c := range cells {
-		byDim := sums[c.Indicator]
-		if byDim == nil {
-			byDim = map[string]map[string]*tally{}
-			sums[c.Indicator] = byDim
-		}
-		stored := map[string]string{DimSite: siteOf(c.Site), DimGender: c.Gender, DimAgeBand: c.AgeBand, DimNationalityGroup: c.NationalityGroup}
-		for _, dim := range Dimensions {
-			cat := publishedCategory(dim, stored[dim])
-			if byDim[dim] == nil {
-				byDim[dim] = map[string]*tally{}
-			}
-			t := byDim[dim][cat]
-			if t == nil {
-				t = &tally{}
-				byDim[dim][cat] = t
-			}
-			t.num += c.Num
-			t.den += c.Den
-			if c.Indicator == "I19" && dim != DimSite {
-				if entrants[dim] == nil {
-					entrants[dim] = map[[2]string]int{}
-				}
-				entrants[dim][[2]string{stored[DimSite], cat}] += c.Num
-			}
-		}
-	}
-	order := categoryOrder(cat, opts.Sites, pooled)
-
-	// One table per indicator and breakdown: groups by yes/no, so that R5 and R6 protect
-	// the "no" count as well (R8), and the total row is the column margins.
-	var tables []disclosure.Table
-	type tableRef struct {
-		ind disclosure.TwoWay
-		dim string
-	}
-	built := map[string][]tableRef{}
-	for _, ind := range cat.Indicators {
-		for _, dim := range ind.Breakdowns {
-			var rows []string
-			var counts [][]int
-			for _, code := range order[dim] {
-				t := sums[ind.ID][dim][code]
-				if t == nil || t.den == 0 {
-					continue
-				}
-				rows = append(rows, code)
-				counts = append(counts, []int{t.num, t.den - t.num})
-			}
-			tw := disclosure.TwoWay{Name: ind.ID + " by " + dim, Scope: []disclosure.Coord{{Dim: "indicator", Value: ind.ID}},
-				RowDim: dim, Rows: rows, ColDim: "answer", Cols: []string{"yes", "no"}, Counts: counts}
-			if len(rows) == 0 {
-				tw.Rows, tw.Counts = []string{"none"}, [][]int{{0, 0}}
-			}
-			tables = append(tables, tw)
-			built[ind.ID] = append(built[ind.ID], tableRef{tw, dim})
-		}
-	}
-	var crossRefs []disclosure.TwoWay
-	for _, dim := range []string{DimGender, DimAgeBand, DimNationalityGroup} {
-		tw := disclosure.TwoWay{Name: "entrants by site and " + dim,
-			Scope:  []disclosure.Coord{{Dim: "indicator", Value: "I19"}, {Dim: "answer", Value: "yes"}},
-			RowDim: DimSite, ColDim: dim}
-		for _, s := range order[DimSite] {
-			if t := sums["I19"][DimSite][s]; t != nil && t.num > 0 {
-				tw.Rows = append(tw.Rows, s)
-			}
-		}
-		for _, c := range order[dim] {
-			for _, s := range tw.Rows {
-				if entrants[dim][[2]string{s, c}] > 0 {
-					tw.Cols = append(tw.Cols, c)
-					break
-				}
-			}
-		}
-		if len(tw.Rows) == 0 || len(tw.Cols) == 0 {
-			continue
-		}
-		for _, s := range tw.Rows {
-			row := make([]int, len(tw.Cols))
-			for j, c := range tw.Cols {
-				row[j] = entrants[dim][[2]string{s, c}]
-			}
-			tw.Counts = append(tw.Counts, row)
-		}
-		tables = append(tables, tw)
-		crossRefs = append(crossRefs, tw)
-	}
-
-	var arrivals *disclosure.TwoWay
-	if opts.Arrivals {
-		if arrivals, err = arrivalsTable(ctx, src, opts.Year, opts.Sites, cutOff, order[DimSite], siteOf); err != nil {
-			return nil, err
-		}
-		tables = append(tables, *arrivals)
-	}
-
-	rel, err := opts.Policy.Protect(tables...)
-	if err != nil {
-		return nil, fmt.Errorf("reports: disclosure control: %w", err)
-	}
-	f := &Figures{Year: opts.Year, Sites: opts.Sites, Pooled: pooled, CutOff: cutOff.UTC(), Config: rel.Config(),
-		Catalog: cat, SiteNames: opts.SiteNames, Summary: rel.Tables()}
-	for _, ind := range cat.Indicators {
-		sens := disclosure.Sensitivity(ind.Sensitive)
-		refs := built[ind.ID]
-		if len(refs) == 0 {
-			continue
-		}
-		first := refs[0].ind
-		total, err := readRow(rel, "", first.ColTotalKey(0), first.TotalKey(), sens)
-		if err != nil {
-			return nil, err
-		}
-		figs := IndicatorFigures{Indicator: ind, Breakdowns: []Breakdown{{Dim: Total, Rows: []Row{total}}}}
-		for _, ref := range refs {
-			b := Breakdown{Dim: ref.dim}
-			for r, code := range ref.ind.Rows {
-				if code == "none" && len(ref.ind.Rows) == 1 && ref.ind.Counts[0][0] == 0 && ref.ind.Counts[0][1] == 0 {
-					break
-				}
-				row, err := readRow(rel, code, ref.ind.Key(r, 0), ref.ind.RowTotalKey(r), sens)
-				if err != nil {
-					return nil, err
-				}
-				b.Rows = append(b.Rows, row)
-			}
-			figs.Breakdowns = append(figs.Breakdowns, b)
-		}
-		f.Indicator = append(f.Indicator, figs)
-	}
-	for _, tw := range crossRefs {
-		f.Entrants = append(f.Entrants, crossTableOf(rel, tw))
-	}
-	if arrivals != nil {
-		ct := crossTableOf(rel, *arrivals)
-		f.Arrivals = &ct
-	}
-	return f, nil
-}
-
-// DimMonth is the dimension of the arrivals table's columns: months "YYYY-MM".
-const DimMonth = "month"
-
-// arrivalsTable is the table of questionnaires by site (pooled as the release pools them)
-// and month, every month of the year a column. It is protected with the other tables of
-// the release, in a scope of its own: it counts questionnaires, not people.
-func arrivalsTable(ctx context.Context, src Source, year int, sites []string, cutOff time.Time, siteOrder []string, siteOf func(string) string) (*disclosure.TwoWay, error) {
-	cells, err := src.Arrivals(ctx, year, sites, cutOff)
-	if err != nil {
-		return nil, err
-	}
-	counts := map[[2]string]int{}
-	for _, c := range cells {
-		counts[[2]string{siteOf(c.Site), c.Month}] += c.N
-	}
-	tw := disclosure.TwoWay{Name: "questionnaires by site and month", Scope: []disclosure.Coord{{Dim: "table", Value: "questionnaires"}},
-		RowDim: DimSite, ColDim: DimMonth}
-	for m := 1; m <= 12; m++ {
-		tw.Cols = append(tw.Cols, fmt.Sprintf("%04d-%02d", year, m))
-	}
-	for _, s := range siteOrder {
-		row := make([]int, len(tw.Cols))
-		seen := false
-		for j, m := range tw.Cols {
-			row[j] = counts[[2]string{s, m}]
-			seen = seen || row[j] > 0
-		}
-		if seen {
-			tw.Rows = append(tw.Rows, s)
-			tw.Counts = append(tw.Counts, row)
-		}
-	}
-	if len(tw.Rows) == 0 {
-		tw.Rows, tw.Counts = []string{OtherSites}, [][]int{make([]int, len(tw.Cols))}
-	}
-	return &tw, nil
-}
-
-// crossTableOf reads a protected two-way table back from its release.
-func crossTableOf(rel *disclosure.Release, tw disclosure.TwoWay) CrossTable {
-	ct := CrossTable{RowDim: tw.RowDim, ColDim: tw.ColDim, Rows: tw.Rows, Cols: tw.Cols, Total: protectedNumber(rel.Count(tw.TotalKey()))}
-	for r := range tw.Rows {
-		var cells []Number
-		for c := range tw.Cols {
-			cells = append(cells, protectedNumber(rel.Count(tw.Key(r, c))))
-		}
-		ct.Cells = append(ct.Cells, cells)
-		ct.RowTotals = append(ct.RowTotals, protectedNumber(rel.Count(tw.RowTotalKey(r))))
-	}
-	for c := range tw.Cols {
-		ct.ColTotals = append(ct.ColTotals, protectedNumber(rel.Count(tw.ColTotalKey(c))))
-	}
-	return ct
-}
-
-func readRow(rel *disclosure.Release, group string, yes, n disclosure.Key, sens disclosure.Sensitivity) (Row, error) {
-	p, err := rel.Proportion(yes, n, sens)
-	if err != nil {
-		return Row{}, fmt.Errorf("reports: disclosure control: %w", err)
-	}
-	est, _ := p.Estimate()
-	return Row{Group: group, Numerator: protectedNumber(rel.Count(yes)), Denominator: protectedNumber(rel.Count(n)),
-		Share: Share{status: p.Status(), estimate: est}}, nil
-}
-
-// categoryOrder gives the publication order of each dimension's categories: sites in the
-// order covered then "other sites", the others as in the catalog.
-func categoryOrder(cat *Catalog, sites, pooled []string) map[string][]string {
-	order := map[string][]string{}
-	for _, s := range sites {
-		if !slices.Contains(pooled, s) {
-			order[DimSite] = append(order[DimSite], s)
-		}
-	}
-	order[DimSite] = append(order[DimSite], OtherSites)
-	for _, dim := range []string{DimGender, DimAgeBand, DimNationalityGroup} {
-		for _, c := range cat.Categories[dim] {
-			order[dim] = append(order[dim], c.Code)
-		}
-	}
-	return order
 }

@@ -18,20 +18,28 @@ type Text = collector.Text
 type Family struct {
 	ID    string `json:"id"`
 	Title Text   `json:"title"`
+	// SingleChoice marks a family whose indicators are the choices of one single-choice
+	// item (I06, the main drug): their numerators add up to their common denominator, and
+	// disclosure control protects them as one table (PRIVACY.md R13).
+	SingleChoice bool `json:"single_choice,omitempty"`
 }
 
 // Indicator describes one published share.
 type Indicator struct {
-	ID            string   `json:"id"`
-	Family        string   `json:"family"`
-	Questionnaire string   `json:"questionnaire"`
-	Sensitive     bool     `json:"sensitive"`
-	Label         Text     `json:"label"`
-	Short         Text     `json:"short"`
-	Numerator     Text     `json:"numerator"`
-	Denominator   Text     `json:"denominator"`
-	Breakdowns    []string `json:"breakdowns"`
-	References    []string `json:"references"`
+	ID            string `json:"id"`
+	Family        string `json:"family"`
+	Questionnaire string `json:"questionnaire"`
+	// Population names the denominator: indicators of one population count the same
+	// people in their denominators, which disclosure control protects as one cell
+	// (PRIVACY.md R13). Empty: the indicator's own.
+	Population  string   `json:"population,omitempty"`
+	Sensitive   bool     `json:"sensitive"`
+	Label       Text     `json:"label"`
+	Short       Text     `json:"short"`
+	Numerator   Text     `json:"numerator"`
+	Denominator Text     `json:"denominator"`
+	Breakdowns  []string `json:"breakdowns"`
+	References  []string `json:"references"`
 }
 
 // Reference is a published value of another survey, shown beside ours as a marked
@@ -53,6 +61,14 @@ type Category struct {
 	Label Text   `json:"label"`
 }
 
+// Merge is a coarser category of a breakdown dimension, published instead of its parts
+// when too many of their cells would be suppressed (PRIVACY.md R6).
+type Merge struct {
+	Code  string   `json:"code"`
+	Parts []string `json:"parts"`
+	Label Text     `json:"label"`
+}
+
 // Catalog is the published indicators with their labels, reference values and the
 // labels of breakdown categories: data, versioned in indicators.json.
 type Catalog struct {
@@ -60,6 +76,7 @@ type Catalog struct {
 	Indicators []Indicator           `json:"indicators"`
 	References []Reference           `json:"references"`
 	Categories map[string][]Category `json:"categories"`
+	Merges     map[string][]Merge    `json:"merges"`
 	Texts      map[string]any        `json:"texts"`
 }
 
@@ -126,8 +143,96 @@ func (c *Catalog) check() error {
 		if len(c.Categories[dim]) == 0 {
 			return fmt.Errorf("no categories for %s", dim)
 		}
+		merged := map[string]bool{}
+		for _, m := range c.Merges[dim] {
+			if len(m.Parts) < 2 {
+				return fmt.Errorf("merge %s of %s has fewer than two parts", m.Code, dim)
+			}
+			if slices.ContainsFunc(c.Categories[dim], func(x Category) bool { return x.Code == m.Code }) {
+				return fmt.Errorf("merge %s of %s is also a category", m.Code, dim)
+			}
+			for _, p := range m.Parts {
+				if merged[p] || !slices.ContainsFunc(c.Categories[dim], func(x Category) bool { return x.Code == p }) {
+					return fmt.Errorf("merge %s of %s: part %s is unknown or merged twice", m.Code, dim, p)
+				}
+				merged[p] = true
+			}
+		}
+	}
+	for _, f := range c.Families {
+		if !f.SingleChoice {
+			continue
+		}
+		pop := ""
+		for _, ind := range c.Indicators {
+			if ind.Family != f.ID {
+				continue
+			}
+			if pop == "" {
+				pop = ind.PopulationID()
+			}
+			if ind.PopulationID() != pop {
+				return fmt.Errorf("single-choice family %s: indicator %s has another population", f.ID, ind.ID)
+			}
+		}
 	}
 	return nil
+}
+
+// PopulationID returns the name of the indicator's denominator population.
+func (ind Indicator) PopulationID() string {
+	if ind.Population != "" {
+		return ind.Population
+	}
+	return ind.ID
+}
+
+// Family returns the family with the given id.
+func (c *Catalog) Family(id string) (Family, bool) {
+	i := slices.IndexFunc(c.Families, func(f Family) bool { return f.ID == id })
+	if i < 0 {
+		return Family{}, false
+	}
+	return c.Families[i], true
+}
+
+// MergedCategories returns the categories of dim at merge level 1: each merge in place
+// of its parts, the categories not merged as they are, in catalog order.
+func (c *Catalog) MergedCategories(dim string) []string {
+	var out []string
+	done := map[string]bool{}
+	for _, cat := range c.Categories[dim] {
+		m, ok := c.mergeOf(dim, cat.Code)
+		switch {
+		case !ok:
+			out = append(out, cat.Code)
+		case !done[m.Code]:
+			done[m.Code] = true
+			out = append(out, m.Code)
+		}
+	}
+	return out
+}
+
+// mergeOf returns the merge that category code of dim is part of.
+func (c *Catalog) mergeOf(dim, code string) (Merge, bool) {
+	for _, m := range c.Merges[dim] {
+		if slices.Contains(m.Parts, code) {
+			return m, true
+		}
+	}
+	return Merge{}, false
+}
+
+// partsOf returns the categories that a category of dim stands for: the parts of a
+// merge, or the category itself.
+func (c *Catalog) partsOf(dim, code string) []string {
+	for _, m := range c.Merges[dim] {
+		if m.Code == code {
+			return m.Parts
+		}
+	}
+	return []string{code}
 }
 
 // Indicator returns the indicator with the given id.
@@ -193,3 +298,7 @@ func publishedCategory(dim, stored string) string {
 	}
 	return "unknown"
 }
+
+// CatalogJSON returns the built-in catalog as published: the indicators, their
+// populations and categories, which the methodology of every output states.
+func CatalogJSON() []byte { return slices.Clone(catalogJSON) }

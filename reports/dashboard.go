@@ -3,10 +3,7 @@ package reports
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -30,12 +27,11 @@ var pageTemplates embed.FS
 const echartsFile = "echarts-5.4.3.min.js"
 
 // UsePages prepares the dashboard for signed-in coordinators and funders, rendered
-// through pages with sessions; [Server.Mount] then registers GET /reports (the
-// indicators of a year and sites as charts and tables, and the questionnaires received
-// by site and month) and, under /reports/, the workbook and HTML report downloads (the
-// same files, releases and audit as the API's) and the scripts of the page. Every number
-// comes from [Build], so the dashboard shows what a report would publish and nothing
-// more.
+// through pages with sessions; [Server.Mount] then registers GET /reports (a release of
+// a year as charts and tables, and the questionnaires received by site and month) and,
+// under /reports/, the downloads (the same files, ledger and audit as the API's) and the
+// scripts of the page. Every figure is a cell of a stored release: a coordinator chooses
+// among the releases of a year and their groups, never among ad-hoc sets of sites.
 func (s *Server) UsePages(sessions *web.Sessions, pages *web.Pages) error {
 	if err := pages.Add("dashboard", pageTemplates, "templates/dashboard.html", "templates/table.html"); err != nil {
 		return err
@@ -49,7 +45,7 @@ func (s *Server) mountPages(r gin.IRouter) {
 	// The chart script of each view, for the browser to fetch right after the page (which
 	// may hold no inline script): it holds figures, so only its viewer may.
 	s.scripts = web.NewCache(30*time.Minute, 64<<20, 8, s.Now)
-	// The token's rate limit applies as on the API: a view builds a whole year's release.
+	// The token's rate limit applies as on the API.
 	g := r.Group("", web.Headers(), s.sessions.Require(s.pages, collector.RoleCoordinator, collector.RoleFunder), s.Limiter.Middleware())
 	g.GET("/reports", s.dashboard)
 	g.GET("/reports/:file", s.pageFile)
@@ -79,159 +75,199 @@ func (s *Server) pageFile(c *gin.Context) {
 
 // dashboardMain is the content of the dashboard.
 type dashboardMain struct {
-	Year  int
-	Years []int
-	Sites []siteChoice
-	// ChooseSites offers the choice of sites: to coordinators. A funder's figures cover
-	// all of its sites (see Server.scope).
-	ChooseSites bool
+	Year     int
+	Years    []int
+	Releases []releaseChoice
+	Groups   []groupChoice
+	// ChooseGroup offers the choice of groups: to coordinators. A funder sees its own.
+	ChooseGroup bool
+	GroupName   string
 	Lang        string
 	W           dashboardText
-	Empty       string // no data for the selection
+	Empty       string // no release of the year
 	Report      *htmlPage
 	Arrivals    *htmlTable
-	Download    struct{ XLSX, HTML string }
+	Download    struct{ XLSX, HTML, CSV string }
 }
 
-type siteChoice struct {
+type releaseChoice struct {
+	ID, Label string
+	Selected  bool
+}
+
+type groupChoice struct {
 	Code, Label string
-	Checked     bool
+	Selected    bool
 }
 
 // dashboardText holds the words of the dashboard in one language.
 type dashboardText struct {
-	Title, Year, Sites, Show, Download, XLSX, HTML, Arrivals, ArrivalsNote, NoData, Charts string
+	Title, Year, Release, Group, Show, Download, XLSX, HTML, CSV, Arrivals, ArrivalsNote, NoRelease, Charts, CutOff string
 }
 
 var dashboardWords = map[string]dashboardText{
-	"fr": {Title: "Tableau de bord", Year: "Année", Sites: "Prisons", Show: "Afficher", Download: "Télécharger",
-		XLSX: "Classeur Excel (figures.xlsx)", HTML: "Rapport HTML hors ligne",
+	"fr": {Title: "Tableau de bord", Year: "Année", Release: "Publication", Group: "Chiffres de", Show: "Afficher", Download: "Télécharger",
+		XLSX: "Classeur Excel (figures.xlsx)", HTML: "Rapport HTML hors ligne", CSV: "Tableau CSV (figures.csv)",
 		Arrivals:     "Questionnaires reçus par prison et par mois",
-		ArrivalsNote: "Entrée et suivi confondus, par mois du questionnaire. Mêmes règles de protection que les chiffres publiés.",
-		NoData:       "Aucun questionnaire de %d dans les prisons choisies.", Charts: "Indicateurs"},
-	"nl": {Title: "Dashboard", Year: "Jaar", Sites: "Gevangenissen", Show: "Tonen", Download: "Downloaden",
-		XLSX: "Excel-werkmap (figures.xlsx)", HTML: "Offline HTML-rapport",
+		ArrivalsNote: "En direct, entrée et suivi confondus, par mois du questionnaire : ce ne sont pas des chiffres publiés. Les nombres de 1 à k-1 sont masqués.",
+		NoRelease:    "Aucune publication pour %d. Le coordinateur en fait une avec « tamtam release --year %d ».", Charts: "Indicateurs",
+		CutOff: "données au"},
+	"nl": {Title: "Dashboard", Year: "Jaar", Release: "Publicatie", Group: "Cijfers van", Show: "Tonen", Download: "Downloaden",
+		XLSX: "Excel-werkmap (figures.xlsx)", HTML: "Offline HTML-rapport", CSV: "CSV-tabel (figures.csv)",
 		Arrivals:     "Ontvangen vragenlijsten per gevangenis en per maand",
-		ArrivalsNote: "Binnenkomst en opvolging samen, per maand van de vragenlijst. Zelfde beschermingsregels als de gepubliceerde cijfers.",
-		NoData:       "Geen vragenlijst van %d in de gekozen gevangenissen.", Charts: "Indicatoren"},
-	"en": {Title: "Dashboard", Year: "Year", Sites: "Prisons", Show: "Show", Download: "Download",
-		XLSX: "Excel workbook (figures.xlsx)", HTML: "Offline HTML report",
+		ArrivalsNote: "Live, binnenkomst en opvolging samen, per maand van de vragenlijst: geen gepubliceerde cijfers. Aantallen van 1 tot k-1 zijn verborgen.",
+		NoRelease:    "Geen publicatie voor %d. De coördinator maakt er een met ‘tamtam release --year %d’.", Charts: "Indicatoren",
+		CutOff: "gegevens tot"},
+	"en": {Title: "Dashboard", Year: "Year", Release: "Release", Group: "Figures of", Show: "Show", Download: "Download",
+		XLSX: "Excel workbook (figures.xlsx)", HTML: "Offline HTML report", CSV: "CSV table (figures.csv)",
 		Arrivals:     "Questionnaires received by prison and month",
-		ArrivalsNote: "Entry and follow-up together, by month of the questionnaire. The same protection rules as the published figures.",
-		NoData:       "No questionnaire of %d in the chosen prisons.", Charts: "Indicators"},
+		ArrivalsNote: "Live, entry and follow-up together, by month of the questionnaire: not published figures. Counts from 1 to k-1 are hidden.",
+		NoRelease:    "No release for %d. The coordinator makes one with “tamtam release --year %d”.", Charts: "Indicators",
+		CutOff: "data to"},
 }
 
 // firstYear is the earliest year the year list offers: entry months start in 2015.
 const firstYear = 2015
 
-// dashboard shows the protected figures of a year and sites: the arrivals table, the key
-// figures, a chart per family and every indicator's tables, with the downloads. A view is
-// audited; it is not a release (nothing leaves as a file), the downloads are.
+// dashboard shows a release of a year: the arrivals table, the key figures, a chart per
+// family and every indicator's tables, with the downloads. A view is audited and
+// recorded in the ledger with the release it showed.
 func (s *Server) dashboard(c *gin.Context) {
 	p, _ := collector.PrincipalOf(c)
+	ctx := c.Request.Context()
 	pg := s.pages.NewPage(c, "nav_reports")
 	pg.Wide = true
 	lang := pg.Lang
-	m := &dashboardMain{Lang: lang, W: dashboardWords[lang], Year: s.Now().Year()}
+	m := &dashboardMain{Lang: lang, W: dashboardWords[lang], Year: s.Now().Year(), ChooseGroup: p.Role == collector.RoleCoordinator}
 	pg.Title = m.W.Title
 	if y, err := strconv.Atoi(c.Query("year")); err == nil && y >= firstYear && y <= m.Year {
 		m.Year = y
 	} else {
-		m.Year = s.latestYear(c.Request.Context(), m.Year)
+		m.Year = s.latestYear(ctx, m.Year)
 	}
 	for y := s.Now().Year(); y >= firstYear; y-- {
 		m.Years = append(m.Years, y)
 	}
-	sites, err := s.scope(p, c.QueryArray("site"))
-	if err != nil {
+	event := collector.AuditEvent{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Sites: s.readable(p),
+		Action: "dashboard.view", Detail: strconv.Itoa(m.Year) + "?lang=" + lang, Outcome: "ok"}
+	if err := s.checkSites(p, c.QueryArray("site")); err != nil {
+		event.Outcome = "denied"
+		s.audit(event)
 		s.pages.Error(c, collector.ErrorCode(err).Status(), "forbidden_site")
 		return
 	}
-	m.ChooseSites = p.Role == collector.RoleCoordinator
-	for _, site := range s.Sites.All() {
-		if p.CanRead(site.Code) {
-			m.Sites = append(m.Sites, siteChoice{Code: site.Code, Label: site.Name.In(lang),
-				Checked: len(c.QueryArray("site")) == 0 || slices.Contains(sites, site.Code)})
+	valid, err := s.Publisher.Valid(ctx, m.Year)
+	if err != nil {
+		event.Outcome = "failed"
+		s.audit(event)
+		s.Logger.Error("dashboard failed", "err", err)
+		s.pages.Error(c, http.StatusServiceUnavailable, "unavailable")
+		return
+	}
+	if len(valid) == 0 {
+		m.Empty = fmt.Sprintf(m.W.NoRelease, m.Year, m.Year)
+		s.audit(event)
+		pg.Main = m
+		s.pages.Render(c, http.StatusOK, "dashboard", pg)
+		return
+	}
+	id := valid[len(valid)-1].ID
+	if asked := c.Query("release"); asked != "" && slices.ContainsFunc(valid, func(r ReleaseInfo) bool { return r.ID == asked }) {
+		id = asked
+	}
+	for i := len(valid) - 1; i >= 0; i-- {
+		r := valid[i]
+		m.Releases = append(m.Releases, releaseChoice{ID: r.ID, Selected: r.ID == id,
+			Label: fmt.Sprintf("%s (%s %s)", r.ID, m.W.CutOff, r.CutOff.Format("2006-01-02 15:04"))})
+	}
+	rel, err := s.release(ctx, m.Year, id)
+	if err != nil {
+		event.Outcome = "failed"
+		s.audit(event)
+		s.pages.Error(c, collector.ErrorCode(err).Status(), "unavailable")
+		return
+	}
+	g, err := s.groupFor(p, rel, c.QueryArray("site"), c.Query("group"))
+	if err != nil {
+		event.Outcome = "denied"
+		s.audit(event)
+		if collector.ErrorCode(err) == collector.CodeNoRelease {
+			m.Empty = err.Error()
+			pg.Main = m
+			s.pages.Render(c, http.StatusOK, "dashboard", pg)
+			return
 		}
+		s.pages.Error(c, collector.ErrorCode(err).Status(), "forbidden_site")
+		return
 	}
-	q := url.Values{"lang": {lang}}
-	if asked := c.QueryArray("site"); len(asked) > 0 {
-		q["site"] = sites
-	}
-	m.Download.XLSX = fmt.Sprintf("/reports/%d.xlsx?%s", m.Year, q.Encode())
-	m.Download.HTML = fmt.Sprintf("/reports/%d.html?%s", m.Year, q.Encode())
-	event := collector.AuditEvent{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Sites: sites,
-		Action: "dashboard.view", Detail: strconv.Itoa(m.Year) + "?lang=" + lang, Outcome: "ok"}
-
-	f, err := Build(c.Request.Context(), s.Source, s.Catalog, Options{Year: m.Year, Sites: sites, Policy: s.Policy,
-		SiteNames: s.siteNames(), Arrivals: true})
-	switch {
-	case errors.Is(err, ErrNoData):
-		m.Empty = fmt.Sprintf(m.W.NoData, m.Year)
-	case err != nil:
+	f, err := rel.View(s.Catalog, g.Code, s.siteNames())
+	if err != nil {
 		event.Outcome = "failed"
 		s.audit(event)
 		s.Logger.Error("dashboard failed", "err", err)
 		s.pages.Error(c, http.StatusInternalServerError, "internal")
 		return
-	default:
-		if m.Report, err = htmlBuildPage(f, lang); err != nil {
-			s.Logger.Error("dashboard failed", "err", err)
-			s.pages.Error(c, http.StatusInternalServerError, "internal")
-			return
-		}
-		if f.Arrivals != nil {
-			t := arrivalsHTML(f, *f.Arrivals, lang, m.W)
-			m.Arrivals = &t
-		}
-		// A view shows figures to a person: it is a release, recorded in the ledger
-		// with the hash of every figure shown (as the CSV would hold them).
-		if err := s.recordView(c.Request.Context(), p, f, sites, lang); err != nil {
+	}
+	m.GroupName = GroupName(f, lang)
+	for _, gr := range rel.Groups() {
+		gf := &Figures{Group: gr, Catalog: s.Catalog, SiteNames: f.SiteNames}
+		m.Groups = append(m.Groups, groupChoice{Code: gr.Code, Label: GroupName(gf, lang), Selected: gr.Code == g.Code})
+	}
+	q := url.Values{"lang": {lang}, "release": {rel.ID}}
+	if p.Role == collector.RoleCoordinator {
+		q.Set("group", g.Code)
+	}
+	m.Download.XLSX = fmt.Sprintf("/reports/%d.xlsx?%s", m.Year, q.Encode())
+	m.Download.HTML = fmt.Sprintf("/reports/%d.html?%s", m.Year, q.Encode())
+	m.Download.CSV = fmt.Sprintf("/reports/%d.csv?%s", m.Year, q.Encode())
+	if m.Report, err = htmlBuildPage(f, lang); err != nil {
+		s.Logger.Error("dashboard failed", "err", err)
+		s.pages.Error(c, http.StatusInternalServerError, "internal")
+		return
+	}
+	if arr, err := Arrivals(ctx, s.Source, s.Policy, rel, g, s.Now()); err != nil {
+		s.Logger.Error("dashboard arrivals failed", "err", err)
+	} else {
+		f.Arrivals = arr
+		t := arrivalsHTML(f, *arr, lang, m.W)
+		m.Arrivals = &t
+	}
+	var csv bytes.Buffer
+	if err := WriteCSV(&csv, f); err == nil {
+		err = s.recordDelivery(ctx, p, rel, g, lang, fmt.Sprintf("dashboard-%d.csv", m.Year), csv.Bytes())
+		if err != nil {
 			event.Outcome = "failed"
 			s.audit(event)
 			s.Logger.Error("dashboard failed", "err", err)
 			s.pages.Error(c, http.StatusServiceUnavailable, "unavailable")
 			return
 		}
-		id := s.scripts.Put(p.TokenID, "charts.js", []byte(m.Report.ChartsJS))
-		pg.Scripts = []string{"/reports/" + echartsFile, "/reports/charts-" + id + ".js"}
 	}
+	event.Detail += " release " + rel.ID + " " + g.Code
 	s.audit(event)
+	sid := s.scripts.Put(p.TokenID, "charts.js", []byte(m.Report.ChartsJS))
+	pg.Scripts = []string{"/reports/" + echartsFile, "/reports/charts-" + sid + ".js"}
 	pg.Main = m
 	s.pages.Render(c, http.StatusOK, "dashboard", pg)
 }
 
-// recordView records a dashboard view in the release ledger.
-func (s *Server) recordView(ctx context.Context, p collector.Principal, f *Figures, sites []string, lang string) error {
-	var csv bytes.Buffer
-	if err := WriteCSV(&csv, f); err != nil {
-		return err
-	}
-	sum := sha256.Sum256(csv.Bytes())
-	settings := (&Manifest{Tool: "tamtam dashboard", Year: f.Year, Sites: sites, PooledSites: f.Pooled, Lang: lang,
-		DataCutOff: f.CutOff, Disclosure: f.Config, Questionnaires: s.Questionnaires}).Settings()
-	return s.Ledger.RecordRelease(ctx, LedgerEntry{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Year: f.Year,
-		Sites: sites, Lang: lang, K: f.Config.K, CutOff: f.CutOff, Settings: settings,
-		Files: []FileHash{{Name: fmt.Sprintf("dashboard-%d.csv", f.Year), SHA256: hex.EncodeToString(sum[:])}}})
-}
-
-// latestYear returns the most recent year, from this one back, with any questionnaire:
-// in January the coordinator still works on last year's figures.
+// latestYear returns the most recent year, from this one back, with a release: in
+// January the coordinator still works on last year's figures.
 func (s *Server) latestYear(ctx context.Context, this int) int {
-	for y := this; y >= firstYear; y-- {
-		if t, err := s.Source.DataCutOff(ctx, y); err == nil && !t.IsZero() {
-			return y
+	all, err := s.Publisher.Store.ListReleases(ctx, 0)
+	if err != nil {
+		return this
+	}
+	best := 0
+	for _, r := range all {
+		if r.Year <= this && r.Year > best {
+			best = r.Year
 		}
 	}
-	return this
-}
-
-func (s *Server) siteNames() map[string]Text {
-	names := map[string]Text{}
-	for _, site := range s.Sites.All() {
-		names[site.Code] = site.Name
+	if best == 0 {
+		return this
 	}
-	return names
+	return best
 }
 
 // arrivalsHTML lays out the arrivals table as the report's cross tables, with months

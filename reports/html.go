@@ -127,6 +127,8 @@ func htmlBuildPage(f *Figures, lang string) (*htmlPage, error) {
 	}
 	p.Meta = []htmlMeta{
 		{w.year, strconv.Itoa(f.Year)},
+		{cat.Text("release", lang), f.Release + " — " + cat.Text("release_rule", lang)},
+		{cat.Text("figures_of", lang), GroupName(f, lang)},
 		{w.sites, strings.Join(sites, ", ")},
 	}
 	if len(pooled) > 0 {
@@ -135,6 +137,9 @@ func htmlBuildPage(f *Figures, lang string) (*htmlPage, error) {
 	p.Meta = append(p.Meta,
 		htmlMeta{w.cutOff, w.date(f.CutOff.Year(), int(f.CutOff.Month()), f.CutOff.Day(), f.CutOff.Hour(), f.CutOff.Minute())},
 		htmlMeta{w.k, strconv.Itoa(f.Config.K)})
+	if len(f.Levels) > 0 {
+		p.Meta = append(p.Meta, htmlMeta{cat.Text("merged_breakdowns", lang), LevelsText(f, lang)})
+	}
 	p.SuppressNote = strings.Replace(cat.Text("suppressed_note", lang), " k ", " k = "+strconv.Itoa(f.Config.K)+" ", 1)
 	p.LowRelNote = "* " + cat.Text("low_reliability_note", lang)
 	p.EmptyNote = w.emptyNote

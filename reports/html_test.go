@@ -24,6 +24,7 @@ var htmlTestSiteNames = map[string]Text{
 	"lantin":    {FR: "Lantin", NL: "Lantin", EN: "Lantin"},
 	"antwerpen": {FR: "Anvers", NL: "Antwerpen", EN: "Antwerp"},
 	"dinant":    {FR: "Dinant", NL: "Dinant", EN: "Dinant"},
+	"namur":     {FR: "Namur", NL: "Namen", EN: "Namur"},
 }
 
 // htmlTestFigures is the fixture release with site names, and with the "yes" answers of
@@ -37,22 +38,26 @@ func htmlTestFigures(t testing.TB) *Figures {
 	}
 	src := fixtureSource(t, cat)
 	yes := 0
-	for i, c := range src.cells {
-		if c.Indicator == "I01" && c.Site == "antwerpen" {
-			src.cells[i].Num = 0
-			if yes < 2 && c.Den > 0 {
-				src.cells[i].Num = 1
-				yes++
+	for i := range src.people {
+		p := &src.people[i]
+		for j, c := range p.cells {
+			if c.Indicator == "I01" && c.Site == "antwerpen" {
+				p.cells[j].Num = 0
+				if yes < 2 && c.Den > 0 {
+					p.cells[j].Num = 1
+					yes++
+				}
 			}
 		}
 	}
-	pol, err := disclosure.NewPolicy(disclosure.DefaultConfig())
+	r, err := Make(context.Background(), src, cat, nil, MakeOptions{Year: 2025, Sites: fixtureSites, Policy: testPolicy(t),
+		CutOff: fixtureCutOff, Now: fixtureCutOff})
+	if err != nil {
+		t.Fatalf("Make(fixture) error: %v", err)
+	}
+	f, err := r.View(cat, AllGroup, htmlTestSiteNames)
 	if err != nil {
 		t.Fatal(err)
-	}
-	f, err := Build(context.Background(), src, cat, Options{Year: 2025, Sites: fixtureSites, Policy: pol, SiteNames: htmlTestSiteNames})
-	if err != nil {
-		t.Fatalf("Build(fixture) error: %v", err)
 	}
 	return f
 }

@@ -15,32 +15,42 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/tamtam-ngo/tamtam/collector"
 	"github.com/tamtam-ngo/tamtam/collector/web"
 	"github.com/tamtam-ngo/tamtam/reports/disclosure"
 )
 
-// Server serves the published reports to coordinator and funder tokens:
-// GET /api/v1/reports/{year}.xlsx and .html (DESIGN.md §3). A funder only ever gets its
-// own sites; every download, and every refusal, is audited, and each download is a
-// release recorded in the ledger.
+// Server serves the published releases to coordinator and funder tokens:
+// GET /api/v1/reports/{year}.xlsx, .html and .csv (DESIGN.md §3), and the dashboard.
+// Every number is a cell of a stored release (PRIVACY.md R11): a download is the
+// caller's view of the year's latest release, the same bytes until a new release is
+// made, and nothing is computed on demand. A funder only ever gets its own group. Every
+// download, and every refusal, is audited; every delivery is recorded in the ledger.
 type Server struct {
-	Source         Source
-	Catalog        *Catalog
-	Sites          *collector.Sites
-	Auth           *collector.Authenticator
-	Limiter        *collector.RateLimiter // nil: no rate limit
-	Ledger         Ledger
-	Auditor        collector.Auditor
-	Policy         *disclosure.Policy
-	Questionnaires []string
-	Logger         *slog.Logger     // nil: discard
-	Now            func() time.Time // nil: time.Now
+	Publisher *Publisher
+	// Source gives the live arrivals of the dashboard, which count questionnaires and
+	// carry no answer.
+	Source  Source
+	Catalog *Catalog
+	Sites   *collector.Sites
+	Auth    *collector.Authenticator
+	Limiter *collector.RateLimiter // nil: no rate limit
+	Ledger  Ledger
+	Auditor collector.Auditor
+	// Policy protects the arrivals table.
+	Policy *disclosure.Policy
+	Logger *slog.Logger     // nil: discard
+	Now    func() time.Time // nil: time.Now
 
 	sessions *web.Sessions // the dashboard's, set by UsePages
 	pages    *web.Pages
 	scripts  *web.Cache
+
+	rendered *lru.Cache[string, []byte]
+	flight   singleflight.Group
 }
 
 // Mount registers the report routes on r, and the dashboard's after [Server.UsePages].
@@ -51,83 +61,150 @@ func (s *Server) Mount(r gin.IRouter) {
 	if s.Now == nil {
 		s.Now = time.Now
 	}
+	s.rendered, _ = lru.New[string, []byte](64) // 64 > 0: never an error
 	r.GET("/api/v1/reports/:file", s.Auth.RequireToken(), s.Limiter.Middleware(), s.download)
 	if s.pages != nil {
 		s.mountPages(r)
 	}
 }
 
-var reportFile = regexp.MustCompile(`^(\d{4})\.(xlsx|html)$`)
+var reportFile = regexp.MustCompile(`^(\d{4})\.(xlsx|html|csv)$`)
+
+// contentTypes are the media types of the downloads.
+var contentTypes = map[string]string{
+	"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+	"html": "text/html; charset=utf-8",
+	"csv":  "text/csv; charset=utf-8",
+}
 
 func (s *Server) download(c *gin.Context) {
 	p, _ := collector.PrincipalOf(c)
 	m := reportFile.FindStringSubmatch(c.Param("file"))
 	if m == nil {
-		collector.AbortWithError(c, s.Logger, collector.Errorf(collector.CodeNotFound, "reports are /api/v1/reports/YEAR.xlsx or YEAR.html"))
+		collector.AbortWithError(c, s.Logger, collector.Errorf(collector.CodeNotFound, "reports are /api/v1/reports/YEAR.xlsx, YEAR.html or YEAR.csv"))
 		return
 	}
 	year, _ := strconv.Atoi(m[1])
 	lang := c.DefaultQuery("lang", "fr")
-	if !slices.Contains(collector.Languages, lang) {
-		collector.AbortWithError(c, s.Logger, collector.Errorf(collector.CodeInvalid, "lang must be fr, nl or en"))
-		return
-	}
-	sites, err := s.scope(p, c.QueryArray("site"))
-	event := collector.AuditEvent{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Sites: sites,
+	event := collector.AuditEvent{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Sites: s.readable(p),
 		Action: "report.download", Detail: c.Param("file") + "?lang=" + lang}
-	if err != nil {
-		event.Outcome = "denied"
+	fail := func(outcome string, err error) {
+		event.Outcome = outcome
 		s.audit(event)
 		collector.AbortWithError(c, s.Logger, err)
+	}
+	if !slices.Contains(collector.Languages, lang) {
+		fail("denied", collector.Errorf(collector.CodeInvalid, "lang must be fr, nl or en"))
 		return
 	}
-	body, contentType, err := s.render(c.Request.Context(), p, year, sites, lang, m[2])
+	if p.Role != collector.RoleCoordinator && p.Role != collector.RoleFunder {
+		fail("denied", collector.Errorf(collector.CodeForbidden, "only coordinator and funder tokens read reports"))
+		return
+	}
+	if err := s.checkSites(p, c.QueryArray("site")); err != nil {
+		fail("denied", err)
+		return
+	}
+	rel, err := s.release(c.Request.Context(), year, c.Query("release"))
 	if err != nil {
-		event.Outcome = "failed"
-		s.audit(event)
-		if errors.Is(err, ErrNoData) {
-			err = collector.Errorf(collector.CodeNotFound, "no questionnaire of %d in the sites of this token", year)
-		}
-		collector.AbortWithError(c, s.Logger, err)
+		fail("failed", err)
+		return
+	}
+	g, err := s.groupFor(p, rel, c.QueryArray("site"), c.Query("group"))
+	if err != nil {
+		fail("denied", err)
+		return
+	}
+	body, err := s.render(rel, g, lang, m[2])
+	if err != nil {
+		fail("failed", err)
+		return
+	}
+	event.Detail += " release " + rel.ID + " " + g.Code
+	if err := s.recordDelivery(c.Request.Context(), p, rel, g, lang, c.Param("file"), body); err != nil {
+		fail("failed", err)
 		return
 	}
 	event.Outcome = "ok"
 	s.audit(event)
 	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="tamtam-%d.%s"`, year, m[2]))
 	c.Header("Cache-Control", "no-store")
-	c.Data(http.StatusOK, contentType, body)
+	c.Header("ETag", `"`+rel.ID+`"`)
+	c.Data(http.StatusOK, contentTypes[m[2]], body)
 }
 
-// scope returns the sites a principal's report covers: all sites (or those asked) for a
-// coordinator, the funder's own sites (or the asked subset of them) for a funder.
-func (s *Server) scope(p collector.Principal, asked []string) ([]string, error) {
-	if p.Role != collector.RoleCoordinator && p.Role != collector.RoleFunder {
-		return nil, collector.Errorf(collector.CodeForbidden, "only coordinator and funder tokens read reports")
+// release returns the year's latest release, or the one asked for.
+func (s *Server) release(ctx context.Context, year int, id string) (*Release, error) {
+	var (
+		rel *Release
+		err error
+	)
+	if id != "" {
+		rel, err = s.Publisher.Find(ctx, year, id)
+	} else {
+		rel, err = s.Publisher.Latest(ctx, year)
 	}
-	var out []string
-	for _, site := range s.Sites.All() {
-		if !p.CanRead(site.Code) {
-			continue
+	if errors.Is(err, ErrNoRelease) {
+		if id != "" {
+			return nil, collector.Errorf(collector.CodeNoRelease, "%s is not a release of %d", id, year)
 		}
-		if len(asked) == 0 || slices.Contains(asked, site.Code) {
-			out = append(out, site.Code)
-		}
+		return nil, collector.Errorf(collector.CodeNoRelease, "%d has no release yet: the coordinator makes one with tamtam release --year %d", year, year)
 	}
-	for _, a := range asked {
+	if err != nil {
+		return nil, &collector.Error{Code: collector.CodeUnavailable, Message: "the releases cannot be read now", Err: err}
+	}
+	return rel, nil
+}
+
+// groupFor returns the publication group a principal sees: for a coordinator all sites,
+// or the group asked for (by code, or by its exact sites); for a funder the group of its
+// sites, and nothing else.
+func (s *Server) groupFor(p collector.Principal, rel *Release, sites []string, code string) (Group, error) {
+	if err := s.checkSites(p, sites); err != nil {
+		return Group{}, err
+	}
+	if p.Role == collector.RoleFunder {
+		own := s.readable(p)
+		g, err := rel.GroupOf(own)
+		if err != nil {
+			return Group{}, collector.Errorf(collector.CodeNoRelease,
+				"release %s holds no figures of this token's sites together (made before the token, or too small a group); the next release will", rel.ID)
+		}
+		if (code != "" && code != g.Code) || (len(sites) > 0 && !slices.Equal(sorted(sites), g.Sites)) {
+			return Group{}, collector.Errorf(collector.CodeForbidden, "a funder's figures cover all of its sites together; leave out site= and group=")
+		}
+		return g, nil
+	}
+	switch {
+	case code != "":
+		g, ok := rel.Plan.group(code)
+		if !ok {
+			return Group{}, collector.Errorf(collector.CodeInvalid, "release %s has no group %q", rel.ID, code)
+		}
+		return g, nil
+	case len(sites) > 0:
+		g, err := rel.GroupOf(sites)
+		if err != nil {
+			return Group{}, collector.Errorf(collector.CodeInvalid, "%v", err)
+		}
+		return g, nil
+	}
+	g, _ := rel.Plan.group(AllGroup)
+	return g, nil
+}
+
+// checkSites refuses a site= parameter naming an unknown site (400) or one the token
+// may not read (403), before anything else is looked at.
+func (s *Server) checkSites(p collector.Principal, sites []string) error {
+	for _, a := range sites {
 		if _, known := s.Sites.Get(a); !known {
-			return nil, collector.Errorf(collector.CodeInvalid, "unknown site %q", a)
+			return collector.Errorf(collector.CodeInvalid, "unknown site %q", a)
 		}
 		if !p.CanRead(a) {
-			return nil, collector.Errorf(collector.CodeForbidden, "this token may not read site %q", a)
+			return collector.Errorf(collector.CodeForbidden, "this token may not read site %q", a)
 		}
 	}
-	// A funder's figures always cover all of its sites. Two releases over nested sets of
-	// sites could be subtracted from each other, which would give back the cells that
-	// disclosure control suppresses, and a small site that is only ever shown pooled.
-	if p.Role == collector.RoleFunder && len(asked) > 0 && len(out) != len(s.readable(p)) {
-		return nil, collector.Errorf(collector.CodeForbidden, "a funder's figures cover all of its sites together; leave out site=")
-	}
-	return out, nil
+	return nil
 }
 
 // readable returns the known sites p may read.
@@ -141,32 +218,48 @@ func (s *Server) readable(p collector.Principal) []string {
 	return out
 }
 
-func (s *Server) render(ctx context.Context, p collector.Principal, year int, sites []string, lang, format string) ([]byte, string, error) {
-	f, err := Build(ctx, s.Source, s.Catalog, Options{Year: year, Sites: sites, Policy: s.Policy, SiteNames: s.siteNames()})
+// render returns a view of a release as a file, rendered once per release, group,
+// language and format: releases never change, so neither do their files.
+func (s *Server) render(rel *Release, g Group, lang, format string) ([]byte, error) {
+	key := rel.ID + "|" + g.Code + "|" + lang + "|" + format
+	if b, ok := s.rendered.Get(key); ok {
+		return b, nil
+	}
+	v, err, _ := s.flight.Do(key, func() (any, error) {
+		f, err := rel.View(s.Catalog, g.Code, s.siteNames())
+		if err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		switch format {
+		case "xlsx":
+			err = WriteWorkbook(&buf, f, WorkbookOptions{Lang: lang, Questionnaires: f.Questionnaires})
+		case "html":
+			err = WriteHTML(&buf, f, HTMLOptions{Lang: lang})
+		default:
+			err = WriteCSV(&buf, f)
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.rendered.Add(key, buf.Bytes())
+		return buf.Bytes(), nil
+	})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	var buf bytes.Buffer
-	contentType := "text/html; charset=utf-8"
-	if format == "xlsx" {
-		contentType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-		err = WriteWorkbook(&buf, f, WorkbookOptions{Lang: lang, Questionnaires: s.Questionnaires})
-	} else {
-		err = WriteHTML(&buf, f, HTMLOptions{Lang: lang})
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	sum := sha256.Sum256(buf.Bytes())
-	name := fmt.Sprintf("%d.%s", year, format)
-	settings := (&Manifest{Tool: "tamtam", Year: year, Sites: sites, PooledSites: f.Pooled, Lang: lang,
-		DataCutOff: f.CutOff, Disclosure: f.Config, Questionnaires: s.Questionnaires}).Settings()
-	if err := s.Ledger.RecordRelease(ctx, LedgerEntry{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Year: year, Sites: sites,
-		Lang: lang, K: f.Config.K, CutOff: f.CutOff, Settings: settings,
-		Files: []FileHash{{Name: name, SHA256: hex.EncodeToString(sum[:])}}}); err != nil {
-		return nil, "", err
-	}
-	return buf.Bytes(), contentType, nil
+	return v.([]byte), nil
+}
+
+// recordDelivery records in the ledger who received which file of which release.
+func (s *Server) recordDelivery(ctx context.Context, p collector.Principal, rel *Release, g Group, lang, name string, body []byte) error {
+	sum := sha256.Sum256(body)
+	f := &Figures{Year: rel.Year, Release: rel.ID, Group: g, Sites: g.Sites, Pooled: rel.Plan.Pooled, CutOff: rel.CutOff,
+		Config: rel.Config, Questionnaires: rel.Questionnaires}
+	m := f.manifest(lang)
+	return s.Ledger.RecordRelease(ctx, LedgerEntry{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Year: rel.Year,
+		Sites: g.Sites, Lang: lang, K: rel.Config.K, CutOff: rel.CutOff, Settings: m.Settings(),
+		Files: []FileHash{{Name: name, SHA256: hex.EncodeToString(sum[:])}}})
 }
 
 // audit records e with its own short context: a refused or failed request is audited too,
@@ -177,4 +270,12 @@ func (s *Server) audit(e collector.AuditEvent) {
 	if err := s.Auditor.Audit(ctx, e); err != nil {
 		s.Logger.Error("audit failed", "action", e.Action, "err", err)
 	}
+}
+
+func (s *Server) siteNames() map[string]Text {
+	names := map[string]Text{}
+	for _, site := range s.Sites.All() {
+		names[site.Code] = site.Name
+	}
+	return names
 }

@@ -33,7 +33,8 @@ type FileHash struct {
 	SHA256 string `json:"sha256"`
 }
 
-// LedgerEntry records one release (PRIVACY.md R7): who, when, settings, hashes.
+// LedgerEntry records one delivery of a release's view (PRIVACY.md R7): who got which
+// files, when, of which release (in Settings), with their hashes.
 type LedgerEntry struct {
 	At       time.Time
 	Actor    string // "cli" or a token id
@@ -43,11 +44,12 @@ type LedgerEntry struct {
 	Lang     string
 	K        int
 	CutOff   time.Time
-	Settings string // the manifest's settings, JSON
+	Settings string // the manifest's settings, JSON: release id, group, language
 	Files    []FileHash
 }
 
-// Ledger keeps the release ledger. It is implemented by package queries.
+// Ledger keeps the ledger of deliveries: every report written and every download. It
+// is implemented by package queries.
 type Ledger interface {
 	RecordRelease(ctx context.Context, e LedgerEntry) error
 }
@@ -62,9 +64,14 @@ type Counts struct {
 // of every other file. It holds no time but the cut-off, so the same cut-off and settings
 // give a byte-identical manifest.
 type Manifest struct {
-	Tool           string            `json:"tool"`
-	Year           int               `json:"year"`
+	Tool string `json:"tool"`
+	Year int    `json:"year"`
+	// Release is the id of the frozen release the files show, and Group its publication
+	// group they show.
+	Release        string            `json:"release"`
+	Group          string            `json:"group"`
 	Sites          []string          `json:"sites"`
+	AllSites       []string          `json:"all_sites"`
 	PooledSites    []string          `json:"pooled_sites"`
 	Lang           string            `json:"lang"`
 	DataCutOff     time.Time         `json:"data_cut_off"`
@@ -85,9 +92,20 @@ func (m *Manifest) Settings() string {
 
 // ReleaseOptions configure WriteRelease.
 type ReleaseOptions struct {
-	Lang           string
-	Questionnaires []string // versions covered, e.g. "entry v1"
-	Logger         *slog.Logger
+	Lang   string
+	Logger *slog.Logger
+}
+
+// manifest returns the manifest of a view in lang, without files.
+func (f *Figures) manifest(lang string) *Manifest {
+	m := &Manifest{Tool: "tamtam", Year: f.Year, Release: f.Release, Group: f.Group.Code, Sites: f.Sites,
+		AllSites: f.AllSites, PooledSites: f.Pooled, Lang: lang, DataCutOff: f.CutOff, Disclosure: f.Config,
+		Questionnaires: f.Questionnaires}
+	if i19, ok := f.Find("I19"); ok {
+		total := i19.Total()
+		m.Counts = Counts{Contacts: valuePtr(total.Denominator), Interviewed: valuePtr(total.Numerator)}
+	}
+	return m
 }
 
 // WriteRelease writes every output of f into dir: the workbook, the HTML report, the tidy
@@ -104,14 +122,9 @@ func WriteRelease(ctx context.Context, f *Figures, dir string, opts ReleaseOptio
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("reports: %w", err)
 	}
-	m := &Manifest{Tool: "tamtam", Year: f.Year, Sites: f.Sites, PooledSites: f.Pooled, Lang: opts.Lang,
-		DataCutOff: f.CutOff, Disclosure: f.Config, Questionnaires: opts.Questionnaires}
-	if i19, ok := f.Find("I19"); ok {
-		total := i19.Total()
-		m.Counts = Counts{Contacts: valuePtr(total.Denominator), Interviewed: valuePtr(total.Numerator)}
-	}
+	m := f.manifest(opts.Lang)
 	var buf bytes.Buffer
-	if err := WriteWorkbook(&buf, f, WorkbookOptions{Lang: opts.Lang, Questionnaires: opts.Questionnaires}); err != nil {
+	if err := WriteWorkbook(&buf, f, WorkbookOptions{Lang: opts.Lang, Questionnaires: f.Questionnaires}); err != nil {
 		return nil, fmt.Errorf("reports: workbook: %w", err)
 	}
 	if err := writeFile(filepath.Join(dir, WorkbookFile), buf.Bytes()); err != nil {

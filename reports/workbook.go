@@ -399,6 +399,8 @@ func (b *workbook) releaseFacts(sheet string, row int) int {
 	}
 	facts := [][2]string{
 		{b.t("year"), strconv.Itoa(b.f.Year)},
+		{b.t("release"), b.f.Release},
+		{b.t("group"), b.groupName()},
 		{b.t("cut_off"), b.f.CutOff.UTC().Format("2006-01-02 15:04 UTC")},
 		{b.t("sites"), b.siteNames(b.f.Sites)},
 		{b.t("pooled", b.f.Label(DimSite, OtherSites, b.lang)), b.siteNames(b.f.Pooled)},
@@ -412,6 +414,12 @@ func (b *workbook) releaseFacts(sheet string, row int) int {
 	}
 	return row
 }
+
+// groupName names the publication group the workbook shows.
+func (b *workbook) groupName() string { return GroupName(b.f, b.lang) }
+
+// levelsText lists the breakdowns the release merged or left out (R6).
+func (b *workbook) levelsText() string { return LevelsText(b.f, b.lang) }
 
 // referenceValueText writes a reference value, a percentage or a range of percentages, as text:
 // it is a comparison, never a figure to compute with.
@@ -738,6 +746,7 @@ func (b *workbook) methodSheet(sheet string) {
 	row = para(row, b.t("m_mark"), b.t("p_mark", b.mark()))
 	row = para(row, b.t("m_secondary"), b.t("p_secondary"))
 	row = para(row, b.t("m_joint"), b.t("p_joint"))
+	row = para(row, b.t("m_release"), b.t("p_release", b.f.Release))
 	row = para(row, b.t("m_group"), b.t("p_group"))
 	row = para(row, b.t("m_wilson"), b.t("p_wilson"))
 	width := strconv.FormatFloat(cfg.LowReliabilityWidth*100, 'f', -1, 64)
@@ -748,6 +757,7 @@ func (b *workbook) methodSheet(sheet string) {
 	}
 	row = para(row, b.t("m_pooling"), b.t("p_pooling", cfg.SmallSiteMinimum, b.f.Label(DimSite, OtherSites, b.lang)))
 	row = para(row, b.t("m_pooled"), b.siteNames(b.f.Pooled))
+	row = para(row, b.t("m_merged"), b.levelsText())
 	row = para(row, b.t("m_flow"), b.cat("entrants_note"))
 	row++
 
@@ -839,6 +849,13 @@ var workbookText = map[string]Text{
 	"m_mark":        {FR: "Marque", NL: "Teken", EN: "Mark"},
 	"m_secondary":   {FR: "Masquage secondaire", NL: "Tweede afscherming", EN: "Secondary suppression"},
 	"m_joint":       {FR: "Tableaux liés", NL: "Samenhangende tabellen", EN: "Linked tables"},
+	"m_release":     {FR: "Publication figée", NL: "Vastgelegde publicatie", EN: "Frozen release"},
+	"m_merged":      {FR: "Ventilations regroupées", NL: "Samengevoegde uitsplitsingen", EN: "Merged breakdowns"},
+	"release":       {FR: "Publication", NL: "Publicatie", EN: "Release"},
+	"group":         {FR: "Chiffres de", NL: "Cijfers van", EN: "Figures of"},
+	"p_release": {FR: "Tous les chiffres de cette année viennent de publications protégées ensemble : chaque chiffre est une case de la publication %s, figée à sa date de données et conservée dans le registre ; les publications d'une même année sont protégées conjointement, de sorte qu'aucune différence entre elles, ni entre les vues (prisons, financeurs, langues), ne redonne une personne.",
+		NL: "Alle cijfers van dit jaar komen uit publicaties die samen beschermd zijn: elk cijfer is een cel van publicatie %s, vastgelegd op haar gegevensdatum en bewaard in het register; de publicaties van eenzelfde jaar worden samen beschermd, zodat geen verschil tussen publicaties of tussen weergaven (gevangenissen, financiers, talen) een persoon prijsgeeft.",
+		EN: "Every figure of this year comes from releases protected together: each figure is a cell of release %s, frozen at its data cut-off and kept in the ledger; the releases of one year are protected jointly, so that no difference between releases, or between views (prisons, funders, languages), gives a person back."},
 	"m_group":       {FR: "Questions sensibles", NL: "Gevoelige vragen", EN: "Sensitive questions"},
 	"m_wilson":      {FR: "Pourcentages", NL: "Percentages", EN: "Percentages"},
 	"m_low":         {FR: "Fiabilité faible", NL: "Weinig betrouwbaar", EN: "Low reliability"},

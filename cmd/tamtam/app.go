@@ -41,6 +41,7 @@ type App struct {
 	now      func() time.Time
 
 	reportCatalog *reports.Catalog
+	publisher     *reports.Publisher
 	reports       *reports.Server
 	registry      *prometheus.Registry
 
@@ -124,17 +125,18 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		Metrics:    metrics,
 		Logger:     log,
 	}
+	a.publisher = reports.NewPublisher(a.db, a.db, a.reportCatalog)
 	a.reports = &reports.Server{
-		Source:         a.db,
-		Catalog:        a.reportCatalog,
-		Sites:          a.sites,
-		Auth:           a.api.Auth,
-		Limiter:        limiter,
-		Ledger:         a.db,
-		Auditor:        a.db,
-		Policy:         defaultPolicy,
-		Questionnaires: a.questionnaireVersions(),
-		Logger:         log,
+		Publisher: a.publisher,
+		Source:    a.db,
+		Catalog:   a.reportCatalog,
+		Sites:     a.sites,
+		Auth:      a.api.Auth,
+		Limiter:   limiter,
+		Ledger:    a.db,
+		Auditor:   a.db,
+		Policy:    defaultPolicy,
+		Logger:    log,
 	}
 	if err := a.openWeb(cfg, log); err != nil {
 		return nil, err
@@ -198,6 +200,46 @@ func (a *App) siteNames() map[string]collector.Text {
 		names[s.Code] = s.Name
 	}
 	return names
+}
+
+// funderSites returns the site sets of the funder tokens that work now: each is a
+// publication group of the next release.
+func (a *App) funderSites(ctx context.Context) ([][]string, error) {
+	tokens, err := a.db.Tokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]string
+	for _, t := range tokens {
+		if t.Role != collector.RoleFunder || t.Revoked || (!t.ExpiresAt.IsZero() && !t.ExpiresAt.After(a.now())) {
+			continue
+		}
+		out = append(out, t.Sites)
+	}
+	return out, nil
+}
+
+// makeRelease makes and stores a release of year: the one workflow behind tamtam
+// release and tamtam report.
+func (a *App) makeRelease(ctx context.Context, year int, cutOff time.Time, policy *disclosure.Policy) (*reports.Release, bool, error) {
+	funders, err := a.funderSites(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	r, made, err := a.publisher.Make(ctx, reports.MakeOptions{Year: year, CutOff: cutOff, Policy: policy,
+		Sites: a.siteCodes(), Funders: funders, Questionnaires: a.questionnaireVersions(),
+		Actor: "cli", Role: "operator", Now: a.now()})
+	if err != nil {
+		return nil, false, err
+	}
+	if made {
+		if err := a.db.Audit(ctx, collector.AuditEvent{At: a.now(), Actor: "cli", Role: "operator", Sites: r.Plan.Groups[0].Sites,
+			Action: "release.make", Detail: fmt.Sprintf("%s (%d, cut-off %s, k=%d)", r.ID, year, r.CutOff.Format(time.RFC3339), r.Config.K),
+			Outcome: "ok"}); err != nil {
+			return nil, false, err
+		}
+	}
+	return r, made, nil
 }
 
 // questionnaireVersions lists the questionnaire versions a release covers, for its

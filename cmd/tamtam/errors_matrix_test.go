@@ -188,8 +188,8 @@ func TestErrorMatrix(t *testing.T) {
 			body:   batch(withField(valid(), "version", 2)),
 			status: http.StatusOK, results: []string{"400:invalid[version:unknown_version]"}},
 
-		// GET /api/v1/reports/{year}.xlsx: no questionnaire of 2019 is ever sent, so that
-		// year has no data; the checks of token, role and sites come first.
+		// GET /api/v1/reports/{year}.xlsx: 2019 has no release (no_release); the checks
+		// of token, role, language and sites come first.
 		{endpoint: report, name: "no token", method: get, path: reportPath,
 			status: http.StatusUnauthorized, code: "unauthorized"},
 		{endpoint: report, name: "unknown token", method: get, path: reportPath, token: "tt_nope",
@@ -203,9 +203,9 @@ func TestErrorMatrix(t *testing.T) {
 		{endpoint: report, name: "unknown language", method: get, path: reportPath + "?lang=de", token: coordinator,
 			status: http.StatusBadRequest, code: "invalid"},
 		{endpoint: report, name: "unknown year", method: get, path: "/api/v1/reports/2019.xlsx", token: coordinator,
-			status: http.StatusNotFound, code: "not_found"},
+			status: http.StatusNotFound, code: "no_release"},
 		{endpoint: report, name: "unknown year funder", method: get, path: "/api/v1/reports/2019.xlsx", token: funder,
-			status: http.StatusNotFound, code: "not_found"},
+			status: http.StatusNotFound, code: "no_release"},
 		{endpoint: report, name: "unknown format", method: get, path: "/api/v1/reports/2025.pdf", token: coordinator,
 			status: http.StatusNotFound, code: "not_found"},
 

@@ -9,7 +9,8 @@
 //	tamtam demo     --year YYYY --n N [--seed S]
 //	tamtam template --questionnaire entry --out FILE.xlsx [--lang fr|nl|en] [--version N]
 //	tamtam import   FILE.xlsx|FILE.csv --site CODE [--dry-run] [--report OUT.xlsx] [--questionnaire ID]
-//	tamtam report   --year YYYY --out DIR [--site CODE]... [--lang fr|nl|en] [--k 5] [--cutoff T]
+//	tamtam release  --year YYYY [--cutoff T] [--k 5]   freeze the figures of a year; release list [--year YYYY]
+//	tamtam report   --year YYYY --out DIR [--release ID] [--site CODE]... [--lang fr|nl|en] [--k 5] [--cutoff T]
 //	tamtam sql      [--query SQL]   clickhouse-client on the store (embedded or not)
 //	tamtam linkkey  list | rotate [--grace 90d] | destroy-expired   linkage key epochs
 //
@@ -63,7 +64,9 @@ commands:
   demo      store realistic synthetic questionnaires: tamtam demo --year YYYY --n N
   template  write the Excel data-entry template: tamtam template --questionnaire entry --out FILE.xlsx [--lang fr|nl|en]
   import    check and store filled-in templates or CSV: tamtam import FILE.xlsx|FILE.csv --site CODE [--dry-run] [--report OUT.xlsx]
-  report    write the yearly figures: tamtam report --year YYYY --out DIR [--site CODE]... [--lang fr|nl|en] [--k 5]
+  release   freeze a year's figures, protected with the year's earlier releases: tamtam release --year YYYY [--cutoff T] [--k 5]
+            tamtam release list [--year YYYY]
+  report    write a release's figures: tamtam report --year YYYY --out DIR [--release ID] [--site CODE]... [--lang fr|nl|en]
   sql       run clickhouse-client on the store: tamtam sql [--query SQL]
   linkkey   linkage keys: tamtam linkkey list; tamtam linkkey rotate [--grace 90d]; tamtam linkkey destroy-expired
 
@@ -92,6 +95,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdTemplate(ctx, rest, stdout, stderr, getenv)
 	case "import":
 		err = cmdImport(ctx, rest, stdout, stderr, getenv)
+	case "release":
+		err = cmdRelease(ctx, rest, stdout, stderr, getenv)
 	case "report":
 		err = cmdReport(ctx, rest, stdout, stderr, getenv)
 	case "sql":

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +20,8 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/tamtam-ngo/tamtam/collector"
+	"github.com/tamtam-ngo/tamtam/reports"
+	"github.com/tamtam-ngo/tamtam/reports/audit"
 )
 
 // submitDemo posts n generated entry questionnaires (and their follow-ups) through the
@@ -294,62 +297,57 @@ func TestReportSmallSiteAndSmallCell(t *testing.T) {
 			}
 		}
 	}
-	// Recoverability, checked on the published site × gender table and its margins: in
-	// every row and column, the suppressed cells are none, or at least two whose published
-	// total leaves them undetermined.
-	table := map[string]map[string]string{}
+	// Recoverability: the independent auditor reads the CSV as an intruder would.
+	auditDirs(t, out)
 	for key, r := range cells {
-		parts := strings.Split(key, "|")
-		if parts[1] != "site+gender" {
-			continue
-		}
-		site, gender, _ := strings.Cut(parts[2], "+")
-		if table[site] == nil {
-			table[site] = map[string]string{}
-		}
-		table[site][gender] = r[3]
-	}
-	if len(table) == 0 {
-		t.Fatal("no site+gender table in figures.csv")
-	}
-	// Rows: the cells of a site and its margin; columns: the cells of a gender and its
-	// margin. With the margin published, one lone suppressed cell would be recoverable.
-	check := func(name string, cells []string, margin string) {
-		hidden := 0
-		for _, c := range cells {
-			if c == "" {
-				hidden++
-			}
-		}
-		if margin != "" && hidden == 1 {
-			t.Errorf("%s: one suppressed cell, recoverable from the others and the published total: %v, total %s", name, cells, margin)
+		if strings.HasPrefix(key, "I19|site+gender|haren+F") && r[3] != "" {
+			t.Errorf("haren+F (2 people) published as %q", r[3])
 		}
 	}
-	genders := map[string]bool{}
-	for site, row := range table {
-		if site == "total" {
-			continue
+}
+
+// auditDirs holds the views written by tamtam report in dirs to the independent auditor
+// of package audit, and fails on any finding.
+func auditDirs(t *testing.T, dirs ...string) {
+	t.Helper()
+	var views []audit.View
+	k := 0
+	for _, dir := range dirs {
+		manifest, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+		if err != nil {
+			t.Fatal(err)
 		}
-		var line []string
-		for g, v := range row {
-			if g != "total" {
-				genders[g] = true
-				line = append(line, v)
-			}
+		csv, err := os.ReadFile(filepath.Join(dir, "figures.csv"))
+		if err != nil {
+			t.Fatal(err)
 		}
-		check("row "+site, line, row["total"])
+		v, err := audit.ManifestView(dir, manifest, csv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m reports.Manifest
+		if err := json.Unmarshal(manifest, &m); err != nil {
+			t.Fatal(err)
+		}
+		k = m.Disclosure.K
+		views = append(views, v)
 	}
-	for g := range genders {
-		var col []string
-		for site, row := range table {
-			if site != "total" {
-				col = append(col, row[g])
-			}
-		}
-		check("column "+g, col, table["total"][g])
+	auditViews(t, k, views)
+}
+
+// auditViews runs the auditor over views and fails on any finding.
+func auditViews(t *testing.T, k int, views []audit.View) {
+	t.Helper()
+	kn, err := audit.KnowledgeOf(reports.CatalogJSON(), k)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if table["haren"]["F"] != "" {
-		t.Errorf("haren+F (2 people) published as %q", table["haren"]["F"])
+	found, err := audit.Audit(kn, views)
+	if err != nil {
+		t.Fatalf("audit: %v", err)
+	}
+	for _, f := range found {
+		t.Errorf("auditor: %v", f)
 	}
 }
 
@@ -360,20 +358,34 @@ func TestReportDownloads(t *testing.T) {
 	coordinator := e.token("coordinator")
 	funder := e.token("funder", "lantin")
 	funder2 := e.token("funder", "lantin", "mons")
+	// Before any release, there is nothing to download.
+	if r := e.do(http.MethodGet, "/api/v1/reports/2025.csv", coordinator, "", nil); r.status != http.StatusNotFound || !strings.Contains(r.raw, `"no_release"`) {
+		t.Errorf("GET before any release = %d %s, want 404 no_release", r.status, r.raw)
+	}
+	code, stdout, stderr := e.cli("release", "--year", "2025")
+	if code != 0 {
+		t.Fatalf("release = exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	id := lines[len(lines)-1]
+	if !regexp.MustCompile(`^2025-[0-9a-f]{10}$`).MatchString(id) {
+		t.Fatalf("release printed %q last, want the release id alone", id)
+	}
 	tests := []struct {
 		name, token, path string
 		status            int
 	}{
 		{"coordinator xlsx", coordinator, "/api/v1/reports/2025.xlsx", http.StatusOK},
 		{"coordinator html in Dutch", coordinator, "/api/v1/reports/2025.html?lang=nl", http.StatusOK},
+		{"coordinator csv", coordinator, "/api/v1/reports/2025.csv", http.StatusOK},
 		{"funder own site", funder, "/api/v1/reports/2025.xlsx", http.StatusOK},
 		{"funder other site", funder, "/api/v1/reports/2025.xlsx?site=haren", http.StatusForbidden},
-		// A funder's figures cover all of its sites: nested releases could be subtracted.
+		// A funder's figures are its group's, whole: a part could be subtracted.
 		{"funder all its sites", funder2, "/api/v1/reports/2025.xlsx?site=lantin&site=mons", http.StatusOK},
 		{"funder part of its sites", funder2, "/api/v1/reports/2025.xlsx?site=lantin", http.StatusForbidden},
 		{"intake", intake, "/api/v1/reports/2025.xlsx", http.StatusForbidden},
 		{"no token", "", "/api/v1/reports/2025.xlsx", http.StatusUnauthorized},
-		{"no data that year", coordinator, "/api/v1/reports/2019.xlsx", http.StatusNotFound},
+		{"no release that year", coordinator, "/api/v1/reports/2019.xlsx", http.StatusNotFound},
 		{"unknown format", coordinator, "/api/v1/reports/2025.pdf", http.StatusNotFound},
 	}
 	for _, tt := range tests {
@@ -393,13 +405,17 @@ func TestReportDownloads(t *testing.T) {
 			}
 			wb.Close()
 		}
+		if tt.name == "no release that year" && !strings.Contains(r.raw, `"no_release"`) {
+			t.Errorf("GET 2019 = %s, want the error code no_release", r.raw)
+		}
 	}
-	// Every download and refusal is audited; every download is a release in the ledger.
-	if got := e.sql("SELECT countIf(outcome = 'ok'), countIf(outcome = 'denied'), countIf(outcome = 'failed') FROM audit_log WHERE action = 'report.download'"); got != "4\t3\t1" {
-		t.Errorf("audit (ok, denied, failed) = %q, want 4 3 1", got)
+	// Every download and refusal is audited; every delivery is in the ledger, with its
+	// release.
+	if got := e.sql("SELECT countIf(outcome = 'ok'), countIf(outcome = 'denied'), countIf(outcome = 'failed') FROM audit_log WHERE action = 'report.download'"); got != "5\t3\t2" {
+		t.Errorf("audit (ok, denied, failed) = %q, want 5 3 2", got)
 	}
-	if got := e.sql("SELECT count(), countIf(role = 'funder' AND sites = ['lantin']) FROM releases"); got != "4\t1" {
-		t.Errorf("ledger = %q, want 4 releases, one for the funder's site", got)
+	if got := e.sql("SELECT count(), countIf(role = 'funder' AND sites = ['lantin']), countIf(position(settings, '" + id + "') > 0) FROM releases"); got != "5\t1\t5" {
+		t.Errorf("ledger = %q, want 5 deliveries of release %s, one for the funder's site", got, id)
 	}
 }
 

@@ -422,6 +422,9 @@ func TestWebDashboard(t *testing.T) {
 	if code, _, errOut := e.cli("demo", "--year", "2025", "--n", "1500"); code != 0 {
 		t.Fatalf("demo: %s", errOut)
 	}
+	if code, _, errOut := e.cli("release", "--year", "2025"); code != 0 {
+		t.Fatalf("release: %s", errOut)
+	}
 	coordinator := e.token("coordinator")
 	w := newWebClient(t, e)
 	if p := w.signIn(coordinator); location(p) != "/reports" {
@@ -488,9 +491,10 @@ func TestWebDashboard(t *testing.T) {
 	if got := e.sql("SELECT action, outcome, count() FROM audit_log WHERE action IN ('dashboard.view', 'report.download') GROUP BY action, outcome ORDER BY action FORMAT TSV"); got != "dashboard.view\tok\t2\nreport.download\tok\t1" {
 		t.Errorf("audit of the dashboard = %q", got)
 	}
-	// Each view is a release in the ledger, with the hash of the figures shown.
+	// Each view is a delivery of the release in the ledger, with the hash of the
+	// figures shown.
 	if got := e.sql("SELECT count(), countIf(has(file_names, 'dashboard-2025.csv')) FROM releases"); got != "3\t2" {
-		t.Errorf("releases (all, dashboard views) = %q, want 3 with 2 views", got)
+		t.Errorf("deliveries (all, dashboard views) = %q, want 3 with 2 views", got)
 	}
 
 	// A funder of haren sees haren (or its pool) and nothing else, and cannot ask for more.

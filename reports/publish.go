@@ -1,0 +1,614 @@
+package reports
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tamtam-ngo/tamtam/reports/disclosure"
+)
+
+// Release is a frozen release (PRIVACY.md R11): the year's figures protected once, at a
+// data cut-off, for every publication group together, and jointly with the releases of
+// the year made before it (R12). It is stored in the ledger and never changes; every
+// output — workbook, HTML, CSV, figures, dashboard, API — is a view of one release
+// (Release.View), and no output computes anything else.
+type Release struct {
+	ID     string
+	Year   int
+	CutOff time.Time
+	MadeAt time.Time
+	Actor  string // "cli" or a token id
+	Role   string
+	Config disclosure.Config
+	Plan   Plan
+	// Questionnaires lists the questionnaire versions it covers ("entry v1").
+	Questionnaires []string
+	// Earlier are the releases of the year it was protected jointly with, oldest first.
+	Earlier []string
+
+	cells *disclosure.Release
+	// stored is every cell with its true count and status, for the ledger and for
+	// protecting a later release jointly with this one.
+	stored []disclosure.StoredCell
+}
+
+// Cells returns every cell of the release with its true count and status, for the
+// ledger. Suppressed counts are among them: they never leave the store.
+func (r *Release) Cells() []disclosure.StoredCell { return r.stored }
+
+// Count returns the protected count of a cell.
+func (r *Release) Count(k disclosure.Key) disclosure.Count { return r.cells.Count(k) }
+
+// releaseHeader is what the ledger stores of a release besides its cells, as JSON.
+type releaseHeader struct {
+	Tool           string            `json:"tool"`
+	Year           int               `json:"year"`
+	CutOff         time.Time         `json:"data_cut_off"`
+	Disclosure     disclosure.Config `json:"disclosure"`
+	Plan           Plan              `json:"plan"`
+	Questionnaires []string          `json:"questionnaires"`
+	Earlier        []string          `json:"earlier"`
+	Cells          int               `json:"cells"`
+	CellsSHA256    string            `json:"cells_sha256"`
+}
+
+// Header returns the release's settings, plan and the hash of its cells, as JSON: what
+// the ledger stores beside the cells. It holds no count.
+func (r *Release) Header() string {
+	b, _ := json.Marshal(r.header())
+	return string(b)
+}
+
+func (r *Release) header() releaseHeader {
+	return releaseHeader{Tool: "tamtam", Year: r.Year, CutOff: r.CutOff.UTC(), Disclosure: r.Config, Plan: r.Plan,
+		Questionnaires: r.Questionnaires, Earlier: r.Earlier, Cells: len(r.stored), CellsSHA256: cellsHash(r.stored)}
+}
+
+// cellsHash is the SHA-256 of the cells in key order, one "key\tn\tstatus\n" line each.
+func cellsHash(cells []disclosure.StoredCell) string {
+	h := sha256.New()
+	for _, c := range cells {
+		fmt.Fprintf(h, "%s\t%d\t%d\n", c.Key, c.N, c.Status)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// releaseID is derived from the content: the same figures at the same cut-off with the
+// same settings are the same release.
+func releaseID(year int, header string) string {
+	sum := sha256.Sum256([]byte(header))
+	return fmt.Sprintf("%d-%s", year, hex.EncodeToString(sum[:])[:10])
+}
+
+// RestoreRelease reads a release back from what the ledger stored: its header and its
+// cells. It checks that the cells are complete and unchanged (their count and hash), so
+// that a release interrupted while being stored is never shown.
+func RestoreRelease(id string, madeAt time.Time, actor, role, header string, cells []disclosure.StoredCell) (*Release, error) {
+	var h releaseHeader
+	dec := json.NewDecoder(strings.NewReader(header))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&h); err != nil {
+		return nil, fmt.Errorf("reports: release %s: %w", id, err)
+	}
+	slices.SortFunc(cells, func(a, b disclosure.StoredCell) int { return strings.Compare(a.Key.String(), b.Key.String()) })
+	if len(cells) != h.Cells || cellsHash(cells) != h.CellsSHA256 {
+		return nil, fmt.Errorf("reports: release %s: its cells are incomplete or changed (%d of %d)", id, len(cells), h.Cells)
+	}
+	rel, err := disclosure.Restore(h.Disclosure, cells)
+	if err != nil {
+		return nil, fmt.Errorf("reports: release %s: %w", id, err)
+	}
+	return &Release{ID: id, Year: h.Year, CutOff: h.CutOff.UTC(), MadeAt: madeAt.UTC(), Actor: actor, Role: role,
+		Config: h.Disclosure, Plan: h.Plan, Questionnaires: h.Questionnaires, Earlier: h.Earlier, cells: rel, stored: cells}, nil
+}
+
+// MakeOptions say what a new release covers.
+type MakeOptions struct {
+	Year int
+	// CutOff leaves out the records received after it; zero: the last record of the year.
+	CutOff time.Time
+	Policy *disclosure.Policy
+	// Sites are the known sites in display order; the release covers those with records.
+	Sites []string
+	// Funders are the site sets of the funder tokens: each becomes a publication group.
+	Funders [][]string
+	// Questionnaires lists the questionnaire versions covered, for the methodology.
+	Questionnaires []string
+	Actor, Role    string
+	Now            time.Time
+}
+
+// ErrCutOffBefore is returned by Make for a cut-off before that of an earlier release of
+// the year: releases of a year move forward.
+var ErrCutOffBefore = errors.New("reports: the cut-off is before that of an earlier release of the year")
+
+// Make protects the records of a year up to a cut-off as a new release, jointly with the
+// earlier releases of the year (all of them, oldest first). Nothing is stored: the caller
+// saves the release. It returns ErrNoData when no record of the year is in the store,
+// and ErrCutOffBefore.
+func Make(ctx context.Context, src Source, cat *Catalog, earlier []*Release, opts MakeOptions) (*Release, error) {
+	if opts.Policy == nil {
+		return nil, errors.New("reports: a disclosure policy is required")
+	}
+	cutOff := opts.CutOff
+	if cutOff.IsZero() {
+		var err error
+		if cutOff, err = src.DataCutOff(ctx, opts.Year); err != nil {
+			return nil, err
+		}
+		if cutOff.IsZero() {
+			return nil, ErrNoData
+		}
+	}
+	cutOff = cutOff.UTC().Truncate(time.Second)
+	for _, e := range earlier {
+		if e.Year != opts.Year {
+			return nil, fmt.Errorf("reports: release %s is of %d, not %d", e.ID, e.Year, opts.Year)
+		}
+		if cutOff.Before(e.CutOff) {
+			return nil, fmt.Errorf("%w (%s, release %s)", ErrCutOffBefore, e.CutOff.Format(time.RFC3339), e.ID)
+		}
+	}
+	cells, err := src.IndicatorCells(ctx, opts.Year, opts.Sites, cutOff)
+	if err != nil {
+		return nil, err
+	}
+	if len(cells) == 0 {
+		return nil, ErrNoData
+	}
+	t := tallyCells(cells)
+	plan := newPlan(cat, opts.Policy.Config(), opts.Sites, opts.Funders, t)
+	pol := opts.Policy
+	var rel *disclosure.Release
+	// R6: a breakdown with too many cells suppressed is merged, then dropped, and the
+	// whole release protected again, until no breakdown changes.
+	for round := 0; ; round++ {
+		l, err := plan.layout()
+		if err != nil {
+			return nil, err
+		}
+		sys, err := systemOf(l, &plan, t, earlier)
+		if err != nil {
+			return nil, err
+		}
+		if rel, err = pol.Protect(sys); err != nil {
+			return nil, fmt.Errorf("reports: disclosure control: %w", err)
+		}
+		if round == 2 || !plan.coarsen(l, t, rel, pol.Config().MaxSuppressedShare) {
+			break
+		}
+	}
+	r := &Release{Year: opts.Year, CutOff: cutOff, MadeAt: opts.Now.UTC().Truncate(time.Second), Actor: opts.Actor,
+		Role: opts.Role, Config: pol.Config(), Plan: plan, Questionnaires: opts.Questionnaires}
+	for _, e := range earlier {
+		r.Earlier = append(r.Earlier, e.ID)
+	}
+	l, _ := plan.layout()
+	for _, c := range l.cells {
+		cnt := rel.Count(c.key)
+		n := t.count(&plan, c)
+		r.stored = append(r.stored, disclosure.StoredCell{Key: c.key, N: n, Status: cnt.Status()})
+	}
+	slices.SortFunc(r.stored, func(a, b disclosure.StoredCell) int { return strings.Compare(a.Key.String(), b.Key.String()) })
+	if r.cells, err = disclosure.Restore(r.Config, r.stored); err != nil {
+		return nil, err
+	}
+	h := r.header()
+	h.Tool = "" // the id depends on the content only
+	b, _ := json.Marshal(h)
+	r.ID = releaseID(opts.Year, string(b))
+	return r, nil
+}
+
+// tallies are the numerators and denominators of every indicator by site and cut.
+type tallies struct {
+	bySite map[string]map[tallyKey]*tally // site -> (indicator, cut)
+	sites  []string                       // sites with records, sorted
+}
+
+type tallyKey struct {
+	ind string
+	cut cut
+}
+
+// tally is a numerator and denominator being summed.
+type tally struct{ num, den int }
+
+func tallyCells(cells []IndicatorCell) *tallies {
+	t := &tallies{bySite: map[string]map[tallyKey]*tally{}}
+	for _, c := range cells {
+		m := t.bySite[c.Site]
+		if m == nil {
+			m = map[tallyKey]*tally{}
+			t.bySite[c.Site] = m
+			t.sites = append(t.sites, c.Site)
+		}
+		stored := map[string]string{DimGender: c.Gender, DimAgeBand: c.AgeBand, DimNationalityGroup: c.NationalityGroup}
+		add := func(k tallyKey) {
+			x := m[k]
+			if x == nil {
+				x = &tally{}
+				m[k] = x
+			}
+			x.num += c.Num
+			x.den += c.Den
+		}
+		add(tallyKey{c.Indicator, cut{}})
+		for _, dim := range breakdownDims {
+			add(tallyKey{c.Indicator, cut{dim, publishedCategory(dim, stored[dim])}})
+		}
+	}
+	slices.Sort(t.sites)
+	return t
+}
+
+// get returns the tally of an indicator and cut in a set of sites, merged categories
+// summed from their parts.
+func (t *tallies) get(p *Plan, ind string, sites []string, c cut) tally {
+	parts := []string{c.Cat}
+	if c.Dim != "" {
+		for _, m := range p.Merges[c.Dim] {
+			if m.Code == c.Cat {
+				parts = m.Parts
+			}
+		}
+	}
+	var out tally
+	for _, s := range sites {
+		for _, part := range parts {
+			if x := t.bySite[s][tallyKey{ind, cut{c.Dim, part}}]; x != nil {
+				out.num += x.num
+				out.den += x.den
+			}
+		}
+	}
+	return out
+}
+
+// count returns the true count of a cell of the layout.
+func (t *tallies) count(p *Plan, c cellSpec) int {
+	sites := c.sites
+	if c.answer == "" {
+		// A denominator: that of the population's first indicator (they all agree;
+		// systemOf checks it).
+		for _, ind := range p.Indicators {
+			if ind.Population == c.pop {
+				return t.get(p, ind.ID, sites, c.cut).den
+			}
+		}
+		return 0
+	}
+	x := t.get(p, c.ind, sites, c.cut)
+	if c.answer == "yes" {
+		return x.num
+	}
+	return x.den - x.num
+}
+
+// interviewed returns the interviewed entrants of each site with records.
+func (t *tallies) interviewed() map[string]int {
+	out := map[string]int{}
+	for _, s := range t.sites {
+		if x := t.bySite[s][tallyKey{entrantsIndicator, cut{}}]; x != nil {
+			out[s] = x.num
+		} else {
+			out[s] = 0
+		}
+	}
+	return out
+}
+
+// newPlan decides the publication groups of a release: all sites, each site with
+// enough interviewed entrants (R10), "other sites" pooling the others, and each
+// funder's sites.
+func newPlan(cat *Catalog, cfg disclosure.Config, known []string, funders [][]string, t *tallies) Plan {
+	p := Plan{Categories: map[string][]string{}, Merges: map[string][]Merge{}}
+	for _, ind := range cat.Indicators {
+		pi := PlanIndicator{ID: ind.ID, Family: ind.Family, Population: ind.PopulationID(), Sensitive: ind.Sensitive}
+		for _, b := range ind.Breakdowns {
+			if b == DimSite {
+				pi.Site = true
+			} else {
+				pi.Dims = append(pi.Dims, b)
+			}
+		}
+		p.Indicators = append(p.Indicators, pi)
+	}
+	for _, f := range cat.Families {
+		if !f.SingleChoice {
+			continue
+		}
+		var ids []string
+		for _, ind := range cat.Indicators {
+			if ind.Family == f.ID {
+				ids = append(ids, ind.ID)
+			}
+		}
+		p.Choices = append(p.Choices, ids)
+	}
+	for _, dim := range breakdownDims {
+		for _, c := range cat.Categories[dim] {
+			p.Categories[dim] = append(p.Categories[dim], c.Code)
+		}
+		p.Merges[dim] = cat.Merges[dim]
+	}
+	interviewed := t.interviewed()
+	pol := disclosure.Policy{}
+	if cfgPol, err := disclosure.NewPolicy(cfg); err == nil {
+		pol = *cfgPol
+	}
+	p.Pooled = pol.PooledSites(interviewed)
+	// Sites in display order: the known order, then any other site with records.
+	var sites []string
+	for _, s := range known {
+		if _, ok := interviewed[s]; ok {
+			sites = append(sites, s)
+		}
+	}
+	for _, s := range t.sites {
+		if !slices.Contains(sites, s) {
+			sites = append(sites, s)
+		}
+	}
+	var shown []string
+	for _, s := range sites {
+		if !slices.Contains(p.Pooled, s) {
+			shown = append(shown, s)
+		}
+	}
+	all := Group{Code: AllGroup, Kind: GroupAll, Sites: sorted(sites), Breakdowns: true}
+	for _, s := range shown {
+		all.Members = append(all.Members, SiteGroup(s))
+	}
+	if len(p.Pooled) > 0 {
+		all.Members = append(all.Members, OtherSites)
+	}
+	p.Groups = append(p.Groups, all)
+	for _, s := range shown {
+		p.Groups = append(p.Groups, Group{Code: SiteGroup(s), Kind: GroupSite, Sites: []string{s}, Members: []string{SiteGroup(s)}})
+	}
+	if len(p.Pooled) > 0 {
+		p.Groups = append(p.Groups, Group{Code: OtherSites, Kind: GroupOther, Sites: sorted(p.Pooled)})
+	}
+	seen := map[string]bool{}
+	for _, g := range p.Groups {
+		seen[strings.Join(g.Sites, "+")] = true
+	}
+	for _, f := range funders {
+		var in []string
+		for _, s := range f {
+			if _, ok := interviewed[s]; ok && !slices.Contains(in, s) {
+				in = append(in, s)
+			}
+		}
+		in = sorted(in)
+		if len(in) == 0 {
+			continue
+		}
+		if seen[strings.Join(in, "+")] {
+			continue
+		}
+		seen[strings.Join(in, "+")] = true
+		n := 0
+		for _, s := range in {
+			n += interviewed[s]
+		}
+		// A group as small as a small site would be a small site shown on its own, and
+		// so would the difference between it and a group it contains, or that
+		// contains it (R10): all sites but one small site, say.
+		if n < cfg.SmallSiteMinimum || smallDifference(p.Groups, in, interviewed, cfg.SmallSiteMinimum) {
+			continue
+		}
+		g := Group{Code: FunderGroup(in), Kind: GroupFunder, Sites: in}
+		for _, s := range shown {
+			if slices.Contains(in, s) {
+				g.Members = append(g.Members, SiteGroup(s))
+			}
+		}
+		p.Groups = append(p.Groups, g)
+	}
+	return p
+}
+
+// smallDifference reports whether the sites differ from those of a group that contains
+// them, or that they contain, by sites with fewer than minimum interviewed entrants.
+func smallDifference(groups []Group, sites []string, interviewed map[string]int, minimum int) bool {
+	diff := func(a, b []string) (int, bool) { // entrants of a \ b, and whether b ⊆ a
+		n := 0
+		for _, s := range b {
+			if !slices.Contains(a, s) {
+				return 0, false
+			}
+		}
+		for _, s := range a {
+			if !slices.Contains(b, s) {
+				n += interviewed[s]
+			}
+		}
+		return n, true
+	}
+	for _, g := range groups {
+		if n, ok := diff(g.Sites, sites); ok && n < minimum {
+			return true
+		}
+		if n, ok := diff(sites, g.Sites); ok && n < minimum {
+			return true
+		}
+	}
+	return false
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+
+// systemOf turns the layout of a new release, and the earlier releases of its year, into
+// one system for disclosure control: the new cells with their counts; the cells of every
+// earlier release, frozen with their status; and, for every cell that two consecutive
+// releases share, the change between them as a residual cell (R12).
+func systemOf(l *layout, p *Plan, t *tallies, earlier []*Release) (disclosure.System, error) {
+	sys := disclosure.System{Name: "release"}
+	// Indicators of one population must agree on its denominator.
+	for _, c := range l.cells {
+		if c.answer != "" {
+			continue
+		}
+		want := -1
+		for _, ind := range p.Indicators {
+			if ind.Population != c.pop {
+				continue
+			}
+			got := t.get(p, ind.ID, c.sites, c.cut).den
+			if want >= 0 && got != want {
+				return sys, fmt.Errorf("reports: the indicators of population %s count different denominators", c.pop)
+			}
+			want = got
+		}
+	}
+	type version struct {
+		id     string
+		cutOff time.Time
+		n      map[disclosure.Key]int
+	}
+	var chain []version
+	for _, e := range earlier {
+		el, err := e.Plan.layout()
+		if err != nil {
+			return sys, fmt.Errorf("reports: release %s: %w", e.ID, err)
+		}
+		v := version{id: e.ID, cutOff: e.CutOff, n: map[disclosure.Key]int{}}
+		rc := disclosure.Coord{Dim: coordRelease, Value: e.ID}
+		for _, c := range el.cells {
+			st := e.cells.Count(c.key)
+			n, ok := e.storedCount(c.key)
+			if !ok {
+				return sys, fmt.Errorf("reports: release %s has no cell %s", e.ID, c.key)
+			}
+			cell := disclosure.Cell{Key: withCoord(c.key, rc), N: n, Kind: c.kind, Margin: c.margin, Grand: c.grand}
+			if c.kind == disclosure.Free {
+				cell.Kind, cell.Status = disclosure.Frozen, st.Status()
+			}
+			sys.Cells = append(sys.Cells, cell)
+			v.n[c.key] = n
+		}
+		for _, s := range el.sums {
+			parts := make([]disclosure.Key, len(s.Parts))
+			for i, k := range s.Parts {
+				parts[i] = withCoord(k, rc)
+			}
+			sys.Sums = append(sys.Sums, disclosure.Sum{Total: withCoord(s.Total, rc), Parts: parts})
+		}
+		chain = append(chain, v)
+	}
+	now := version{id: "", n: map[disclosure.Key]int{}}
+	for _, c := range l.cells {
+		n := t.count(p, c)
+		sys.Cells = append(sys.Cells, disclosure.Cell{Key: c.key, N: n, Kind: c.kind, Margin: c.margin, Grand: c.grand})
+		now.n[c.key] = n
+	}
+	sys.Sums = append(sys.Sums, l.sums...)
+	chain = append(chain, now)
+	// The change of every cell between the last release that has it and the next.
+	keyIn := func(v version, k disclosure.Key) disclosure.Key {
+		if v.id == "" {
+			return k
+		}
+		return withCoord(k, disclosure.Coord{Dim: coordRelease, Value: v.id})
+	}
+	last := map[disclosure.Key]int{} // key -> index in chain of the last version holding it
+	for i, v := range chain {
+		keys := make([]disclosure.Key, 0, len(v.n))
+		for k := range v.n {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, func(a, b disclosure.Key) int { return strings.Compare(a.String(), b.String()) })
+		for _, k := range keys {
+			if j, ok := last[k]; ok {
+				prev := chain[j]
+				d := v.n[k] - prev.n[k]
+				if d == 0 && prev.cutOff.Equal(v.cutOff) && v.id != "" {
+					sys.Sums = append(sys.Sums, disclosure.Sum{Total: keyIn(v, k), Parts: []disclosure.Key{keyIn(prev, k)}})
+				} else {
+					inc := withCoord(k, disclosure.Coord{Dim: coordChange, Value: prev.id + ">" + v.id})
+					sys.Cells = append(sys.Cells, disclosure.Cell{Key: inc, N: d, Kind: disclosure.Residual, Signed: true})
+					sys.Sums = append(sys.Sums, disclosure.Sum{Total: keyIn(v, k), Parts: []disclosure.Key{keyIn(prev, k), inc}})
+				}
+			}
+			last[k] = i
+		}
+	}
+	return sys, nil
+}
+
+// storedCount returns the true count of a cell of the release.
+func (r *Release) storedCount(k disclosure.Key) (int, bool) {
+	i, ok := slices.BinarySearchFunc(r.stored, k, func(c disclosure.StoredCell, k disclosure.Key) int {
+		return strings.Compare(c.Key.String(), k.String())
+	})
+	if !ok {
+		return 0, false
+	}
+	return r.stored[i].N, true
+}
+
+// coarsen merges, then drops, every breakdown of the plan with more than maxShare of its
+// shown cells suppressed (R6), and reports whether any changed.
+func (p *Plan) coarsen(l *layout, t *tallies, rel *disclosure.Release, maxShare float64) bool {
+	type table struct{ ind, group, dim string }
+	shown, hidden := map[table]int{}, map[table]int{}
+	for _, c := range l.cells {
+		if c.kind != disclosure.Free || c.cut.Dim == "" || c.answer == "no" {
+			continue
+		}
+		ind := c.ind
+		if c.answer == "" {
+			continue // denominators are counted with each indicator below
+		}
+		tb := table{ind, c.group, c.cut.Dim}
+		if ind == entrantsIndicator {
+			tb.group = "*"
+		}
+		if t.get(p, ind, c.sites, c.cut).den == 0 {
+			continue // an empty row is not shown
+		}
+		shown[tb]++
+		if rel.Count(c.key).Status().Suppressed() {
+			hidden[tb]++
+		}
+		if ind != entrantsIndicator {
+			pi := slices.IndexFunc(p.Indicators, func(x PlanIndicator) bool { return x.ID == ind })
+			d := rel.Count(popKey(p.Indicators[pi].Population, c.group, c.cut))
+			shown[tb]++
+			if d.Status().Suppressed() {
+				hidden[tb]++
+			}
+		}
+	}
+	var tables []table
+	for tb := range shown {
+		tables = append(tables, tb)
+	}
+	slices.SortFunc(tables, func(a, b table) int {
+		return strings.Compare(a.ind+"|"+a.group+"|"+a.dim, b.ind+"|"+b.group+"|"+b.dim)
+	})
+	changed := false
+	for _, tb := range tables {
+		if float64(hidden[tb]) <= maxShare*float64(shown[tb]) {
+			continue
+		}
+		if lv := p.level(tb.ind, tb.group, tb.dim); lv < 2 {
+			p.setLevel(tb.ind, tb.group, tb.dim, lv+1)
+			changed = true
+		}
+	}
+	return changed
+}
