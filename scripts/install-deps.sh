@@ -6,7 +6,7 @@
 #   scripts/install-deps.sh        what `make run` needs: ClickHouse, Node.js/npm for ECharts
 #   scripts/install-deps.sh test   also what the tests need: Chromium and fonts (figures,
 #                                  browser tests), LibreOffice and openpyxl (independent
-#                                  workbook readers)
+#                                  workbook readers), GLPK (the disclosure auditor's solver)
 #
 # Used by the Makefile and .ci/run, so a fresh machine and a developer's are prepared alike.
 set -euo pipefail
@@ -25,6 +25,8 @@ if [ "${1:-}" = test ]; then
   want fonts-liberation test -d /usr/share/fonts/truetype/liberation
   want libreoffice-calc-nogui command -v soffice
   want python3-openpyxl /usr/bin/python3 -c 'import openpyxl'
+  # GLPK's solver: the independent disclosure auditor of the tests (reports/audit).
+  want glpk-utils command -v glpsol
 fi
 
 if [ ${#need[@]} -gt 0 ]; then
