@@ -60,3 +60,18 @@ func SmallBlocks(t interface{ Cleanup(func()) }, rows, mergeAfter int) {
 	stagingBlock, mergeAfterBlocks = rows, mergeAfter
 	t.Cleanup(func() { stagingBlock, mergeAfterBlocks = b, m })
 }
+
+// Exec runs a statement on the store, for tests that damage what a crash would.
+func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
+	return db.conn.Exec(ctx, query, args...)
+}
+
+// IndicatorPopulations returns, by indicator id, the SQL conditions of its denominator:
+// its population and what counts as a valid answer.
+func IndicatorPopulations() map[string]string {
+	out := map[string]string{}
+	for _, d := range append(entryIndicators(), followupIndicators()...) {
+		out[d.id] = d.population + " AND " + d.valid
+	}
+	return out
+}

@@ -61,8 +61,10 @@ type releaseHeader struct {
 
 // Header returns the release's settings, plan and the hash of its cells, as JSON: what
 // the ledger stores beside the cells. It holds no count.
-func (r *Release) Header() string {
-	b, _ := json.Marshal(r.header())
+func (r *Release) Header() string { return r.headerJSON(r.header()) }
+
+func (r *Release) headerJSON(h releaseHeader) string {
+	b, _ := json.Marshal(h)
 	return string(b)
 }
 

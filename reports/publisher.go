@@ -145,7 +145,7 @@ func (p *Publisher) Make(ctx context.Context, opts MakeOptions) (r *Release, mad
 	if r, err = Make(ctx, p.Source, p.Catalog, earlier, opts); err != nil {
 		return nil, false, err
 	}
-	if len(earlier) > 0 && earlier[len(earlier)-1].ID == r.ID {
+	if len(earlier) > 0 && earlier[len(earlier)-1].sameFigures(r) {
 		return earlier[len(earlier)-1], false, nil
 	}
 	// The releases made since this one started would not be protected jointly with it.
@@ -181,4 +181,12 @@ func (r *Release) Info() ReleaseInfo {
 		}
 	}
 	return info
+}
+
+// sameFigures reports whether two releases publish the same cells with the same
+// settings at the same cut-off: a new one would add nothing.
+func (r *Release) sameFigures(o *Release) bool {
+	a, b := r.header(), o.header()
+	a.Earlier, b.Earlier = nil, nil
+	return r.CutOff.Equal(o.CutOff) && a.CellsSHA256 == b.CellsSHA256 && r.headerJSON(a) == r.headerJSON(b)
 }

@@ -237,22 +237,28 @@ func BenchmarkReport(b *testing.B) {
 				FROM submissions WHERE year = 2025 LIMIT %d`, have, have, copies))
 		}
 	}
-	results := map[int][2]float64{}
+	type result struct{ release, report, releaseRSS, reportRSS float64 }
+	results := map[int]result{}
 	for _, rows := range []int{1_000_000, 10_000_000} {
 		multiply(rows)
 		clickhouseClient(b, database, "OPTIMIZE TABLE submissions FINAL")
+		// Making the release scans the year and protects it; the report renders it.
+		rel, relRSS := run(nil, "release", "--year", "2025")
 		d, _ := run(nil, "report", "--year", "2025", "--out", filepath.Join(data, fmt.Sprintf("out-%d", rows)))
 		// Peak memory of tamtam itself: the rusage of a process includes the children it
 		// waited for, so Chromium (the figures) is kept out of this second run.
 		_, rss := run([]string{"PATH=/nonexistent"}, "report", "--year", "2025", "--out", filepath.Join(data, fmt.Sprintf("mem-%d", rows)))
-		results[rows] = [2]float64{d.Seconds(), float64(rss) / 1024}
+		results[rows] = result{rel.Seconds(), d.Seconds(), float64(relRSS) / 1024, float64(rss) / 1024}
 	}
-	growth := results[10_000_000][1]/results[1_000_000][1] - 1
-	fmt.Printf("\nreport (all outputs: workbook, HTML, CSV, %s)\n", figuresNote())
-	fmt.Printf("  1,000,000 submissions: %.1f s (target <= 10 s), peak RSS of tamtam %.0f MiB (without Chromium)\n", results[1_000_000][0], results[1_000_000][1])
-	fmt.Printf("  10,000,000 submissions: %.1f s, peak RSS of tamtam %.0f MiB\n", results[10_000_000][0], results[10_000_000][1])
-	fmt.Printf("  peak memory growth 1 M -> 10 M: %+.0f%% (target within 20%%)\n", 100*growth)
-	b.ReportMetric(results[1_000_000][0], "s-1M")
+	growth := results[10_000_000].releaseRSS/results[1_000_000].releaseRSS - 1
+	fmt.Printf("\nrelease and report (all outputs: workbook, HTML, CSV, %s)\n", figuresNote())
+	for _, rows := range []int{1_000_000, 10_000_000} {
+		r := results[rows]
+		fmt.Printf("  %d submissions: release %.1f s (peak RSS %.0f MiB) + report %.1f s (peak RSS %.0f MiB without Chromium) = %.1f s (target <= 10 s at 1 M)\n",
+			rows, r.release, r.releaseRSS, r.report, r.reportRSS, r.release+r.report)
+	}
+	fmt.Printf("  peak memory growth of the release 1 M -> 10 M: %+.0f%% (target within 20%%)\n", 100*growth)
+	b.ReportMetric(results[1_000_000].release+results[1_000_000].report, "s-1M")
 	b.ReportMetric(100*growth, "mem-growth-%")
 }
 

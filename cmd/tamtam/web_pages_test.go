@@ -438,6 +438,15 @@ func TestWebDashboard(t *testing.T) {
 	if p.status != http.StatusOK {
 		t.Fatalf("GET /reports = %d", p.status)
 	}
+	// A coordinator chooses among the releases of the year and their groups, never among
+	// ad-hoc sets of sites.
+	if !strings.Contains(p.body, `<select id="release" name="release">`) || !strings.Contains(p.body, `<option value="site:haren"`) ||
+		strings.Contains(p.body, `type="checkbox"`) {
+		t.Errorf("the dashboard offers no choice of release and group, or a choice of sites")
+	}
+	if g := w.get("/reports?year=2025&lang=en&group=site:haren"); g.status != http.StatusOK || !strings.Contains(g.body, `<option value="site:haren" selected>`) {
+		t.Errorf("GET /reports?group=site:haren = %d, want Haren's group shown", g.status)
+	}
 	doc, err := html.Parse(strings.NewReader(p.body))
 	if err != nil {
 		t.Fatal(err)
@@ -488,13 +497,13 @@ func TestWebDashboard(t *testing.T) {
 	if x.status != http.StatusOK || !strings.HasPrefix(x.body, "PK") {
 		t.Errorf("workbook download from the dashboard = %d", x.status)
 	}
-	if got := e.sql("SELECT action, outcome, count() FROM audit_log WHERE action IN ('dashboard.view', 'report.download') GROUP BY action, outcome ORDER BY action FORMAT TSV"); got != "dashboard.view\tok\t2\nreport.download\tok\t1" {
+	if got := e.sql("SELECT action, outcome, count() FROM audit_log WHERE action IN ('dashboard.view', 'report.download') GROUP BY action, outcome ORDER BY action FORMAT TSV"); got != "dashboard.view\tok\t3\nreport.download\tok\t1" {
 		t.Errorf("audit of the dashboard = %q", got)
 	}
 	// Each view is a delivery of the release in the ledger, with the hash of the
 	// figures shown.
-	if got := e.sql("SELECT count(), countIf(has(file_names, 'dashboard-2025.csv')) FROM releases"); got != "3\t2" {
-		t.Errorf("deliveries (all, dashboard views) = %q, want 3 with 2 views", got)
+	if got := e.sql("SELECT count(), countIf(has(file_names, 'dashboard-2025.csv')) FROM releases"); got != "4\t3" {
+		t.Errorf("deliveries (all, dashboard views) = %q, want 4 with 3 views", got)
 	}
 
 	// A funder of haren sees haren (or its pool) and nothing else, and cannot ask for more.

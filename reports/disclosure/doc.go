@@ -58,6 +58,24 @@
 // Config.MaxSuppressedShare of a table's cells end up suppressed the table's
 // [TableSummary] says so: merge categories and protect again.
 //
+// # Systems, earlier releases and withheld cells
+//
+// A [System] gives cells and sum relations directly, for structures tables do not
+// describe: overlapping groups, a count shared by several tables, a release with the
+// cells of the earlier releases of its year. Its cells have a [Kind]: Free cells are
+// published unless suppressed; Frozen cells belong to an earlier release, keep their
+// status, and a suppressed one must stay unrecoverable; Hidden cells (a pooled site's) are
+// never published and must never be computable when they hold anybody; Residual cells
+// (the "no" count of a share, the change of a cell between two releases, a category
+// merged away) are never published and may be computed only when 0 or at least k. The
+// intruder knows a suppressed cell is at least 1, a withheld one at least 0, and nothing
+// of the sign of a change between releases (Cell.Signed).
+//
+// What the shift and depth-first searches cannot decide goes to a linear relaxation
+// (lp.go), which proves most such cells recoverable or finds an integral witness; a cell
+// still undecided counts as recoverable, so that another is suppressed. When an earlier
+// release leaves nothing else, a grand total may be suppressed as a last resort.
+//
 // # Proportions and sites
 //
 // [Policy.Proportion] and [Release.Proportion] give a share with its Wilson

@@ -10,9 +10,10 @@ import (
 
 // The verification plays the intruder: it knows every published cell, every
 // sum relation, that counts are integers and that a suppressed cell is at
-// least 1 (zeros are never suppressed, and the rules are public). A
-// suppressed cell is safe when at least two values are consistent with all
-// of that; otherwise it is recoverable.
+// least 1 (zeros are never suppressed, and the rules are public); a withheld
+// cell at least 0, a signed change anything (see model.floor). A cell to
+// guard (model.guarded) is safe when at least two values are consistent with
+// all of that; otherwise it is recoverable.
 //
 // Once the published cells are substituted, the unknowns (the suppressed
 // cells) fall apart into components: two unknowns are in one component when
