@@ -65,7 +65,7 @@
 // cells of the earlier releases of its year. Its cells have a [Kind]: Free cells are
 // published unless suppressed; Frozen cells belong to an earlier release, keep their
 // status, and a suppressed one must stay unrecoverable; Hidden cells (a pooled site's) are
-// never published and must never be computable when they hold anybody; Residual cells
+// never published and may be computed only when 0 or at least k; Residual cells
 // (the "no" count of a share, the change of a cell between two releases, a category
 // merged away) are never published and may be computed only when 0 or at least k. The
 // intruder knows a suppressed cell is at least 1, a withheld one at least 0, and nothing

@@ -3,6 +3,7 @@ package disclosure
 import (
 	"errors"
 	"math"
+	"slices"
 )
 
 // The linear-programming look at a component, for the cells the shift and depth-first
@@ -114,6 +115,23 @@ func (m *lpModel) optimum(v, sign int, floor int) (float64, []float64, error) {
 	return float64(sign)*f + float64(floor), y, nil
 }
 
+// above returns a vertex of the relaxation where unknown v is least among those at
+// least d above its floor.
+func (m *lpModel) above(v, d int) ([]float64, error) {
+	b := slices.Clone(m.b)
+	for i, row := range m.rows {
+		b[i] -= row[v] * float64(d)
+	}
+	c := make([]float64, m.n)
+	c[v] = 1
+	_, y, err := simplex(m.rows, b, c)
+	if err != nil {
+		return nil, err
+	}
+	y[v] += float64(d)
+	return y, nil
+}
+
 // simplex minimises c·y subject to A y = b, y >= 0, A of full row rank: a dense-tableau
 // two-phase simplex with Bland's rule, which cannot cycle. The components it sees have
 // a few hundred unknowns at most.
@@ -191,8 +209,10 @@ func simplex(a [][]float64, b, c []float64) (float64, []float64, error) {
 	return -t[m][width-1], y, nil
 }
 
-// pivotAll pivots on the columns before limit until no reduced cost is negative
-// (Bland's rule: the first improving column, the first row of the ratio test's ties).
+// pivotAll pivots on the columns before limit until no reduced cost is negative, by
+// Bland's rule (the first improving column, ties of the ratio test to the smallest
+// basic index), which cannot cycle. (The steepest column took more time here: its
+// vertices were less often integral witnesses.)
 func pivotAll(t [][]float64, basis []int, limit int) error {
 	m := len(basis)
 	width := len(t[0])
@@ -225,12 +245,18 @@ func pivotAll(t [][]float64, basis []int, limit int) error {
 	return errLPLimit
 }
 
+// pivot makes column col basic in row, touching only the non-zero entries of the pivot
+// row (the tableau of a component's relations is sparse).
 func pivot(t [][]float64, basis []int, row, col int) {
 	width := len(t[0])
 	p := t[row]
 	inv := 1 / p[col]
+	nz := make([]int, 0, 64)
 	for j := range width {
-		p[j] *= inv
+		if p[j] != 0 {
+			p[j] *= inv
+			nz = append(nz, j)
+		}
 	}
 	for i := range t {
 		if i == row {
@@ -238,9 +264,10 @@ func pivot(t [][]float64, basis []int, row, col int) {
 		}
 		if f := t[i][col]; f != 0 {
 			r := t[i]
-			for j := range width {
+			for _, j := range nz {
 				r[j] -= f * p[j]
 			}
+			r[col] = 0
 		}
 	}
 	basis[row] = col
@@ -273,6 +300,13 @@ func (s *intruder) lpDecide(v int) (bad, decided bool, lo, hi int) {
 	}
 	if lo >= t && hi <= t {
 		return true, true, lo, hi
+	}
+	// A vertex of the relaxation nearest the truth from above is often integral where
+	// the extreme ones are not (or do not exist: no bound upwards).
+	if hi > t {
+		if y, err := s.lpOf().above(v, t+1-s.floor[v]); err == nil && s.integralWitness(y, v) {
+			return false, true, lo, hi
+		}
 	}
 	return false, false, lo, hi
 }

@@ -311,17 +311,14 @@ func newModel(k int, tables []Table) (*model, error) {
 func (m *model) suppressed(i int) bool { return m.cells[i].status.Suppressed() }
 
 // guarded reports whether an intruder must not compute cell i: a suppressed
-// cell, a hidden cell that holds anybody, a residual cell from 1 to k-1 (or
-// -1 to 1-k).
+// cell; a hidden or residual cell from 1 to k-1 (or -1 to 1-k).
 func (m *model) guarded(i int) bool {
 	c := m.cells[i]
 	if !c.status.Suppressed() {
 		return false
 	}
 	switch c.kind {
-	case Hidden:
-		return c.n != 0
-	case Residual:
+	case Hidden, Residual:
 		return c.n != 0 && c.n > -m.k && c.n < m.k
 	}
 	return true

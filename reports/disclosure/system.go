@@ -16,9 +16,11 @@ const (
 	// changes, and a suppressed one must stay unrecoverable whatever the new release
 	// publishes (R12).
 	Frozen
-	// Hidden cells are never published, and an intruder must never compute one that
-	// holds anybody, whatever its size: the cells of a site shown only inside "other
-	// sites" (R10), which a group total minus its other sites would otherwise give.
+	// Hidden cells are never published, and an intruder may compute one only when it
+	// is 0 or at least k: the cells of a site shown only inside "other sites" (R10),
+	// which a group total minus its other sites would otherwise give (T12). R10 decides
+	// what is published; a pooled site's count of k or more is what the threshold
+	// allows anyway, and a pooled site that grows is shown on its own later.
 	Hidden
 	// Residual cells are never published either, but may be computed when they are 0 or
 	// at least k (at most −k for a decrease): the change of a cell between two releases
