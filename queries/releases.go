@@ -2,6 +2,8 @@ package queries
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -120,4 +122,43 @@ func (db *DB) LoadRelease(ctx context.Context, id string) (*reports.Release, err
 		return nil, fmt.Errorf("queries: load release %s: %w", id, err)
 	}
 	return reports.RestoreRelease(id, madeAt, actor, role, header, cells)
+}
+
+var _ reports.ReleaseLocker = (*DB)(nil)
+
+// releaseLeaseLife is how long a lease holds without being ended: longer than any
+// release takes to make.
+const releaseLeaseLife = 5 * time.Minute
+
+// LockReleases takes the lease of making a release of year, or returns
+// reports.ErrConcurrentRelease when another process holds it. unlock ends it.
+func (db *DB) LockReleases(ctx context.Context, year int) (unlock func(), err error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	holder := hex.EncodeToString(b[:])
+	end := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := db.insertRow(ctx, "INSERT INTO release_leases (year, holder, at, done)", uint16(year), holder, time.Now().UTC(), uint8(1)); err != nil {
+			db.log.Warn("release lease not ended; it lapses in five minutes", "err", err)
+		}
+	}
+	if err := db.insertRow(ctx, "INSERT INTO release_leases (year, holder, at, done)", uint16(year), holder, time.Now().UTC(), uint8(0)); err != nil {
+		return nil, fmt.Errorf("queries: release lease: %w", err)
+	}
+	var others uint64
+	if err := db.conn.QueryRow(ctx, `SELECT count() FROM (
+		SELECT holder FROM release_leases WHERE year = ? AND holder != ?
+		GROUP BY holder HAVING max(done) = 0 AND max(at) > now() - ?)`,
+		uint16(year), holder, uint32(releaseLeaseLife/time.Second)).Scan(&others); err != nil {
+		end()
+		return nil, fmt.Errorf("queries: release lease: %w", err)
+	}
+	if others > 0 {
+		end()
+		return nil, reports.ErrConcurrentRelease
+	}
+	return end, nil
 }

@@ -35,8 +35,11 @@ func TestReleaseStore(t *testing.T) {
 	}
 	// The same cut-off and data: the same release, nothing new.
 	again, made, err := pub.Make(ctx, opts)
-	if err != nil || made || again.ID != r.ID {
-		t.Errorf("Make again = %s, %v, %v; want %s unchanged", again.ID, made, err, r.ID)
+	if err != nil {
+		t.Fatalf("Make again: %v", err)
+	}
+	if made || again.ID != r.ID {
+		t.Errorf("Make again = %s, %v; want %s unchanged", again.ID, made, r.ID)
 	}
 	if err := db.SaveRelease(ctx, r); err != nil { // stored twice
 		t.Fatal(err)

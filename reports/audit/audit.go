@@ -2,9 +2,9 @@
 // checks: it reads what a role can obtain — the tidy CSV of every view of every release
 // of a year — and nothing else, builds every linear relation a careful reader knows, and
 // asks another program, GLPK's glpsol, for the integer bounds of every count it cannot
-// read. It reports a suppressed cell whose value is exact, a pooled site's count given
-// back, and any count from 1 to k-1 that can be computed: a "no" count, a difference
-// between two releases, a site's part of a group.
+// read. It reports a suppressed cell whose value is exact, and any count from 1 to k-1
+// that can be computed: a "no" count, a difference between two releases, a site's part
+// of a group, a pooled site's count.
 //
 // It shares no code with package disclosure, on purpose: the tests hold the protection to
 // this auditor. It is used by tests only; the product never imports it.
@@ -12,9 +12,10 @@
 // The intruder knows the catalog (which indicators share a denominator, which are the
 // choices of one item, the categories and their merges), the sites of each view, the
 // release's pooled sites, and the order of the releases' cut-offs. Counts are integers,
-// at least 0, and at least 1 when suppressed (zeros are published). A count's change
-// between two releases is an integer of either sign (records can be re-linked or
-// removed), and 0 between two releases of the same cut-off.
+// at least 0, and at least 1 when suppressed (zeros are published). A count only grows
+// from one release to the next (records received are never removed), except those of
+// linked records, which re-keying can lower; between two releases of the same cut-off
+// it does not change.
 package audit
 
 import (
@@ -50,6 +51,9 @@ type Knowledge struct {
 	// Entrants is the indicator whose numerators make the tables by site and another
 	// dimension ("I19").
 	Entrants string
+	// Linked is the indicator of linked records ("I21"), whose counts can go down
+	// between releases; every other count only grows.
+	Linked string
 }
 
 // View is one output a role obtained.
@@ -75,7 +79,7 @@ func (f Finding) String() string { return fmt.Sprintf("%s: %s (%d)", f.Cell, f.W
 // What the findings say.
 const (
 	SuppressedExact = "a suppressed count is exact"
-	PooledExact     = "a pooled site's count is exact"
+	PooledExact     = "a pooled site's count from 1 to k-1 is exact"
 	SmallComputed   = "a count from 1 to k-1 can be computed"
 	SmallPublished  = "a published count is from 1 to k-1"
 	Inconsistent    = "outputs disagree"
@@ -93,7 +97,7 @@ type variable struct {
 	check string
 }
 
-// minFloor marks a change between releases, which may be negative.
+// minFloor marks a change between releases that may be negative.
 const minFloor = -1 << 30
 
 // system is the intruder's knowledge: variables and relations total = sum of parts.
@@ -435,7 +439,12 @@ func Audit(k Knowledge, views []View) ([]Finding, error) {
 			}
 			d := "change:" + prev.id + ">" + n
 			x := s.v(d)
-			x.floor, x.check = minFloor, SmallComputed
+			// Counts of records received up to a cut-off only grow; the linked
+			// indicator's (re-keyed links) may also go down.
+			x.check = SmallComputed
+			if f := strings.Split(n, "|"); len(f) > 2 && f[2] == k.Linked {
+				x.floor = minFloor
+			}
 			s.rel(n, p, d)
 		}
 	}
@@ -649,7 +658,7 @@ func (s *system) exact(x *variable, v int) {
 	case SuppressedExact:
 		s.found = append(s.found, Finding{Cell: x.name, What: SuppressedExact, Value: v})
 	case PooledExact:
-		if v != 0 {
+		if v != 0 && v < s.k {
 			s.found = append(s.found, Finding{Cell: x.name, What: PooledExact, Value: v})
 		}
 	case SmallComputed:
@@ -794,7 +803,7 @@ func KnowledgeOf(catalogJSON []byte, k int) (Knowledge, error) {
 	if err := json.Unmarshal(catalogJSON, &c); err != nil {
 		return Knowledge{}, fmt.Errorf("audit: catalog: %w", err)
 	}
-	kn := Knowledge{K: k, Entrants: "I19", Population: map[string]string{}, Categories: map[string][]string{},
+	kn := Knowledge{K: k, Entrants: "I19", Linked: "I21", Population: map[string]string{}, Categories: map[string][]string{},
 		Merges: map[string]map[string][]string{}}
 	for _, ind := range c.Indicators {
 		kn.Population[ind.ID] = ind.Population
