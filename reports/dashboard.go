@@ -225,12 +225,14 @@ func (s *Server) dashboard(c *gin.Context) {
 		s.pages.Error(c, http.StatusInternalServerError, "internal")
 		return
 	}
-	if arr, err := Arrivals(ctx, s.Source, s.Policy, rel, g, s.Now()); err != nil {
-		s.Logger.Error("dashboard arrivals failed", "err", err)
-	} else {
-		f.Arrivals = arr
-		t := arrivalsHTML(f, *arr, lang, m.W)
-		m.Arrivals = &t
+	if p.Role == collector.RoleCoordinator {
+		if arr, err := Arrivals(ctx, s.Source, rel, s.Now()); err != nil {
+			s.Logger.Error("dashboard arrivals failed", "err", err)
+		} else {
+			f.Arrivals = arr
+			t := arrivalsHTML(f, *arr, lang, m.W)
+			m.Arrivals = &t
+		}
 	}
 	var csv bytes.Buffer
 	if err := WriteCSV(&csv, f); err == nil {

@@ -51,7 +51,7 @@ func htmlTestFigures(t testing.TB) *Figures {
 		}
 	}
 	r, err := Make(context.Background(), src, cat, nil, MakeOptions{Year: 2025, Sites: fixtureSites, Policy: testPolicy(t),
-		CutOff: fixtureCutOff, Now: fixtureCutOff})
+		CutOff: fixtureCutOff, Now: fixtureCutOff, Rand: fixedRand()})
 	if err != nil {
 		t.Fatalf("Make(fixture) error: %v", err)
 	}

@@ -20,7 +20,6 @@ import (
 
 	"github.com/tamtam-ngo/tamtam/collector"
 	"github.com/tamtam-ngo/tamtam/collector/web"
-	"github.com/tamtam-ngo/tamtam/reports/disclosure"
 )
 
 // Server serves the published releases to coordinator and funder tokens:
@@ -40,10 +39,8 @@ type Server struct {
 	Limiter *collector.RateLimiter // nil: no rate limit
 	Ledger  Ledger
 	Auditor collector.Auditor
-	// Policy protects the arrivals table.
-	Policy *disclosure.Policy
-	Logger *slog.Logger     // nil: discard
-	Now    func() time.Time // nil: time.Now
+	Logger  *slog.Logger     // nil: discard
+	Now     func() time.Time // nil: time.Now
 
 	sessions *web.Sessions // the dashboard's, set by UsePages
 	pages    *web.Pages
@@ -164,11 +161,19 @@ func (s *Server) groupFor(p collector.Principal, rel *Release, sites []string, c
 		return Group{}, err
 	}
 	if p.Role == collector.RoleFunder {
-		own := s.readable(p)
+		// The funder's sites that the release covers: a site with no record yet is in
+		// no group.
+		all, _ := rel.Plan.group(AllGroup)
+		var own []string
+		for _, site := range s.readable(p) {
+			if slices.Contains(all.Sites, site) {
+				own = append(own, site)
+			}
+		}
 		g, err := rel.GroupOf(own)
 		if err != nil {
 			return Group{}, collector.Errorf(collector.CodeNoRelease,
-				"release %s holds no figures of this token's sites together (made before the token, or too small a group); the next release will", rel.ID)
+				"release %s publishes no figures of exactly this token's sites; ask the coordinator (tamtam release list shows the groups of each release)", rel.ID)
 		}
 		if (code != "" && code != g.Code) || (len(sites) > 0 && !slices.Equal(sorted(sites), g.Sites)) {
 			return Group{}, collector.Errorf(collector.CodeForbidden, "a funder's figures cover all of its sites together; leave out site= and group=")

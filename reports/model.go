@@ -63,6 +63,23 @@ func FunderGroup(sites []string) string {
 	return "funder:" + strings.Join(s, "+")
 }
 
+// PoolGroup returns the code of the group of the pooled sites, shown as "other sites".
+// The code names its sites: the pool of another release, of other sites, is another
+// group, so that no relation between releases joins the two.
+func PoolGroup(sites []string) string { return "pool:" + strings.Join(sorted(sites), "+") }
+
+// rowCode is the code a group has as a row of a site breakdown: the site, or
+// OtherSites for the pool.
+func rowCode(group string) string {
+	if s, ok := groupSite(group); ok {
+		return s
+	}
+	if strings.HasPrefix(group, "pool:") {
+		return OtherSites
+	}
+	return group
+}
+
 // groupSite returns the site of a site group code.
 func groupSite(code string) (string, bool) { return strings.CutPrefix(code, "site:") }
 
@@ -274,34 +291,19 @@ type unit struct {
 	kind  disclosure.Kind
 }
 
-// totalUnits are the units of the totals: each site shown on its own and "other sites"
-// whole, or each pooled site on its own (hidden) when some funder's group holds only
-// part of them.
+// totalUnits are the units of the totals: each site shown on its own, and each pooled
+// site on its own as a hidden unit. A site's cells have the same key in every release,
+// pooled or not, so that the changes between releases join them (a site pooled in one
+// release and shown in the next must not give its earlier count back).
 func (p *Plan) totalUnits() []unit {
 	var out []unit
-	split := false
-	for _, g := range p.Groups {
-		n := 0
-		for _, s := range g.Sites {
-			if slices.Contains(p.Pooled, s) {
-				n++
-			}
-		}
-		split = split || (n > 0 && n < len(p.Pooled))
-	}
 	for _, g := range p.Groups {
 		if g.Kind == GroupSite {
 			out = append(out, unit{g.Code, g.Sites, disclosure.Free})
 		}
 	}
-	switch {
-	case len(p.Pooled) == 0:
-	case split:
-		for _, s := range p.Pooled {
-			out = append(out, unit{SiteGroup(s), []string{s}, disclosure.Hidden})
-		}
-	default:
-		out = append(out, unit{OtherSites, p.Pooled, disclosure.Free})
+	for _, s := range p.Pooled {
+		out = append(out, unit{SiteGroup(s), []string{s}, disclosure.Hidden})
 	}
 	return out
 }
@@ -412,7 +414,7 @@ func (p *Plan) layout() (*layout, error) {
 				p.groupSum(l, ind, firstOfPop, g.Code, cut{}, units)
 			}
 		}
-		if all, _ := p.group(AllGroup); len(p.Pooled) > 0 && published[OtherSites] {
+		if all, _ := p.group(AllGroup); len(p.Pooled) > 0 {
 			p.groupSum(l, ind, firstOfPop, AllGroup, cut{}, all.Members)
 		}
 		if ind.ID == entrantsIndicator {
@@ -437,6 +439,15 @@ func (p *Plan) layout() (*layout, error) {
 							}
 							l.sum(yesKey(ind.ID, g.Code, cut{dim, c}), keys...)
 						}
+					}
+					if all, _ := p.group(AllGroup); len(p.Pooled) > 0 {
+						// Implied by the sums above, but stated so that the rules of R6
+						// see the pool as one cell of all sites' row, as a reader does.
+						keys := make([]disclosure.Key, len(all.Members))
+						for i, m := range all.Members {
+							keys[i] = yesKey(ind.ID, m, cut{dim, c})
+						}
+						l.sum(yesKey(ind.ID, AllGroup, cut{dim, c}), keys...)
 					}
 				}
 			}

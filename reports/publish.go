@@ -2,11 +2,13 @@ package reports
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -82,11 +84,18 @@ func cellsHash(cells []disclosure.StoredCell) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// releaseID is derived from the content: the same figures at the same cut-off with the
-// same settings are the same release.
-func releaseID(year int, header string) string {
-	sum := sha256.Sum256([]byte(header))
-	return fmt.Sprintf("%d-%s", year, hex.EncodeToString(sum[:])[:10])
+// newReleaseID returns a random release id: the year and 40 random bits. It says
+// nothing of the content (an id derived from the cells would let a holder test guesses
+// of the suppressed counts).
+func newReleaseID(year int, src io.Reader) (string, error) {
+	if src == nil {
+		src = rand.Reader
+	}
+	var b [5]byte
+	if _, err := io.ReadFull(src, b[:]); err != nil {
+		return "", fmt.Errorf("reports: drawing a release id: %w", err)
+	}
+	return fmt.Sprintf("%d-%s", year, hex.EncodeToString(b[:])), nil
 }
 
 // RestoreRelease reads a release back from what the ledger stored: its header and its
@@ -125,6 +134,9 @@ type MakeOptions struct {
 	Questionnaires []string
 	Actor, Role    string
 	Now            time.Time
+	// Rand draws the release id; nil: crypto/rand. Tests that compare bytes set a fixed
+	// reader so that the id, printed in every output, is the same on each run.
+	Rand io.Reader
 }
 
 // ErrCutOffBefore is returned by Make for a cut-off before that of an earlier release of
@@ -168,6 +180,11 @@ func Make(ctx context.Context, src Source, cat *Catalog, earlier []*Release, opt
 	t := tallyCells(cells)
 	plan := newPlan(cat, opts.Policy.Config(), opts.Sites, opts.Funders, t)
 	pol := opts.Policy
+	if n := len(earlier); n > 0 && earlier[n-1].covers(cutOff, pol.Config(), &plan, t) {
+		// Nothing changed since the last release: it is the answer (protecting the same
+		// counts again could only publish them differently).
+		return earlier[n-1], nil
+	}
 	var rel *disclosure.Release
 	// R6: a breakdown with too many cells suppressed is merged, then dropped, and the
 	// whole release protected again, until no breakdown changes.
@@ -202,11 +219,34 @@ func Make(ctx context.Context, src Source, cat *Catalog, earlier []*Release, opt
 	if r.cells, err = disclosure.Restore(r.Config, r.stored); err != nil {
 		return nil, err
 	}
-	h := r.header()
-	h.Tool = "" // the id depends on the content only
-	b, _ := json.Marshal(h)
-	r.ID = releaseID(opts.Year, string(b))
+	if r.ID, err = newReleaseID(opts.Year, opts.Rand); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// covers reports whether release r already publishes what a release at cutOff with
+// settings cfg would: the same cut-off, settings and groups, and the same count in
+// every cell of r.
+func (r *Release) covers(cutOff time.Time, cfg disclosure.Config, plan *Plan, t *tallies) bool {
+	if !r.CutOff.Equal(cutOff) || r.Config != cfg || len(r.Plan.Groups) != len(plan.Groups) {
+		return false
+	}
+	for i, g := range plan.Groups {
+		if h := r.Plan.Groups[i]; h.Code != g.Code || !slices.Equal(h.Sites, g.Sites) {
+			return false
+		}
+	}
+	l, err := r.Plan.layout()
+	if err != nil {
+		return false
+	}
+	for _, c := range l.cells {
+		if n, ok := r.storedCount(c.key); !ok || n != t.count(&r.Plan, c) {
+			return false
+		}
+	}
+	return true
 }
 
 // tallies are the numerators and denominators of every indicator by site and cut.
@@ -370,14 +410,14 @@ func newPlan(cat *Catalog, cfg disclosure.Config, known []string, funders [][]st
 		all.Members = append(all.Members, SiteGroup(s))
 	}
 	if len(p.Pooled) > 0 {
-		all.Members = append(all.Members, OtherSites)
+		all.Members = append(all.Members, PoolGroup(p.Pooled))
 	}
 	p.Groups = append(p.Groups, all)
 	for _, s := range shown {
 		p.Groups = append(p.Groups, Group{Code: SiteGroup(s), Kind: GroupSite, Sites: []string{s}, Members: []string{SiteGroup(s)}})
 	}
 	if len(p.Pooled) > 0 {
-		p.Groups = append(p.Groups, Group{Code: OtherSites, Kind: GroupOther, Sites: sorted(p.Pooled)})
+		p.Groups = append(p.Groups, Group{Code: PoolGroup(p.Pooled), Kind: GroupOther, Sites: sorted(p.Pooled)})
 	}
 	seen := map[string]bool{}
 	for _, g := range p.Groups {
@@ -480,6 +520,7 @@ func systemOf(l *layout, p *Plan, t *tallies, earlier []*Release) (disclosure.Sy
 		id     string
 		cutOff time.Time
 		n      map[disclosure.Key]int
+		hidden map[disclosure.Key]bool // suppressed in that release
 	}
 	var chain []version
 	for _, e := range earlier {
@@ -487,7 +528,7 @@ func systemOf(l *layout, p *Plan, t *tallies, earlier []*Release) (disclosure.Sy
 		if err != nil {
 			return sys, fmt.Errorf("reports: release %s: %w", e.ID, err)
 		}
-		v := version{id: e.ID, cutOff: e.CutOff, n: map[disclosure.Key]int{}}
+		v := version{id: e.ID, cutOff: e.CutOff, n: map[disclosure.Key]int{}, hidden: map[disclosure.Key]bool{}}
 		rc := disclosure.Coord{Dim: coordRelease, Value: e.ID}
 		for _, c := range el.cells {
 			st := e.cells.Count(c.key)
@@ -501,6 +542,7 @@ func systemOf(l *layout, p *Plan, t *tallies, earlier []*Release) (disclosure.Sy
 			}
 			sys.Cells = append(sys.Cells, cell)
 			v.n[c.key] = n
+			v.hidden[c.key] = st.Status().Suppressed()
 		}
 		for _, s := range el.sums {
 			parts := make([]disclosure.Key, len(s.Parts))
@@ -514,7 +556,16 @@ func systemOf(l *layout, p *Plan, t *tallies, earlier []*Release) (disclosure.Sy
 	now := version{id: "", n: map[disclosure.Key]int{}}
 	for _, c := range l.cells {
 		n := t.count(p, c)
-		sys.Cells = append(sys.Cells, disclosure.Cell{Key: c.key, N: n, Kind: c.kind, Margin: c.margin, Grand: c.grand})
+		cell := disclosure.Cell{Key: c.key, N: n, Kind: c.kind, Margin: c.margin, Grand: c.grand}
+		if c.kind == disclosure.Free && len(chain) > 0 {
+			// A count that has not changed since the last release keeps its status
+			// there as a first guess: the same number is hidden the same way, and
+			// verification has less to undo.
+			if last := chain[len(chain)-1]; last.hidden[c.key] && last.n[c.key] == n {
+				cell.Status = disclosure.SuppressedSecondary
+			}
+		}
+		sys.Cells = append(sys.Cells, cell)
 		now.n[c.key] = n
 	}
 	sys.Sums = append(sys.Sums, l.sums...)
@@ -541,7 +592,7 @@ func systemOf(l *layout, p *Plan, t *tallies, earlier []*Release) (disclosure.Sy
 					sys.Sums = append(sys.Sums, disclosure.Sum{Total: keyIn(v, k), Parts: []disclosure.Key{keyIn(prev, k)}})
 				} else {
 					inc := withCoord(k, disclosure.Coord{Dim: coordChange, Value: prev.id + ">" + v.id})
-					sys.Cells = append(sys.Cells, disclosure.Cell{Key: inc, N: d, Kind: disclosure.Residual, Signed: true})
+					sys.Cells = append(sys.Cells, disclosure.Cell{Key: inc, N: d, Kind: disclosure.Residual, Signed: mayDecrease(k)})
 					sys.Sums = append(sys.Sums, disclosure.Sum{Total: keyIn(v, k), Parts: []disclosure.Key{keyIn(prev, k), inc}})
 				}
 			}
@@ -549,6 +600,20 @@ func systemOf(l *layout, p *Plan, t *tallies, earlier []*Release) (disclosure.Sy
 		}
 	}
 	return sys, nil
+}
+
+// linkedIndicator is the indicator of linked records (entry and follow-up): re-keying and
+// the destruction of old linkage keys can make its counts go down between releases.
+const linkedIndicator = "I21"
+
+// mayDecrease reports whether a cell's count can go down between two releases of a
+// year. Records received up to a cut-off are never removed, so a count of a later
+// cut-off is at least that of an earlier one, and an intruder knows it; only the linked
+// indicator's counts can decrease.
+func mayDecrease(k disclosure.Key) bool {
+	ind, _ := k.Get(coordIndicator)
+	pop, _ := k.Get(coordPopulation)
+	return ind == linkedIndicator || pop == linkedIndicator
 }
 
 // storedCount returns the true count of a cell of the release.

@@ -43,13 +43,22 @@ type ReleaseStore interface {
 	LoadRelease(ctx context.Context, id string) (*Release, error)
 }
 
+// ReleaseLocker serialises the making of a year's releases across processes: two
+// releases made at once would not be protected jointly. It is implemented by package
+// queries; a store without it is used by one process.
+type ReleaseLocker interface {
+	// LockReleases returns ErrConcurrentRelease when another process is making a
+	// release of year; otherwise unlock ends the lease.
+	LockReleases(ctx context.Context, year int) (unlock func(), err error)
+}
+
 // ErrNoRelease is returned when a year has no release, or no release has the id asked.
 var ErrNoRelease = errors.New("reports: no such release")
 
 // ErrConcurrentRelease is returned by Publisher.Make when another release of the year
 // was stored while this one was being made: the two were not protected jointly, so this
 // one is not valid. Make it again.
-var ErrConcurrentRelease = errors.New("reports: another release of the year was made at the same time; make it again")
+var ErrConcurrentRelease = errors.New("reports: another release of the year is being made at the same time; try again in a minute")
 
 // Publisher makes and finds releases: the one mechanism behind `tamtam release`,
 // `tamtam report`, the downloads and the dashboard. Releases are frozen, so those it
@@ -77,15 +86,19 @@ func (p *Publisher) Valid(ctx context.Context, year int) ([]ReleaseInfo, error) 
 	if err != nil {
 		return nil, err
 	}
+	// The chain: the release protected with none, then the one protected with it, and
+	// so on; of two with the same predecessors (made at once), the first listed.
 	var valid []ReleaseInfo
 	var ids []string
-	for _, r := range all {
-		if slices.Equal(r.Earlier, ids) {
-			valid = append(valid, r)
-			ids = append(ids, r.ID)
+	for {
+		i := slices.IndexFunc(all, func(r ReleaseInfo) bool { return slices.Equal(r.Earlier, ids) })
+		if i < 0 {
+			return valid, nil
 		}
+		valid = append(valid, all[i])
+		ids = append(ids, all[i].ID)
+		all = slices.Delete(all, i, i+1)
 	}
-	return valid, nil
 }
 
 // Load returns a stored release.
@@ -130,6 +143,13 @@ func (p *Publisher) Find(ctx context.Context, year int, id string) (*Release, er
 // latest (same cut-off, settings and figures) is that release: nothing new is stored,
 // and made reports false.
 func (p *Publisher) Make(ctx context.Context, opts MakeOptions) (r *Release, made bool, err error) {
+	if l, ok := p.Store.(ReleaseLocker); ok {
+		unlock, err := l.LockReleases(ctx, opts.Year)
+		if err != nil {
+			return nil, false, err
+		}
+		defer unlock()
+	}
 	valid, err := p.Valid(ctx, opts.Year)
 	if err != nil {
 		return nil, false, err
@@ -145,7 +165,7 @@ func (p *Publisher) Make(ctx context.Context, opts MakeOptions) (r *Release, mad
 	if r, err = Make(ctx, p.Source, p.Catalog, earlier, opts); err != nil {
 		return nil, false, err
 	}
-	if len(earlier) > 0 && earlier[len(earlier)-1].sameFigures(r) {
+	if n := len(earlier); n > 0 && (r == earlier[n-1] || earlier[n-1].sameFigures(r)) {
 		return earlier[len(earlier)-1], false, nil
 	}
 	// The releases made since this one started would not be protected jointly with it.

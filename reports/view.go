@@ -28,7 +28,7 @@ func (r *Release) GroupOf(sites []string) (Group, error) {
 	want := sorted(sites)
 	want = slices.Compact(want)
 	for _, g := range r.Plan.Groups {
-		if g.Kind != GroupOther && slices.Equal(g.Sites, want) {
+		if slices.Equal(g.Sites, want) {
 			return g, nil
 		}
 	}
@@ -82,11 +82,7 @@ func (r *Release) View(cat *Catalog, group string, siteNames map[string]Text) (*
 		if pi.Site && len(g.Members) > 0 {
 			b := Breakdown{Dim: DimSite}
 			for _, m := range g.Members {
-				code := m
-				if s, ok := groupSite(m); ok {
-					code = s
-				}
-				row, err := r.row(pi, m, code, cut{}, sens)
+				row, err := r.row(pi, m, rowCode(m), cut{}, sens)
 				if err != nil {
 					return nil, err
 				}
@@ -172,11 +168,7 @@ func (r *Release) entrantsTable(g Group, dim string) (CrossTable, bool) {
 		return CrossTable{}, false
 	}
 	for _, m := range rows {
-		code := m
-		if s, ok := groupSite(m); ok {
-			code = s
-		}
-		ct.Rows = append(ct.Rows, code)
+		ct.Rows = append(ct.Rows, rowCode(m))
 		var cells []Number
 		for _, c := range ct.Cols {
 			cells = append(cells, protectedNumber(r.cells.Count(yesKey(entrantsIndicator, m, cut{dim, c}))))
@@ -194,12 +186,19 @@ func (r *Release) entrantsTable(g Group, dim string) (CrossTable, bool) {
 // DimMonth is the dimension of the arrivals table's columns: months "YYYY-MM".
 const DimMonth = "month"
 
-// Arrivals returns the questionnaires of the release's year received so far, by site of
-// the group and month: what the coordinator watches arrive. It is live, not a cell of the
-// release — it counts questionnaires, entry and follow-up alike, never an answer — and
-// protected on its own by the threshold and secondary suppression, with the sites the
-// release pools pooled here too.
-func Arrivals(ctx context.Context, src Source, pol *disclosure.Policy, r *Release, g Group, now time.Time) (*CrossTable, error) {
+// Arrivals returns the questionnaires of the release's year received so far, by site
+// and month: what the coordinator watches arrive. It is live, not a cell of the release
+// — it counts questionnaires, entry and follow-up alike, never an answer — and protected
+// on its own with the release's threshold and secondary suppression, over all sites with
+// the release's pooling: a table of a group's sites would show a pooled site on its own
+// beside the others (the group's total minus its shown sites), so only the coordinator's
+// view of all sites has one.
+func Arrivals(ctx context.Context, src Source, r *Release, now time.Time) (*CrossTable, error) {
+	pol, err := disclosure.NewPolicy(r.Config)
+	if err != nil {
+		return nil, err
+	}
+	g, _ := r.Plan.group(AllGroup)
 	cells, err := src.Arrivals(ctx, r.Year, g.Sites, now)
 	if err != nil {
 		return nil, err
@@ -273,11 +272,7 @@ func GroupName(f *Figures, lang string) string {
 	case GroupAll:
 		return f.Catalog.Text("group_all", lang)
 	case GroupSite, GroupOther:
-		code := OtherSites
-		if s, ok := groupSite(f.Group.Code); ok {
-			code = s
-		}
-		return f.Label(DimSite, code, lang)
+		return f.Label(DimSite, rowCode(f.Group.Code), lang)
 	}
 	var names []string
 	for _, s := range f.Group.Sites {
@@ -307,4 +302,10 @@ func LevelsText(f *Figures, lang string) string {
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, "; ")
+}
+
+// Interviewed returns the interviewed entrants of all sites, the true count (for the
+// operator who makes releases, never an output), and false if the release has none.
+func (r *Release) Interviewed() (int, bool) {
+	return r.storedCount(yesKey(entrantsIndicator, AllGroup, cut{}))
 }

@@ -135,7 +135,6 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		Limiter:   limiter,
 		Ledger:    a.db,
 		Auditor:   a.db,
-		Policy:    defaultPolicy,
 		Logger:    log,
 	}
 	if err := a.openWeb(cfg, log); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -39,21 +40,27 @@ func TestAttacksReplayed(t *testing.T) {
 	}
 	first := release()
 
-	// Everything each role can download of the latest release.
-	type asked struct{ who, token, query string }
-	views := []asked{{"coordinator", coordinator, ""}, {"coordinator haren", coordinator, "?site=haren"},
-		{"coordinator lantin", coordinator, "?site=lantin"}, {"coordinator A's sites", coordinator, "?site=haren&site=lantin"},
-		{"funder A", funderA, ""}, {"funder C", funderC, ""}}
+	// Everything each role can download of the latest release: the coordinator's view of
+	// every group of the release, and each funder's.
+	type asked struct {
+		who, token, query string
+		sites             []string // a funder's; a coordinator's group has its own
+	}
 	var obtained []audit.View
 	download := func(id string) map[string][]byte {
 		t.Helper()
+		plan := e.plan(id)
+		views := []asked{{who: "funder A", token: funderA, sites: []string{"haren", "lantin"}},
+			{who: "funder C", token: funderC, sites: []string{"dinant", "lantin"}}}
+		for _, g := range plan.Groups {
+			views = append(views, asked{who: "coordinator " + g.Code, token: coordinator, query: "?group=" + url.QueryEscape(g.Code), sites: g.Sites})
+		}
+		all := plan.Groups[0].Sites
 		got := map[string][]byte{}
-		var all []string
-		var pooled []string
 		for _, v := range views {
 			r := e.do(http.MethodGet, "/api/v1/reports/2025.csv"+v.query, v.token, "", nil)
 			if r.status == http.StatusNotFound && v.who == "funder C" {
-				// C's sites together would be Lantin plus Dinant: no such group.
+				// C's sites together would be Lantin plus a small pooled site: no such group.
 				if !strings.Contains(r.raw, "no_release") {
 					t.Errorf("funder C: %s, want no_release", r.raw)
 				}
@@ -66,22 +73,8 @@ func TestAttacksReplayed(t *testing.T) {
 				t.Errorf("%s: ETag %q, want the release %s", v.who, r.header.Get("ETag"), id)
 			}
 			got[v.who] = []byte(r.raw)
-			if v.who == "coordinator" {
-				pooled = e.pooled(id)
-			}
-			var sites []string
-			for _, s := range sitesOfCSV(t, []byte(r.raw)) {
-				if s == "other_sites" {
-					sites = append(sites, pooled...)
-				} else {
-					sites = append(sites, s)
-				}
-			}
-			if v.who == "coordinator" {
-				all = sites
-			}
 			obtained = append(obtained, audit.View{Name: id + " " + v.who, Release: id, CutOff: e.cutOff(id),
-				Sites: sites, AllSites: all, Pooled: pooled, CSV: []byte(r.raw)})
+				Sites: v.sites, AllSites: all, Pooled: plan.Pooled, CSV: []byte(r.raw)})
 		}
 		return got
 	}
@@ -95,13 +88,18 @@ func TestAttacksReplayed(t *testing.T) {
 	if r := e.post("/api/v1/submissions", intake, s); r.status != http.StatusCreated {
 		t.Fatalf("POST = %d %s", r.status, r.raw)
 	}
-	for _, v := range views {
-		if before[v.who] == nil {
-			continue
+	for who, body := range before {
+		query := ""
+		token := funderA
+		switch {
+		case who == "funder C":
+			token = funderC
+		case strings.HasPrefix(who, "coordinator "):
+			token, query = coordinator, "?group="+url.QueryEscape(strings.TrimPrefix(who, "coordinator "))
 		}
-		r := e.do(http.MethodGet, "/api/v1/reports/2025.csv"+v.query, v.token, "", nil)
-		if r.raw != string(before[v.who]) {
-			t.Errorf("%s: the download changed after one more entrant, without a new release", v.who)
+		r := e.do(http.MethodGet, "/api/v1/reports/2025.csv"+query, token, "", nil)
+		if r.raw != string(body) {
+			t.Errorf("%s: the download changed after one more entrant, without a new release", who)
 		}
 	}
 	xlsx := func() string { return e.do(http.MethodGet, "/api/v1/reports/2025.xlsx", funderA, "", nil).raw }
@@ -120,36 +118,26 @@ func TestAttacksReplayed(t *testing.T) {
 	auditViews(t, 5, obtained)
 }
 
-// sitesOfCSV returns the site rows of a view's site breakdown: its sites, and
-// "other_sites" for the pooled ones.
-func sitesOfCSV(t *testing.T, csv []byte) []string {
-	t.Helper()
-	var sites []string
-	for _, line := range strings.Split(string(csv), "\n") {
-		f := strings.Split(line, ",")
-		if len(f) > 2 && f[0] == "I19" && f[1] == "site" && f[2] != "other_sites" {
-			sites = append(sites, f[2])
-		}
-		if len(f) > 2 && f[0] == "I19" && f[1] == "site" && f[2] == "other_sites" {
-			sites = append(sites, "other_sites")
-		}
-	}
-	return sites
-}
-
-// pooled returns the pooled sites of a release, from its header in the ledger (what
-// the methodology of every output states).
-func (e *testEnv) pooled(id string) []string {
+// plan returns the publication groups and pooled sites of a release, from its header
+// in the ledger: what `tamtam release list` and the methodology of every output state.
+func (e *testEnv) plan(id string) (p struct {
+	Groups []struct {
+		Code  string   `json:"code"`
+		Sites []string `json:"sites"`
+	} `json:"groups"`
+	Pooled []string `json:"pooled"`
+}) {
 	e.t.Helper()
 	var h struct {
-		Plan struct {
-			Pooled []string `json:"pooled"`
-		} `json:"plan"`
+		Plan json.RawMessage `json:"plan"`
 	}
 	if err := json.Unmarshal([]byte(e.sql("SELECT any(header) FROM release_headers WHERE release_id = '"+id+"' FORMAT TSVRaw")), &h); err != nil {
 		e.t.Fatal(err)
 	}
-	return h.Plan.Pooled
+	if err := json.Unmarshal(h.Plan, &p); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
 }
 
 // cutOff returns the data cut-off of a release.

@@ -51,6 +51,11 @@ func cmdRelease(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return releaseError("release", year, err)
 	}
 	printRelease(stdout, r, made)
+	if made && len(r.Earlier) > 0 {
+		if prev, err := app.publisher.Load(ctx, r.Earlier[len(r.Earlier)-1]); err == nil {
+			printChange(stdout, prev, r)
+		}
+	}
 	fmt.Fprintln(stdout, r.ID)
 	return nil
 }
@@ -97,6 +102,17 @@ func printRelease(w io.Writer, r *reports.Release, made bool) {
 	}
 	if len(r.Earlier) > 0 {
 		fmt.Fprintf(w, "protected jointly with %s\n", strings.Join(r.Earlier, ", "))
+	}
+}
+
+// printChange warns when a new release adds few interviewed entrants to the previous
+// one: every figure they changed by 1 to k-1 is then hidden, so the release shows less
+// than its predecessor. It says so without the number, which is such a change.
+func printChange(w io.Writer, prev, r *reports.Release) {
+	a, okA := prev.Interviewed()
+	b, okB := r.Interviewed()
+	if okA && okB && b-a < 10*r.Config.K {
+		fmt.Fprintf(w, "note: few new entrants since release %s; the figures they changed are hidden, a release with more data shows more\n", prev.ID)
 	}
 }
 
