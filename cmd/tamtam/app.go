@@ -150,7 +150,7 @@ func (a *App) openWeb(cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	a.sessions = web.NewSessions(key, a.api.Auth, web.SessionOptions{Secure: cfg.TLS})
+	a.sessions = web.NewSessions(key, a.db, a.api.Auth, web.SessionOptions{Secure: cfg.TLS})
 	if a.pages, err = web.NewPages(a.sessions, log); err != nil {
 		return err
 	}

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -690,5 +692,42 @@ func TestWebSignInForwardedFor(t *testing.T) {
 	}
 	if !limited {
 		t.Errorf("10 quick sign-ins with 10 forwarded-for addresses were never limited")
+	}
+}
+
+// TestWebSignOutSurvivesRestart: a signed-out cookie opens nothing on the server
+// restarted on the same data (the sessions are in the store; a second server sharing it
+// is covered with a fake clock in package web).
+func TestWebSignOutSurvivesRestart(t *testing.T) {
+	e := newTestEnv(t)
+	coordinator := e.token("coordinator")
+	w := newWebClient(t, e)
+	if p := w.signIn(coordinator); p.status != http.StatusSeeOther {
+		t.Fatalf("sign-in = %d", p.status)
+	}
+	saved := w.c.Jar.Cookies(mustURL(t, w.base))
+	if p := w.get("/reports"); p.status != http.StatusOK {
+		t.Fatalf("GET /reports signed in = %d", p.status)
+	}
+	if p := w.post("/logout", url.Values{"csrf": {w.csrf()}}); p.status != http.StatusSeeOther {
+		t.Fatalf("sign-out = %d", p.status)
+	}
+	// The server is stopped and started again on the same data.
+	e.srv.Close()
+	e.app.Close()
+	restarted, err := NewApp(t.Context(), e.cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(restarted.Handler())
+	t.Cleanup(func() { srv.Close(); restarted.Close() })
+	again := &webClient{t: t, base: srv.URL, c: &http.Client{Jar: w.c.Jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	again.c.Jar.SetCookies(mustURL(t, again.base), saved)
+	if p := again.get("/reports"); p.status != http.StatusSeeOther {
+		t.Errorf("a signed-out cookie after a restart = %d, want 303 to sign in", p.status)
+	}
+	if n := e.sql("SELECT count() FROM sessions WHERE ended = 1"); n != "1" {
+		t.Errorf("%s ended sessions in the store, want 1", n)
 	}
 }

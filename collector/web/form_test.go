@@ -60,7 +60,7 @@ func renderForm(t *testing.T, d *collector.Definition, lang string, sites []stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	pages, err := NewPages(NewSessions(make([]byte, 32), nil, SessionOptions{}), nil)
+	pages, err := NewPages(NewSessions(make([]byte, 32), nil, nil, SessionOptions{}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -213,8 +213,13 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	event.Actor, event.Role, event.Sites, event.Outcome = p.TokenID, string(p.Role), p.Sites, "ok"
+	if err := s.Sessions.Open(c, hash); err != nil {
+		event.Outcome = "failed"
+		s.audit(event)
+		fail(http.StatusServiceUnavailable, "unavailable")
+		return
+	}
 	s.audit(event)
-	s.Sessions.Open(c, hash)
 	if next == "" || next == "/" {
 		next = homeOf(p.Role)
 	}
@@ -223,9 +228,17 @@ func (s *Server) login(c *gin.Context) {
 
 func (s *Server) logout(c *gin.Context) {
 	p, _ := collector.PrincipalOf(c)
-	s.audit(collector.AuditEvent{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Sites: p.Sites,
-		Action: "session.signout", Outcome: "ok"})
-	s.Sessions.Close(c)
+	event := collector.AuditEvent{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Sites: p.Sites,
+		Action: "session.signout", Outcome: "ok"}
+	if err := s.Sessions.Close(c); err != nil {
+		// The cookie is gone from this browser, but the session could not be ended
+		// in the store: say so, rather than let a copy of the cookie live on unseen.
+		event.Outcome = "failed"
+		s.audit(event)
+		s.Pages.Error(c, http.StatusServiceUnavailable, "unavailable")
+		return
+	}
+	s.audit(event)
 	c.Redirect(http.StatusSeeOther, "/login?signed_out=1")
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -13,7 +14,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,62 +41,82 @@ const (
 	refreshAfter = 5 * time.Minute
 )
 
-// session is what the cookie holds, signed: the hash of the token the session was opened
-// with (never the token), a random id, and two times.
+// session is the session of a request: its id (from the cookie, never stored) and its
+// stored state.
 type session struct {
-	TokenHash string
-	ID        string // random; CSRF tokens and sign-out refer to it
-	Issued    time.Time
-	Seen      time.Time // last refresh of the cookie
+	ID string
+	collector.Session
 }
 
-// Sessions issues and checks the session cookies of the web pages. A cookie is signed
-// with a key kept in the data directory, so sessions survive a restart of tamtam and
-// need no table; every request authenticates the session's token again (through the
+// Sessions issues and checks the sessions of the web pages. They are server-side: the
+// cookie holds a random id, the store (ClickHouse) the hash of that id with the token
+// the session was opened with and its lifetimes, so that a sign-out holds after a
+// restart and on every server sharing the store, and nothing in the data directory
+// forges a session. Every request authenticates the session's token again (through the
 // [collector.Authenticator] cache), so revoking or expiring a token ends its sessions
-// within the cache TTL. Signing out adds the session id to a list of ended sessions,
-// kept in memory until the session would have expired anyway.
+// within the cache TTL. Sessions are cached for a few seconds as tokens are: another
+// server sees a sign-out within that time, and a store that does not answer does not
+// end the sessions it knew.
 type Sessions struct {
-	key    []byte
+	key    []byte // signs CSRF tokens and the sign-in form's nonce
+	store  collector.SessionStore
 	auth   *collector.Authenticator
 	now    func() time.Time
 	idle   time.Duration
 	maxAge time.Duration
+	ttl    time.Duration
 	secure bool
 
 	mu    sync.Mutex
-	ended map[string]time.Time // session id -> when it would expire
+	cache map[string]cachedSession // by id hash
+}
+
+type cachedSession struct {
+	s     collector.Session
+	until time.Time // when to ask the store again
 }
 
 // SessionOptions configures [NewSessions].
 type SessionOptions struct {
 	IdleTimeout time.Duration    // 0: DefaultIdleTimeout
 	MaxAge      time.Duration    // 0: DefaultMaxAge
+	CacheTTL    time.Duration    // how long a session's state is cached (0: 10 s)
 	Secure      bool             // set the Secure attribute: tamtam serves TLS itself
 	Now         func() time.Time // nil: time.Now
 }
 
-// NewSessions returns the session manager for key (see [LoadSessionKey]).
-func NewSessions(key []byte, auth *collector.Authenticator, opts SessionOptions) *Sessions {
+// NewSessions returns the session manager keeping its sessions in store, with key (see
+// [LoadSessionKey]) for the CSRF tokens.
+func NewSessions(key []byte, store collector.SessionStore, auth *collector.Authenticator, opts SessionOptions) *Sessions {
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
 	}
 	if opts.MaxAge <= 0 {
 		opts.MaxAge = DefaultMaxAge
 	}
+	if opts.CacheTTL <= 0 {
+		opts.CacheTTL = 10 * time.Second
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Sessions{key: key, auth: auth, now: opts.Now, idle: opts.IdleTimeout, maxAge: opts.MaxAge,
-		secure: opts.Secure, ended: map[string]time.Time{}}
+	return &Sessions{key: key, store: store, auth: auth, now: opts.Now, idle: opts.IdleTimeout, maxAge: opts.MaxAge,
+		ttl: opts.CacheTTL, secure: opts.Secure, cache: map[string]cachedSession{}}
 }
+
+// storeTimeout bounds every session lookup and write: a hung store gives a 503 page,
+// never a hung request.
+const storeTimeout = 2 * time.Second
+
+// maxCachedSessions bounds the cache; expired entries go first when it is full.
+const maxCachedSessions = 10_000
 
 // sessionKeyLen is the length of the signing key: 256 bits for HMAC-SHA256.
 const sessionKeyLen = 32
 
-// LoadSessionKey reads the session signing key at path, creating it (mode 0600) on first
-// use. It refuses a key file that group or others may read: whoever reads it can forge a
-// session for any token hash it knows.
+// LoadSessionKey reads the key of the CSRF tokens at path, creating it (mode 0600) on
+// first use. It refuses a key file that group or others may read: whoever reads it can
+// make the CSRF token of a session whose id they hold.
 func LoadSessionKey(path string) ([]byte, error) {
 	info, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -126,8 +146,8 @@ func LoadSessionKey(path string) ([]byte, error) {
 	return key, nil
 }
 
-// mac signs msg in the given domain, so that a signature of one kind (a session) can
-// never be replayed as another (a CSRF token).
+// mac signs msg in the given domain, so that a signature of one kind (the sign-in
+// form's nonce) can never be replayed as another (a CSRF token).
 func (s *Sessions) mac(domain, msg string) []byte {
 	h := hmac.New(sha256.New, s.key)
 	h.Write([]byte(domain))
@@ -138,48 +158,81 @@ func (s *Sessions) mac(domain, msg string) []byte {
 
 var b64 = base64.RawURLEncoding
 
-// encode writes a session as "payload.signature".
-func (s *Sessions) encode(ss session) string {
-	payload := strings.Join([]string{"v1", ss.TokenHash, ss.ID, strconv.FormatInt(ss.Issued.Unix(), 10),
-		strconv.FormatInt(ss.Seen.Unix(), 10)}, "|")
-	return b64.EncodeToString([]byte(payload)) + "." + b64.EncodeToString(s.mac("session", payload))
-}
+// errNoSession is the outcome of a request without a valid session.
+var errNoSession = errors.New("web: no valid session")
 
-// decode checks the signature and the lifetimes of a cookie value.
-func (s *Sessions) decode(value string, now time.Time) (session, bool) {
-	p64, sig64, ok := strings.Cut(value, ".")
-	if !ok {
-		return session{}, false
-	}
-	payload, err1 := b64.DecodeString(p64)
-	sig, err2 := b64.DecodeString(sig64)
-	if err1 != nil || err2 != nil || !hmac.Equal(sig, s.mac("session", string(payload))) {
-		return session{}, false
-	}
-	f := strings.Split(string(payload), "|")
-	if len(f) != 5 || f[0] != "v1" {
-		return session{}, false
-	}
-	issued, err1 := strconv.ParseInt(f[3], 10, 64)
-	seen, err2 := strconv.ParseInt(f[4], 10, 64)
-	if err1 != nil || err2 != nil {
-		return session{}, false
-	}
-	ss := session{TokenHash: f[1], ID: f[2], Issued: time.Unix(issued, 0), Seen: time.Unix(seen, 0)}
-	if !now.Before(ss.Issued.Add(s.maxAge)) || !now.Before(ss.Seen.Add(s.idle)) || ss.Issued.After(now.Add(time.Minute)) {
-		return session{}, false
-	}
+// lookup returns the state of the session whose id has the given hash: from the cache,
+// or from the store within storeTimeout. When the store does not answer, a session known
+// a moment ago goes on (as a token does: intake workers keep working into the spool);
+// an unknown one gets CodeUnavailable.
+func (s *Sessions) lookup(ctx context.Context, idHash string, now time.Time) (collector.Session, error) {
 	s.mu.Lock()
-	_, ended := s.ended[ss.ID]
+	cs, ok := s.cache[idHash]
 	s.mu.Unlock()
-	return ss, !ended
+	if ok && now.Before(cs.until) {
+		return cs.s, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	st, err := s.store.SessionByHash(ctx, idHash)
+	switch {
+	case errors.Is(err, collector.ErrNoSession):
+		return collector.Session{}, errNoSession
+	case err != nil && ok:
+		st = cs.s
+	case err != nil:
+		return collector.Session{}, &collector.Error{Code: collector.CodeUnavailable, Message: "cannot check the session now; retry later", Err: err}
+	}
+	s.remember(st, now)
+	return st, nil
 }
 
-// Open starts a session for the token with the given hash and sets its cookie.
-func (s *Sessions) Open(c *gin.Context, tokenHash string) {
+// remember caches the state of a session.
+func (s *Sessions) remember(st collector.Session, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.cache) >= maxCachedSessions {
+		for h, cs := range s.cache {
+			if !now.Before(cs.until) {
+				delete(s.cache, h)
+			}
+		}
+		if len(s.cache) >= maxCachedSessions {
+			clear(s.cache) // only live sessions: they are read again from the store
+		}
+	}
+	s.cache[st.IDHash] = cachedSession{s: st, until: now.Add(s.ttl)}
+}
+
+// save writes the state of a session within storeTimeout and caches it.
+func (s *Sessions) save(ctx context.Context, st collector.Session) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	if err := s.store.SaveSession(ctx, st); err != nil {
+		return &collector.Error{Code: collector.CodeUnavailable, Message: "cannot record the session now; retry later", Err: err}
+	}
+	s.remember(st, s.now())
+	return nil
+}
+
+// live reports whether a stored session may still be used at now.
+func (s *Sessions) live(st collector.Session, now time.Time) bool {
+	return !st.Ended && now.Before(st.Issued.Add(s.maxAge)) && now.Before(st.Seen.Add(s.idle)) &&
+		!st.Issued.After(now.Add(time.Minute))
+}
+
+// Open starts a session for the token with the given hash, records it and sets its
+// cookie. It fails (CodeUnavailable) when the store cannot record it.
+func (s *Sessions) Open(c *gin.Context, tokenHash string) error {
 	now := s.now()
-	ss := session{TokenHash: tokenHash, ID: randomID(), Issued: now, Seen: now}
-	s.setCookie(c, ss)
+	id := randomSessionID()
+	st := collector.Session{IDHash: collector.HashSessionID(id), TokenHash: tokenHash, Issued: now, Seen: now}
+	if err := s.save(c.Request.Context(), st); err != nil {
+		return err
+	}
+	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: id, Path: "/",
+		Expires: st.Issued.Add(s.maxAge), HttpOnly: true, Secure: s.secureFor(c), SameSite: http.SameSiteStrictMode})
+	return nil
 }
 
 // secureFor reports whether the cookies of the request must be Secure: tamtam serves TLS
@@ -190,34 +243,36 @@ func (s *Sessions) secureFor(c *gin.Context) bool {
 	return s.secure || c.Request.TLS != nil || strings.EqualFold(c.GetHeader("X-Forwarded-Proto"), "https")
 }
 
-func (s *Sessions) setCookie(c *gin.Context, ss session) {
-	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: s.encode(ss), Path: "/",
-		Expires: ss.Issued.Add(s.maxAge), HttpOnly: true, Secure: s.secureFor(c), SameSite: http.SameSiteStrictMode})
-}
-
-// Close ends the request's session, if any, and clears its cookie.
-func (s *Sessions) Close(c *gin.Context) {
-	if ss, ok := s.current(c); ok {
-		s.mu.Lock()
-		now := s.now()
-		for id, until := range s.ended {
-			if now.After(until) {
-				delete(s.ended, id)
-			}
-		}
-		s.ended[ss.ID] = ss.Issued.Add(s.maxAge)
-		s.mu.Unlock()
+// Close ends the request's session, if any, in the store, and clears its cookie. The
+// cookie is cleared even when the store cannot record the end; the error then says the
+// session may still be open elsewhere (whoever holds a copy of the cookie).
+func (s *Sessions) Close(c *gin.Context) error {
+	var err error
+	if ss, cerr := s.current(c); cerr == nil {
+		ss.Ended = true
+		err = s.save(c.Request.Context(), ss.Session)
 	}
 	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: s.secureFor(c), SameSite: http.SameSiteStrictMode})
+	return err
 }
 
-func (s *Sessions) current(c *gin.Context) (session, bool) {
-	v, err := c.Cookie(sessionCookie)
-	if err != nil || v == "" {
-		return session{}, false
+// current returns the request's session: errNoSession without a live one, or
+// CodeUnavailable when the store cannot tell.
+func (s *Sessions) current(c *gin.Context) (session, error) {
+	id, err := c.Cookie(sessionCookie)
+	if err != nil || !validSessionID(id) {
+		return session{}, errNoSession
 	}
-	return s.decode(v, s.now())
+	now := s.now()
+	st, err := s.lookup(c.Request.Context(), collector.HashSessionID(id), now)
+	if err != nil {
+		return session{}, err
+	}
+	if !s.live(st, now) {
+		return session{}, errNoSession
+	}
+	return session{ID: id, Session: st}, nil
 }
 
 const sessionKey = "tamtam.session"
@@ -286,8 +341,12 @@ func (s *Sessions) checkForm(c *gin.Context, p *Pages, limit int64) bool {
 // authenticate checks the session of the request and the role of its principal,
 // answering the request itself (and reporting false) when either fails.
 func (s *Sessions) authenticate(c *gin.Context, p *Pages, roles []collector.Role) bool {
-	ss, ok := s.current(c)
-	if !ok {
+	ss, err := s.current(c)
+	if err != nil {
+		if collector.ErrorCode(err) == collector.CodeUnavailable {
+			p.Error(c, http.StatusServiceUnavailable, "unavailable")
+			return false
+		}
 		s.signInFirst(c, p)
 		return false
 	}
@@ -297,14 +356,17 @@ func (s *Sessions) authenticate(c *gin.Context, p *Pages, roles []collector.Role
 			p.Error(c, http.StatusServiceUnavailable, "unavailable")
 			return false
 		}
-		// Revoked or expired since sign-in: the session ends with its token.
-		s.Close(c)
+		// Revoked or expired since sign-in: the session ends with its token (which
+		// no longer opens anything, so a failure to record the end changes nothing).
+		_ = s.Close(c)
 		s.signInFirst(c, p)
 		return false
 	}
 	if now := s.now(); now.Sub(ss.Seen) > refreshAfter {
+		// The idle deadline moves on. A failed write costs at most an early end of
+		// the session on another server; the request goes on.
 		ss.Seen = now
-		s.setCookie(c, ss)
+		_ = s.save(c.Request.Context(), ss.Session)
 	}
 	collector.SetPrincipal(c, pr)
 	c.Set(sessionKey, ss)
@@ -378,12 +440,27 @@ func (s *Sessions) validLoginCSRF(c *gin.Context) bool {
 // principal returns the principal of the request's session cookie, outside the
 // middleware: the sign-in page skips itself for a signed-in browser.
 func (s *Sessions) principal(c *gin.Context) (collector.Principal, bool) {
-	ss, ok := s.current(c)
-	if !ok {
+	ss, err := s.current(c)
+	if err != nil {
 		return collector.Principal{}, false
 	}
 	p, err := s.auth.AuthenticateHash(c.Request.Context(), ss.TokenHash)
 	return p, err == nil
+}
+
+// randomSessionID returns a new session id: 256 random bits, the browser's credential.
+func randomSessionID() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return b64.EncodeToString(b[:])
+}
+
+// validSessionID reports whether a cookie value can be a session id, before any lookup.
+func validSessionID(id string) bool {
+	b, err := b64.DecodeString(id)
+	return err == nil && len(b) == 32
 }
 
 func randomID() string {

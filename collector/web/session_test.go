@@ -42,6 +42,51 @@ func (s *tokens) TokenByHash(_ context.Context, hash string) (collector.Token, e
 
 func (s *tokens) TokenUsage(context.Context, map[string]time.Time) error { return nil }
 
+// sessionTable is an in-memory session table (the ClickHouse one is tested in package
+// queries, and sign-out across a restart in cmd/tamtam). hang makes every call wait for
+// its context: a store that does not answer.
+type sessionTable struct {
+	mu   sync.Mutex
+	m    map[string]collector.Session
+	hang bool
+}
+
+func (s *sessionTable) SaveSession(ctx context.Context, st collector.Session) error {
+	s.mu.Lock()
+	hang := s.hang
+	s.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.m[st.IDHash]; ok && old.Ended {
+		return nil // ending is final
+	}
+	s.m[st.IDHash] = st
+	return nil
+}
+
+func (s *sessionTable) SessionByHash(ctx context.Context, h string) (collector.Session, error) {
+	s.mu.Lock()
+	hang := s.hang
+	s.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return collector.Session{}, ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.m[h]
+	if !ok {
+		return collector.Session{}, collector.ErrNoSession
+	}
+	return st, nil
+}
+
+func (s *sessionTable) setHang(h bool) { s.mu.Lock(); s.hang = h; s.mu.Unlock() }
+
 // clock is a settable clock.
 type clock struct {
 	mu sync.Mutex
@@ -57,6 +102,9 @@ func (c *clock) add(d time.Duration) {
 
 type sessionEnv struct {
 	store    *tokens
+	table    *sessionTable
+	key      []byte
+	auth     *collector.Authenticator
 	clock    *clock
 	sessions *Sessions
 	router   *gin.Engine
@@ -79,18 +127,37 @@ func newSessionEnv(t *testing.T) *sessionEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.sessions = NewSessions(key, auth, SessionOptions{Now: e.clock.now})
-	pages, err := NewPages(e.sessions, nil)
+	e.table, e.key, e.auth = &sessionTable{m: map[string]collector.Session{}}, key, auth
+	e.sessions = NewSessions(key, e.table, auth, SessionOptions{Now: e.clock.now})
+	e.router = e.routes(t, e.sessions)
+	return e
+}
+
+// routes serves the test pages with sessions, as a server of its own would.
+func (e *sessionEnv) routes(t *testing.T, sessions *Sessions) *gin.Engine {
+	pages, err := NewPages(sessions, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.router = gin.New()
-	e.router.GET("/open", func(c *gin.Context) { e.sessions.Open(c, e.hash); c.Status(http.StatusNoContent) })
-	g := e.router.Group("", e.sessions.Require(pages))
-	g.GET("/page", func(c *gin.Context) { c.String(http.StatusOK, e.sessions.CSRF(c)) })
+	r := gin.New()
+	r.GET("/open", func(c *gin.Context) {
+		if err := sessions.Open(c, e.hash); err != nil {
+			c.Status(http.StatusServiceUnavailable)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
+	g := r.Group("", sessions.Require(pages))
+	g.GET("/page", func(c *gin.Context) { c.String(http.StatusOK, sessions.CSRF(c)) })
 	g.POST("/page", func(c *gin.Context) { c.Status(http.StatusNoContent) })
-	g.POST("/close", func(c *gin.Context) { e.sessions.Close(c); c.Status(http.StatusNoContent) })
-	return e
+	g.POST("/close", func(c *gin.Context) {
+		if err := sessions.Close(c); err != nil {
+			c.Status(http.StatusServiceUnavailable)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
+	return r
 }
 
 // request sends a request with the cookie and returns the recorder.
@@ -127,51 +194,62 @@ func TestSessionLifetimes(t *testing.T) {
 		t.Fatalf("fresh session = %d, want 200", w.Code)
 	}
 
-	// A request refreshes the idle deadline; two hours of silence end the session.
+	// A request moves the idle deadline on, in the store: two hours of silence end the
+	// session, two hours of use do not.
 	e.clock.add(DefaultIdleTimeout - time.Minute)
-	w := e.request("GET", "/page", cookie, "")
-	if w.Code != http.StatusOK {
+	if w := e.request("GET", "/page", cookie, ""); w.Code != http.StatusOK {
 		t.Fatalf("session used before its idle deadline = %d", w.Code)
 	}
-	refreshed := sessionCookieOf(t, w)
-	if refreshed == "" {
-		t.Fatal("an old session is not refreshed")
-	}
 	e.clock.add(DefaultIdleTimeout - time.Minute)
-	if w := e.request("GET", "/page", cookie, ""); w.Code != http.StatusSeeOther {
-		t.Errorf("the cookie before the refresh, past its idle deadline = %d, want 303 to sign in", w.Code)
+	if w := e.request("GET", "/page", cookie, ""); w.Code != http.StatusOK {
+		t.Errorf("session used again before its new idle deadline = %d, want 200", w.Code)
 	}
-	if w := e.request("GET", "/page", refreshed, ""); w.Code != http.StatusOK {
-		t.Errorf("the refreshed cookie = %d, want 200", w.Code)
+	other := newSessionEnv(t)
+	idle := sessionCookieOf(t, other.request("GET", "/open", "", ""))
+	other.clock.add(DefaultIdleTimeout + time.Second)
+	if w := other.request("GET", "/page", idle, ""); w.Code != http.StatusSeeOther {
+		t.Errorf("session idle for longer than the idle timeout = %d, want 303 to sign in", w.Code)
 	}
 
 	// Whatever the use, twelve hours after sign-in the session ends.
-	for e.clock.now().Before(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC).Add(DefaultMaxAge)) {
-		w := e.request("GET", "/page", refreshed, "")
-		if w.Code != http.StatusOK {
+	signIn := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	for e.clock.now().Before(signIn.Add(DefaultMaxAge)) {
+		if w := e.request("GET", "/page", cookie, ""); w.Code != http.StatusOK {
 			t.Fatalf("session in use at %v = %d", e.clock.now(), w.Code)
-		}
-		if c := sessionCookieOf(t, w); c != "" {
-			refreshed = c
 		}
 		e.clock.add(time.Hour)
 	}
-	if w := e.request("GET", "/page", refreshed, ""); w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/login?next=") {
+	if w := e.request("GET", "/page", cookie, ""); w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/login?next=") {
 		t.Errorf("session past its maximum age = %d to %q, want 303 to sign in", w.Code, w.Header().Get("Location"))
 	}
 }
 
-func TestSessionTampering(t *testing.T) {
+// TestSessionForgery is the attacker who copied the data directory: the session key and
+// the sessions table (hashes of session ids, token hashes) open no session, and neither
+// do made-up or foreign cookies.
+func TestSessionForgery(t *testing.T) {
 	e := newSessionEnv(t)
 	cookie := sessionCookieOf(t, e.request("GET", "/open", "", ""))
-	payload, sig, _ := strings.Cut(cookie, ".")
-	other := newSessionEnv(t) // another key
+	if len(e.table.m) != 1 {
+		t.Fatalf("%d stored sessions, want 1", len(e.table.m))
+	}
+	var stored collector.Session
+	for _, st := range e.table.m {
+		stored = st
+	}
+	if stored.IDHash == cookie || strings.Contains(stored.IDHash+stored.TokenHash, cookie) {
+		t.Fatal("the store holds the session id itself")
+	}
+	other := newSessionEnv(t) // another server with its own store and key
 	foreign := sessionCookieOf(t, other.request("GET", "/open", "", ""))
+	forged := b64.EncodeToString(e.sessions.mac("session", stored.TokenHash)) // what the old scheme signed
 	for name, c := range map[string]string{
-		"no signature":      payload,
-		"another signature": payload + "." + strings.Repeat("A", len(sig)),
-		"another key":       foreign,
-		"garbage":           "v1|x|y",
+		"stored id hash":  stored.IDHash,
+		"token hash":      stored.TokenHash,
+		"signed by key":   forged,
+		"another server":  foreign,
+		"garbage":         "v1|x|y",
+		"unknown 32-byte": b64.EncodeToString(make([]byte, 32)),
 	} {
 		if w := e.request("GET", "/page", c, ""); w.Code != http.StatusSeeOther {
 			t.Errorf("%s: GET = %d, want 303 to sign in", name, w.Code)
@@ -179,6 +257,68 @@ func TestSessionTampering(t *testing.T) {
 		if w := e.request("POST", "/page", c, "csrf=x"); w.Code != http.StatusUnauthorized {
 			t.Errorf("%s: POST = %d, want 401", name, w.Code)
 		}
+	}
+}
+
+// TestSignOutHoldsEverywhere: a sign-out is in the store, so a restarted server (or a
+// second one) refuses the cookie too, and an ended session cannot be revived.
+func TestSignOutHoldsEverywhere(t *testing.T) {
+	e := newSessionEnv(t)
+	cookie := sessionCookieOf(t, e.request("GET", "/open", "", ""))
+	csrf := e.request("GET", "/page", cookie, "").Body.String()
+	second := NewSessions(e.key, e.table, e.auth, SessionOptions{Now: e.clock.now})
+	r2 := e.routes(t, second)
+	get := func(r *gin.Engine) int {
+		req := httptest.NewRequest("GET", "/page", nil)
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: cookie})
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		return w.Code
+	}
+	if code := get(r2); code != http.StatusOK {
+		t.Fatalf("the session on a second server = %d, want 200", code)
+	}
+	if w := e.request("POST", "/close", cookie, "csrf="+csrf); w.Code != http.StatusNoContent {
+		t.Fatalf("sign-out = %d", w.Code)
+	}
+	e.clock.add(11 * time.Second) // past the second server's cache
+	if code := get(r2); code != http.StatusSeeOther {
+		t.Errorf("a signed-out session on a second server = %d, want 303", code)
+	}
+	restarted := e.routes(t, NewSessions(e.key, e.table, e.auth, SessionOptions{Now: e.clock.now}))
+	if code := get(restarted); code != http.StatusSeeOther {
+		t.Errorf("a signed-out session after a restart = %d, want 303", code)
+	}
+	// A refresh of the idle deadline racing the sign-out does not revive it.
+	for _, st := range e.table.m {
+		st.Ended, st.Seen = false, e.clock.now()
+		e.table.SaveSession(context.Background(), st)
+	}
+	if code := get(e.routes(t, NewSessions(e.key, e.table, e.auth, SessionOptions{Now: e.clock.now}))); code != http.StatusSeeOther {
+		t.Errorf("an ended session written again = %d, want 303", code)
+	}
+}
+
+// TestSessionStoreHung: a store that does not answer neither hangs a page nor ends the
+// sessions known a moment ago; an unknown session gets 503, and a sign-out that cannot
+// be recorded says so.
+func TestSessionStoreHung(t *testing.T) {
+	e := newSessionEnv(t)
+	cookie := sessionCookieOf(t, e.request("GET", "/open", "", ""))
+	csrf := e.request("GET", "/page", cookie, "").Body.String()
+	e.table.setHang(true)
+	e.clock.add(time.Minute) // past the cache
+	if w := e.request("GET", "/page", cookie, ""); w.Code != http.StatusOK {
+		t.Errorf("a known session while the store hangs = %d, want 200", w.Code)
+	}
+	if w := e.request("GET", "/page", b64.EncodeToString(make([]byte, 32)), ""); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("an unknown session while the store hangs = %d, want 503", w.Code)
+	}
+	if w := e.request("GET", "/open", "", ""); w.Code != http.StatusServiceUnavailable || sessionCookieOf(t, w) != "" {
+		t.Errorf("sign-in while the store hangs = %d (cookie %q), want 503 and no cookie", w.Code, sessionCookieOf(t, w))
+	}
+	if w := e.request("POST", "/close", cookie, "csrf="+csrf); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("sign-out while the store hangs = %d, want 503 (not recorded)", w.Code)
 	}
 }
 
