@@ -27,8 +27,11 @@ fuzz:
 # govulncheck is pinned by the tool directive of go.mod. A known vulnerability in
 # reachable code (exit 3) fails lint; a vulnerability database that cannot be reached
 # (an offline machine) is said loudly, and lint goes on: nothing was checked then. The
-# offline copy beside the checkout (../shared/vulndb) is used when there is one.
-VULNDB ?= $(if $(wildcard ../shared/vulndb/index/db.json),file://$(abspath ../shared/vulndb),https://vuln.go.dev)
+# offline copy of the team's shared directory is used when there is one: beside the
+# checkout (../shared/vulndb), one level up (a CI clone inside a work directory), or at
+# /work/shared/vulndb.
+VULNDB_OFFLINE := $(firstword $(wildcard ../shared/vulndb/index/db.json ../../shared/vulndb/index/db.json /work/shared/vulndb/index/db.json))
+VULNDB ?= $(if $(VULNDB_OFFLINE),file://$(abspath $(VULNDB_OFFLINE:/index/db.json=)),https://vuln.go.dev)
 lint: deps
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting (make fmt)"; exit 1; }
 	$(GO) vet ./...
