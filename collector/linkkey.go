@@ -70,12 +70,6 @@ func (k *Key) LinkID(identifier string) string {
 // linkID is LinkID of an identifier already normalised.
 func (k *Key) linkID(normalised []byte) string { return k.mac("link-v1|", normalised) }
 
-// Fingerprint returns a keyed hash of a canonical submission. A plain hash could be
-// brute-forced back to the exact age or country; the keyed one cannot.
-func (k *Key) Fingerprint(canonical []byte) string {
-	return k.mac("fingerprint-v1|", canonical)
-}
-
 func (k *Key) mac(domain string, msg []byte) string {
 	m := hmac.New(sha256.New, k.secret)
 	m.Write([]byte(domain))
