@@ -37,8 +37,8 @@ type Record struct {
 	// Fingerprint is the SHA-256 of the anonymised record (see [Record.fingerprint]): it
 	// tells a replay (200) from a conflict (409) and says nothing the record does not.
 	Fingerprint string
-	Answers       []StoredAnswer
-	Received      time.Time // when tamtam accepted it (not an answer)
+	Answers     []StoredAnswer
+	Received    time.Time // when tamtam accepted it (not an answer)
 }
 
 // KeyedLink is a link id and the id of the key it was computed with.
