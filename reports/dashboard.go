@@ -246,7 +246,12 @@ func (s *Server) dashboard(c *gin.Context) {
 		}
 	}
 	event.Detail += " release " + rel.ID + " " + g.Code
-	s.audit(event)
+	// Figures are shown only once the view is in the audit log (see [Server.auditServed]).
+	if err := s.auditServed(ctx, event); err != nil {
+		c.Header("Retry-After", "5")
+		s.pages.Error(c, collector.ErrorCode(err).Status(), "unavailable")
+		return
+	}
 	sid := s.scripts.Put(p.TokenID, "charts.js", []byte(m.Report.ChartsJS))
 	pg.Scripts = []string{"/reports/" + echartsFile, "/reports/charts-" + sid + ".js"}
 	pg.Main = m

@@ -27,7 +27,9 @@ import (
 // Every number is a cell of a stored release (PRIVACY.md R11): a download is the
 // caller's view of the year's latest release, the same bytes until a new release is
 // made, and nothing is computed on demand. A funder only ever gets its own group. Every
-// download, and every refusal, is audited; every delivery is recorded in the ledger.
+// download, and every refusal, is audited; every delivery is recorded in the ledger. A
+// file is sent only once its audit row is written: when the audit log cannot be written,
+// the download is refused with 503 and Retry-After, and nothing is sent.
 type Server struct {
 	Publisher *Publisher
 	// Source gives the live arrivals of the dashboard, which count questionnaires and
@@ -122,8 +124,14 @@ func (s *Server) download(c *gin.Context) {
 		fail("failed", err)
 		return
 	}
+	// The audit row is the last write before the bytes: a download the audit log does
+	// not show never happens. (The ledger's row comes first: a delivery recorded but
+	// refused here overstates what left the system, never the reverse.)
 	event.Outcome = "ok"
-	s.audit(event)
+	if err := s.auditServed(c.Request.Context(), event); err != nil {
+		collector.AbortWithError(c, s.Logger, err)
+		return
+	}
 	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="tamtam-%d.%s"`, year, m[2]))
 	c.Header("Cache-Control", "no-store")
 	c.Header("ETag", `"`+rel.ID+`"`)
@@ -267,14 +275,38 @@ func (s *Server) recordDelivery(ctx context.Context, p collector.Principal, rel 
 		Files: []FileHash{{Name: name, SHA256: hex.EncodeToString(sum[:])}}})
 }
 
-// audit records e with its own short context: a refused or failed request is audited too,
-// whatever happened to the request's context.
-func (s *Server) audit(e collector.AuditEvent) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// auditTimeout bounds an audit write. A download waits for its audit row, so it is also
+// the longest a download waits on a slow store before it is refused.
+const auditTimeout = 5 * time.Second
+
+// writeAudit records e with its own bounded context, detached from the request's: the
+// rows written before it (the ledger's) stand whatever happens to the client. A failure
+// is logged here, with the action and outcome that were not recorded.
+func (s *Server) writeAudit(ctx context.Context, e collector.AuditEvent) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
 	defer cancel()
 	if err := s.Auditor.Audit(ctx, e); err != nil {
-		s.Logger.Error("audit failed", "action", e.Action, "err", err)
+		s.Logger.Error("audit failed", "action", e.Action, "outcome", e.Outcome, "err", err)
+		return err
 	}
+	return nil
+}
+
+// auditServed records that figures are about to be served, before they are: it returns
+// a [collector.CodeUnavailable] error (503 with Retry-After) when the audit log cannot
+// be written, and the caller then serves nothing.
+func (s *Server) auditServed(ctx context.Context, e collector.AuditEvent) error {
+	if err := s.writeAudit(ctx, e); err != nil {
+		return &collector.Error{Code: collector.CodeUnavailable,
+			Message: "the download cannot be recorded in the audit log now; try again in a moment", Err: err}
+	}
+	return nil
+}
+
+// audit records a refusal or a failure: nothing is served then, so an audit row that
+// cannot be written is logged and the answer goes out as it is.
+func (s *Server) audit(e collector.AuditEvent) {
+	s.writeAudit(context.Background(), e)
 }
 
 func (s *Server) siteNames() map[string]Text {
