@@ -274,7 +274,18 @@ func (a *App) Close() error {
 	return errors.Join(errs...)
 }
 
-// Handler returns the HTTP handler: the API, health checks, and nothing global.
+// MetricsHandler returns the handler of the metrics listener (--metrics-addr): the
+// Prometheus metrics at /metrics, nothing else. They are not on the API's listener: they
+// need no token and show intake activity as it happens, so they are served where only
+// the operator's scraper reaches (loopback by default).
+func (a *App) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// Handler returns the HTTP handler: the API, health checks, and nothing global. The
+// metrics are on their own listener: [App.MetricsHandler].
 func (a *App) Handler() http.Handler {
 	r := gin.New()
 	// The client address is the connection's: a forwarded-for header is anybody's to
@@ -291,7 +302,6 @@ func (a *App) Handler() http.Handler {
 	}), a.accessLog())
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", a.ready)
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})))
 	a.api.Mount(r)
 	a.reports.Mount(r)
 	a.web.Mount(r)

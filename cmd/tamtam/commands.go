@@ -37,6 +37,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	var cfg Config
 	fs := newFlagSet("serve", &cfg, stderr, getenv)
 	fs.StringVar(&cfg.Addr, "addr", envOr(getenv, "TAMTAM_ADDR", "127.0.0.1:8080"), "listen address (env TAMTAM_ADDR)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", envOr(getenv, "TAMTAM_METRICS_ADDR", defaultMetricsAddr),
+		`listen address of the Prometheus /metrics, apart from the API and without authentication; "" or off: none (env TAMTAM_METRICS_ADDR)`)
 	fs.Float64Var(&cfg.RateLimit, "rate-limit", 20, "requests per second per token, bursts of twice that; 0 turns it off (env TAMTAM_RATE_LIMIT)")
 	if v := getenv("TAMTAM_RATE_LIMIT"); v != "" {
 		if err := fs.Set("rate-limit", v); err != nil {
@@ -60,6 +62,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return usagef("serve: --tls-cert and --tls-key go together: give both (HTTPS) or neither (plain HTTP, behind a TLS proxy)")
+	}
+	cfg.MetricsAddrSet = getenv("TAMTAM_METRICS_ADDR") != "" || flagGiven(fs, "metrics-addr")
+	if cfg.MetricsAddr == "off" {
+		cfg.MetricsAddr = ""
+	}
+	if cfg.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(cfg.MetricsAddr); err != nil {
+			return usagef("serve: --metrics-addr %q: want HOST:PORT, or off", cfg.MetricsAddr)
+		}
 	}
 	cfg.TLS = cfg.TLSCert != ""
 	cfg.Spool, cfg.SpoolMaxBytes = true, spoolMB<<20
@@ -94,6 +105,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	metricsLn, err := listenMetrics(cfg, app.log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	srv := &http.Server{
 		Handler:           app.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -103,7 +119,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		MaxHeaderBytes:    64 << 10,
 	}
 	scheme := "http"
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
+	var metricsSrv *http.Server
+	if metricsLn != nil {
+		metricsSrv = &http.Server{Handler: app.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 16 << 10}
+		defer metricsSrv.Close()
+		go func() { serveErr <- metricsSrv.Serve(metricsLn) }()
+		app.log.Info("metrics listening", "addr", "http://"+metricsLn.Addr().String()+"/metrics")
+	}
 	if cfg.TLS {
 		scheme = "https"
 		certs.log = app.log
@@ -128,8 +152,43 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	if metricsSrv != nil {
+		// Scraped to the end: the last values are those after the requests finished.
+		metricsSrv.Shutdown(shutdownCtx)
+	}
 	stopKeys()
 	return app.Close()
+}
+
+// defaultMetricsAddr is where serve answers /metrics unless told otherwise: loopback,
+// the port commonly given to a Prometheus exporter, for a scraper on the same machine.
+const defaultMetricsAddr = "127.0.0.1:9464"
+
+// listenMetrics opens the metrics listener of cfg: nil when metrics are off. An address
+// the operator chose must work; the default one may be taken by another tamtam on the
+// same machine (a second instance, a test), and serve then goes on without metrics,
+// saying so in the log.
+func listenMetrics(cfg Config, log *slog.Logger) (net.Listener, error) {
+	if cfg.MetricsAddr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", cfg.MetricsAddr)
+	switch {
+	case err == nil:
+		return ln, nil
+	case cfg.MetricsAddrSet:
+		return nil, fmt.Errorf("listen for metrics (--metrics-addr): %w", err)
+	}
+	log.Warn("metrics not served", "addr", cfg.MetricsAddr, "err", err,
+		"hint", "the default address is taken: choose one with --metrics-addr, or off")
+	return nil, nil
+}
+
+// flagGiven reports whether the flag name was set on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // serverErrorLog takes net/http's own error lines into the structured log. A failed TLS

@@ -25,6 +25,12 @@ type Config struct {
 	TLS     bool
 	TLSCert string // PEM certificate chain (serve only)
 	TLSKey  string // PEM private key, readable by its owner (and group) only (serve only)
+	// MetricsAddr is where serve answers /metrics, apart from the API; "" for nowhere
+	// (serve only). MetricsAddrSet is true when the operator chose it (flag or
+	// environment): a failure to listen there then stops serve, while the default, taken
+	// by another tamtam on the same machine, is only warned about.
+	MetricsAddr    string
+	MetricsAddrSet bool
 }
 
 // newFlagSet returns a flag set for cmd with the common flags bound to cfg, their

@@ -1,7 +1,7 @@
 // Command tamtam collects anonymised prison-health questionnaires and turns them into
 // yearly figures. One binary, several subcommands:
 //
-//	tamtam serve    [--addr 127.0.0.1:8080] [--data ./var] [--clickhouse embedded|clickhouse://host:9000/db]
+//	tamtam serve    [--addr 127.0.0.1:8080] [--metrics-addr 127.0.0.1:9464|off] [--data ./var] [--clickhouse embedded|clickhouse://host:9000/db]
 //	tamtam migrate  apply the schema migrations and exit
 //	tamtam token create --role intake|coordinator|funder [--site CODE]... [--label TEXT] [--expires YYYY-MM-DD]
 //	tamtam token list [--all] | tamtam token revoke ID
