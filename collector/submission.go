@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 	_ "time/tzdata" // Europe/Brussels on machines without zoneinfo
+	"unicode"
 	"unicode/utf8"
 
 	json "github.com/goccy/go-json" // encoding/json semantics, a third of the CPU
@@ -790,8 +791,8 @@ func (v *validation) parse(i int, it *Item, raw json.RawMessage, thisMonth strin
 			v.fail(i, ErrWrongType, "must be a string")
 		case utf8.RuneCountInString(norm) < 3 || utf8.RuneCountInString(norm) > 64:
 			v.fail(i, ErrOutOfRange, "must have between 3 and 64 letters or digits")
-		case isNationalNumber(norm):
-			v.fail(i, ErrIdentifierLike, "looks like a national register number, which must never be entered; use the team's own identifier")
+		case holdsRegisterNumber(s):
+			v.fail(i, ErrIdentifierLike, "looks like a national register number (11 digits), which must never be entered; use the team's own identifier")
 		default:
 			st.val, st.has, st.norm = Value{Text: s}, true, norm
 		}
@@ -1039,22 +1040,35 @@ func looksLikeIdentifier(s string) bool {
 	return digits >= 6 || strings.Contains(s, "@") || len(s) > 40
 }
 
-// isNationalNumber reports whether a normalised identifier is a Belgian national register
-// number (11 digits whose last two are 97 minus the first nine modulo 97, with a 2 prefixed
-// for people born from 2000).
-func isNationalNumber(norm string) bool {
-	if len(norm) != 11 {
-		return false
+// holdsRegisterNumber reports whether an identifier holds a run of 11 or more digits,
+// the length of a Belgian national register number (and of a bis number), whatever
+// their check digits and whatever separates them: spaces, dots, dashes and slashes
+// between digits do not end a run, so "RN85073003328", "85.07.30-033.28" and
+// "85/07/30 033 28" are all refused. A team's own identifier never needs 11 digits in a
+// row; one that holds them is refused rather than hashed, since the hash of a register
+// number could be matched by anyone who can compute it.
+func holdsRegisterNumber(s string) bool {
+	run := 0
+	for _, r := range s {
+		switch {
+		case unicode.IsDigit(r):
+			if run++; run >= 11 {
+				return true
+			}
+		case run > 0 && isDigitSeparator(r):
+			// A separator between digits: the run goes on if a digit follows.
+		default:
+			run = 0
+		}
 	}
-	n, err := strconv.ParseInt(norm[:9], 10, 64)
-	if err != nil {
-		return false
-	}
-	check, err := strconv.ParseInt(norm[9:], 10, 64)
-	if err != nil {
-		return false
-	}
-	return 97-n%97 == check || 97-(2000000000+n)%97 == check
+	return false
+}
+
+// isDigitSeparator reports the characters people write between the groups of a number:
+// spaces of any kind, dots, dashes of any kind (a word processor turns "-" into "–"),
+// the minus sign and slashes.
+func isDigitSeparator(r rune) bool {
+	return unicode.IsSpace(r) || r == '.' || r == '/' || r == '\u2215' || unicode.Is(unicode.Pd, r) || r == '\u2212'
 }
 
 // canonical is a deterministic encoding of the whole submission (answers sorted by code,

@@ -250,7 +250,7 @@ func nationalNumber(yymmdd string, serial int, from2000 bool) string {
 	return fmt.Sprintf("%s%02d", first, 97-n%97)
 }
 
-func TestIsNationalNumber(t *testing.T) {
+func TestHoldsRegisterNumber(t *testing.T) {
 	// 85.01.01-123.xx: 850101123 mod 97 = 10, so the check is 87.
 	if got, want := nationalNumber("850101", 123, false), "85010112387"; got != want {
 		t.Fatalf("nationalNumber(850101, 123) = %s, want %s", got, want)
@@ -259,16 +259,34 @@ func TestIsNationalNumber(t *testing.T) {
 		in   string
 		want bool
 	}{
+		// Refused: 11 digits in a row, whatever separates them, whatever the check.
 		{"85010112387", true},
 		{nationalNumber("030405", 7, true), true},
-		{"85010112388", false},
+		{"85010112388", true}, // a wrong check digit is still a register number mistyped
+		{"850101123870", true},
+		{"RN85073003328", true},
+		{"rn 85073003328", true},
+		{"85.07.30-033.28", true},
+		{"85 07 30 033 28", true},
+		{"85/07/30/033/28", true},
+		{"85\u00a007\u00a030\u2013033\u201228", true}, // no-break spaces, en dash, figure dash
+		{"85.07.30 - 033.28", true},                   // several separators in a row
+		{"NN 85.07.30-033.28 bis", true},
+		{"\uff18\uff15\uff10\uff17\uff13\uff10\uff10\uff13\uff13\uff12\uff18", true}, // full-width digits
+		// Accepted: fewer than 11 digits in any run.
 		{"8501011238", false},
-		{"850101123870", false},
 		{"AB010112387", false},
+		{"AB-12.345", false},
+		{"ZXQ-7788.41", false},
+		{"DEMO-123456", false},
+		{"12345 ABC 678901", false}, // a letter ends a run: 5 and 6 digits
+		{"85.07.30-033", false},
+		{"H-2025/0417-12", false},
+		{"", false},
 	}
 	for _, tt := range tests {
-		if got := isNationalNumber(tt.in); got != tt.want {
-			t.Errorf("isNationalNumber(%s) = %v, want %v", tt.in, got, tt.want)
+		if got := holdsRegisterNumber(tt.in); got != tt.want {
+			t.Errorf("holdsRegisterNumber(%q) = %v, want %v", tt.in, got, tt.want)
 		}
 	}
 }
@@ -440,7 +458,8 @@ func TestValidate(t *testing.T) {
 		{"month this month", withAnswers(full, map[string]any{"meta.entry_month": "2025-06"}), wantPairs()},
 		{"month 2015-01", withAnswers(full, map[string]any{"meta.entry_month": "2015-01"}), wantPairs()},
 		{"link identifier", withAnswers(full, map[string]any{"link.identifier": "AB-12.345"}), wantPairs()},
-		{"link identifier of 11 digits with a wrong check", withAnswers(full, map[string]any{"link.identifier": nn[:9] + fmt.Sprintf("%02d", (mustAtoi(nn[9:])+1)%100)}), wantPairs()},
+		{"link identifier of 10 digits in groups", withAnswers(full, map[string]any{"link.identifier": "85.07.30-033.2"}), wantPairs()},
+		{"link identifier of two short numbers", withAnswers(full, map[string]any{"link.identifier": "H 2025/0417 B 123456"}), wantPairs()},
 
 		// unknown_item
 		{"unknown item", withAnswers(full, map[string]any{"demo.name": "x"}), wantPairs("demo.name:unknown_item")},
@@ -500,6 +519,11 @@ func TestValidate(t *testing.T) {
 		{"national number as link identifier", withAnswers(full, map[string]any{"link.identifier": nn}), wantPairs("link.identifier:identifier_like")},
 		{"formatted national number as link identifier", withAnswers(full, map[string]any{"link.identifier": nn[:2] + "." + nn[2:4] + "." + nn[4:6] + "-" + nn[6:9] + "." + nn[9:]}), wantPairs("link.identifier:identifier_like")},
 		{"national number of someone born in 2003", withAnswers(full, map[string]any{"link.identifier": nationalNumber("030405", 7, true)}), wantPairs("link.identifier:identifier_like")},
+		{"link identifier of 11 digits with a wrong check", withAnswers(full, map[string]any{"link.identifier": nn[:9] + fmt.Sprintf("%02d", (mustAtoi(nn[9:])+1)%100)}), wantPairs("link.identifier:identifier_like")},
+		{"national number after letters", withAnswers(full, map[string]any{"link.identifier": "RN85073003328"}), wantPairs("link.identifier:identifier_like")},
+		{"national number with dots and a dash", withAnswers(full, map[string]any{"link.identifier": "85.07.30-033.28"}), wantPairs("link.identifier:identifier_like")},
+		{"national number in groups", withAnswers(full, map[string]any{"link.identifier": "85 07 30 033 28"}), wantPairs("link.identifier:identifier_like")},
+		{"national number with slashes", withAnswers(full, map[string]any{"link.identifier": "85/07/30/033/28"}), wantPairs("link.identifier:identifier_like")},
 
 		// bad_month, month_in_future, month_too_early
 		{"month 13", withAnswers(full, map[string]any{"meta.entry_month": "2025-13"}), wantPairs("meta.entry_month:bad_month")},
@@ -1012,8 +1036,8 @@ func (v *refValidation) parse(it *Item, raw gojson.RawMessage, thisMonth string)
 			v.fail(it.Code, ErrWrongType, "must be a string")
 		case utf8.RuneCountInString(norm) < 3 || utf8.RuneCountInString(norm) > 64:
 			v.fail(it.Code, ErrOutOfRange, "must have between 3 and 64 letters or digits")
-		case isNationalNumber(norm):
-			v.fail(it.Code, ErrIdentifierLike, "looks like a national register number, which must never be entered; use the team's own identifier")
+		case holdsRegisterNumber(s):
+			v.fail(it.Code, ErrIdentifierLike, "looks like a national register number (11 digits), which must never be entered; use the team's own identifier")
 		default:
 			v.answers[it.Code] = Value{Text: s}
 		}
