@@ -108,7 +108,9 @@ var errServerPortTaken = errors.New("port already in use")
 // Otherwise this process becomes the owner: it stops any clickhouse-server left over
 // from an owner that was killed, starts its own on free loopback ports, and restarts it
 // whenever it exits until Close. Launch returns an error wrapping [ErrNoServerBinary]
-// when it must start a server and finds no binary.
+// when it must start a server and finds no binary, and one wrapping [ErrSecretFileMode]
+// when the password file or endpoint.json it reads may be read by others than its owner
+// (both are written with mode 0600).
 func Launch(ctx context.Context, opts ServerOptions) (*Server, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("queries: launch clickhouse: no directory given")
@@ -149,7 +151,11 @@ func Launch(ctx context.Context, opts ServerOptions) (*Server, error) {
 		// Another process owns the directory. Its endpoint may not be published yet
 		// (it is starting), or the owner may die meanwhile; then the lock comes free on
 		// the next round and this process takes over.
-		if ep, ok := d.liveEndpoint(ctx); ok {
+		ep, ok, err := d.liveEndpoint(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			log.Info("clickhouse attached", "dir", string(d), "addr", ep.Addr)
 			return &Server{dir: d, log: log, endpoint: ep}, nil
 		}
@@ -706,10 +712,11 @@ func (d serverDir) writeEndpoint(ep Endpoint, pid int) error {
 	return nil
 }
 
-// readEndpoint reads endpoint.json.
+// readEndpoint reads endpoint.json. It returns an error wrapping [ErrSecretFileMode]
+// when others than its owner may read it: it holds the password.
 func (d serverDir) readEndpoint() (serverEndpointFile, error) {
 	var f serverEndpointFile
-	b, err := os.ReadFile(d.path(serverEndpointName))
+	b, err := readSecretFile(d.path(serverEndpointName))
 	if err != nil {
 		return f, err
 	}
@@ -720,21 +727,30 @@ func (d serverDir) readEndpoint() (serverEndpointFile, error) {
 // liveEndpoint returns the published endpoint if its owner is alive and it answers.
 // An owner killed with SIGKILL leaves its file behind: checking the owner's pid keeps an
 // attaching process from reaching a stale server that the next owner is about to stop.
-func (d serverDir) liveEndpoint(ctx context.Context) (Endpoint, bool) {
+// An endpoint.json that others may read is an error: the caller refuses to start.
+func (d serverDir) liveEndpoint(ctx context.Context) (Endpoint, bool, error) {
 	f, err := d.readEndpoint()
+	if errors.Is(err, ErrSecretFileMode) {
+		return Endpoint{}, false, err
+	}
 	if err != nil || !processAlive(f.Owner) {
-		return Endpoint{}, false
+		return Endpoint{}, false, nil
 	}
 	if err := pingEndpoint(ctx, f.Endpoint); err != nil {
-		return Endpoint{}, false
+		return Endpoint{}, false, nil
 	}
-	return f.Endpoint, true
+	return f.Endpoint, true, nil
 }
 
 // password returns the server password, creating it on first use. It is kept rather than
-// changed at each start so that endpoints read by attached processes stay valid.
+// changed at each start so that endpoints read by attached processes stay valid. A
+// password file that others may read is refused (an error wrapping [ErrSecretFileMode]),
+// not silently replaced: the password may have leaked, and the operator must know.
 func (d serverDir) password() (string, error) {
-	b, err := os.ReadFile(d.path(serverPasswordName))
+	b, err := readSecretFile(d.path(serverPasswordName))
+	if errors.Is(err, ErrSecretFileMode) {
+		return "", err
+	}
 	if err == nil {
 		if pw := strings.TrimSpace(string(b)); len(pw) == 64 && isHex(pw) {
 			return pw, nil
@@ -752,6 +768,32 @@ func (d serverDir) password() (string, error) {
 		return "", fmt.Errorf("queries: create clickhouse password: %w", err)
 	}
 	return pw, nil
+}
+
+// ErrSecretFileMode is returned (wrapped, with the file's name and the command that fixes
+// it) when the password file or endpoint.json of the embedded server may be read by
+// others than its owner: both hold the ClickHouse password, and are written with mode
+// 0600.
+var ErrSecretFileMode = errors.New("readable by its group or others")
+
+// readSecretFile reads a file that holds the password, refusing it if its mode gives
+// any permission to the group or to others. The mode is checked on the open file, so a
+// file swapped between the check and the read cannot slip through.
+func readSecretFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("queries: %s holds the clickhouse password and has mode %04o, %w: run chmod 600 %s",
+			path, perm, ErrSecretFileMode, path)
+	}
+	return io.ReadAll(f)
 }
 
 func isHex(s string) bool {

@@ -515,3 +515,106 @@ func leaveStartedByHand(t *testing.T, dir string) (int, <-chan struct{}) {
 	}
 	return cmd.Process.Pid, exited
 }
+
+// TestLaunchRefusesReadableSecrets: a password file or an endpoint.json that others may
+// read stops Launch with one line naming the file and the fix, before any server starts.
+func TestLaunchRefusesReadableSecrets(t *testing.T) {
+	t.Parallel()
+	const password = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		name string
+		file string
+		// prepare leaves the file at mode 0644 in dir; it may return a lock the test
+		// holds, as a live owner would.
+		prepare func(t *testing.T, dir string) *os.File
+	}{
+		{"password, as owner", serverPasswordName, func(t *testing.T, dir string) *os.File {
+			writeMode(t, filepath.Join(dir, serverPasswordName), []byte(password+"\n"), 0o644)
+			return nil
+		}},
+		{"endpoint.json, attaching", serverEndpointName, func(t *testing.T, dir string) *os.File {
+			// Another process owns the directory (this test holds its lock) and has
+			// published an endpoint that anybody may read.
+			lock, err := serverDir(dir).tryLock()
+			if err != nil || lock == nil {
+				t.Fatalf("tryLock(%s) = %v, %v; want the lock", dir, lock, err)
+			}
+			ep := fmt.Sprintf(`{"addr":"127.0.0.1:1","user":"tamtam","password":%q,"pid":%d,"owner":%d}`, password, os.Getpid(), os.Getpid())
+			writeMode(t, filepath.Join(dir, serverEndpointName), []byte(ep+"\n"), 0o644)
+			return lock
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			if lock := tt.prepare(t, dir); lock != nil {
+				defer lock.Close()
+			}
+			srv, err := Launch(t.Context(), ServerOptions{Dir: dir, StartTimeout: 10 * time.Second})
+			if err == nil {
+				srv.Close()
+				t.Fatalf("Launch(%s at 0644) = nil error, want a refusal", tt.file)
+			}
+			path := filepath.Join(dir, tt.file)
+			if msg := err.Error(); !errors.Is(err, ErrSecretFileMode) || strings.Contains(msg, "\n") ||
+				!strings.Contains(msg, "chmod 600 "+path) || !strings.Contains(msg, "0644") {
+				t.Errorf("Launch(%s at 0644) = %q, want one line wrapping ErrSecretFileMode with the mode and chmod 600 %s", tt.file, msg, path)
+			}
+			if strings.Contains(err.Error(), password) {
+				t.Errorf("Launch(%s at 0644) error quotes the password", tt.file)
+			}
+			if got := findServerProcesses(filepath.Join(dir, serverConfigName)); len(got) != 0 {
+				t.Errorf("servers running on %s after the refusal: %v, want none", dir, got)
+			}
+		})
+	}
+}
+
+// TestSecretFilesWrittenPrivate: the password and endpoint.json are written with mode
+// 0600, and read back.
+func TestSecretFilesWrittenPrivate(t *testing.T) {
+	t.Parallel()
+	d := serverDir(t.TempDir())
+	pw, err := d.password()
+	if err != nil {
+		t.Fatalf("password() = %v", err)
+	}
+	ep := Endpoint{Addr: "127.0.0.1:1", User: serverUser, Password: pw}
+	if err := d.writeEndpoint(ep, 1); err != nil {
+		t.Fatalf("writeEndpoint() = %v", err)
+	}
+	for _, name := range []string{serverPasswordName, serverEndpointName} {
+		fi, err := os.Stat(d.path(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o600 {
+			t.Errorf("mode of %s = %v, want 0600", name, got)
+		}
+	}
+	if again, err := d.password(); err != nil || again != pw {
+		t.Errorf("password() again = %q, %v; want the same password", again, err)
+	}
+	if f, err := d.readEndpoint(); err != nil || f.Endpoint != ep {
+		t.Errorf("readEndpoint() = %+v, %v; want %+v", f.Endpoint, err, ep)
+	}
+	// Readable by the group: refused too.
+	if err := os.Chmod(d.path(serverPasswordName), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.password(); !errors.Is(err, ErrSecretFileMode) {
+		t.Errorf("password() of a file at 0640 = %v, want ErrSecretFileMode", err)
+	}
+}
+
+// writeMode writes a file with exactly the given mode, whatever the umask.
+func writeMode(t *testing.T, path string, data []byte, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, data, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}
