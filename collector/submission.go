@@ -48,12 +48,11 @@ type Value struct {
 // Submission is a validated submission with its exact answers. It exists only in memory
 // during a request: pass it to [Anonymiser.Anonymise] and drop it.
 type Submission struct {
-	ID            string
-	Definition    *Definition
-	Site          string
-	Answers       map[string]Value
-	Consent       bool
-	canonicalJSON []byte // for the fingerprint; holds raw answers
+	ID         string
+	Definition *Definition
+	Site       string
+	Answers    map[string]Value
+	Consent    bool
 }
 
 // LogValue redacts the answers: only counts and codes that are not answers appear.
@@ -632,7 +631,6 @@ func Validate(d *Definition, env *Envelope, now time.Time) (*Submission, []Field
 	if c := p.consent; c >= 0 && v.items[c].has {
 		s.Consent = v.items[c].val.Code == "1"
 	}
-	s.canonicalJSON = v.canonical(p, env.Site)
 	return s, nil
 }
 
@@ -1069,58 +1067,4 @@ func holdsRegisterNumber(s string) bool {
 // the minus sign and slashes.
 func isDigitSeparator(r rune) bool {
 	return unicode.IsSpace(r) || r == '.' || r == '/' || r == '\u2215' || unicode.Is(unicode.Pd, r) || r == '\u2212'
-}
-
-// canonical is a deterministic encoding of the whole submission (answers sorted by code,
-// multi codes sorted), so that a replay with the same content has the same fingerprint
-// whatever the key order of its JSON. Its bytes must never change: stored fingerprints,
-// and the ids derived from them, rest on it.
-func (v *validation) canonical(p *plan, site string) []byte {
-	d := v.def
-	b := make([]byte, 0, 1024)
-	b = append(b, d.ID...)
-	b = append(b, '|')
-	b = strconv.AppendInt(b, int64(d.Version), 10)
-	b = append(b, '|')
-	b = append(b, site...)
-	text := func(b []byte, v string) []byte { // length-prefixed: no value can fake a separator
-		b = append(b, 's')
-		b = strconv.AppendInt(b, int64(len(v)), 10)
-		b = append(b, ':')
-		return append(b, v...)
-	}
-	var sortBuf [32]string
-	for _, i := range p.sorted {
-		st := &v.items[i]
-		if !st.has {
-			continue
-		}
-		it := d.Items[i]
-		b = append(b, '|')
-		b = append(b, it.Code...)
-		b = append(b, '=')
-		switch it.Type {
-		case TypeChoice:
-			b = append(b, "c:"...)
-			b = append(b, st.val.Code...)
-		case TypeMulti:
-			m := append(sortBuf[:0], st.val.Codes...)
-			slices.Sort(m)
-			b = append(b, "m:"...)
-			for j, c := range m {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = append(b, c...)
-			}
-		case TypeInteger:
-			b = append(b, "i:"...)
-			b = strconv.AppendInt(b, int64(st.val.Int), 10)
-		case TypeIdentifier:
-			b = text(b, st.norm)
-		default:
-			b = text(b, st.val.Text)
-		}
-	}
-	return b
 }
