@@ -10,9 +10,10 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// RateLimiter limits requests per token: N per second with bursts of 2N (DESIGN.md §3,
-// --rate-limit). A token over its rate gets 429 with Retry-After. Limiters of tokens idle
-// for a while are forgotten, so memory stays bounded by the number of active tokens.
+// RateLimiter limits events per key: requests per token (DESIGN.md §3, --rate-limit), or
+// failed authentications per client address (see [AuthOptions.MaxFailures]). Each key
+// has a token bucket; a request over its rate gets 429 with Retry-After. Limiters of keys
+// idle for a while are forgotten, so memory stays bounded by the number of active keys.
 type RateLimiter struct {
 	perSecond float64
 	burst     int
@@ -28,17 +29,25 @@ type tokenLimiter struct {
 	seen time.Time
 }
 
-// NewRateLimiter returns a limiter of perSecond requests per token; 0 or less turns
-// limiting off (benchmarks, trusted networks) and Middleware then does nothing.
+// NewRateLimiter returns a limiter of perSecond requests per token, with bursts of twice
+// that; 0 or less turns limiting off (benchmarks, trusted networks) and Middleware then
+// does nothing.
 func NewRateLimiter(perSecond float64, now func() time.Time) *RateLimiter {
+	return NewBurstLimiter(perSecond, int(math.Ceil(2*perSecond)), now)
+}
+
+// NewBurstLimiter returns a limiter of perSecond events per key with bursts of burst
+// (at least 1); a rate of 0 or less turns limiting off.
+func NewBurstLimiter(perSecond float64, burst int, now func() time.Time) *RateLimiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &RateLimiter{perSecond: perSecond, burst: int(math.Ceil(2 * perSecond)), now: now, limiters: map[string]*tokenLimiter{}}
+	return &RateLimiter{perSecond: perSecond, burst: max(burst, 1), now: now, limiters: map[string]*tokenLimiter{}}
 }
 
-// Allow reports whether the token may make a request now, and if not, how long to wait.
-func (r *RateLimiter) Allow(tokenID string) (bool, time.Duration) {
+// Allow spends one event of key's allowance if there is one, and reports whether there
+// was; if not, it also says how long to wait.
+func (r *RateLimiter) Allow(key string) (bool, time.Duration) {
 	if r == nil || r.perSecond <= 0 {
 		return true, 0
 	}
@@ -53,16 +62,35 @@ func (r *RateLimiter) Allow(tokenID string) (bool, time.Duration) {
 		}
 		r.lastSwep = now
 	}
-	l := r.limiters[tokenID]
+	l := r.limiters[key]
 	if l == nil {
 		l = &tokenLimiter{lim: rate.NewLimiter(rate.Limit(r.perSecond), r.burst)}
-		r.limiters[tokenID] = l
+		r.limiters[key] = l
 	}
 	l.seen = now
 	res := l.lim.ReserveN(now, 1)
 	if d := res.DelayFrom(now); d > 0 {
 		res.CancelAt(now)
 		return false, d
+	}
+	return true, 0
+}
+
+// Check reports what [RateLimiter.Allow] would, without spending anything: a key is
+// refused once it has spent its allowance, until some comes back.
+func (r *RateLimiter) Check(key string) (bool, time.Duration) {
+	if r == nil || r.perSecond <= 0 {
+		return true, 0
+	}
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := r.limiters[key]
+	if l == nil {
+		return true, 0
+	}
+	if tokens := l.lim.TokensAt(now); tokens < 1 {
+		return false, time.Duration((1 - tokens) / r.perSecond * float64(time.Second))
 	}
 	return true, 0
 }
@@ -77,10 +105,15 @@ func (r *RateLimiter) Middleware() gin.HandlerFunc {
 		}
 		p, _ := PrincipalOf(c)
 		if ok, wait := r.Allow(p.TokenID); !ok {
-			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			setRetryAfter(c, wait)
 			AbortWithError(c, nil, Errorf(CodeRateLimited, "too many requests for this token; retry later"))
 			return
 		}
 		c.Next()
 	}
+}
+
+// setRetryAfter sets the Retry-After of a 429: wait in whole seconds, at least 1.
+func setRetryAfter(c *gin.Context, wait time.Duration) {
+	c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
 }

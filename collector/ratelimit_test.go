@@ -38,3 +38,31 @@ func TestRateLimiter(t *testing.T) {
 		t.Errorf("limiters after an hour idle = %d, want only the new one", len(r.limiters))
 	}
 }
+
+func TestRateLimiterCheck(t *testing.T) {
+	now := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	r := NewBurstLimiter(1, 3, func() time.Time { return now })
+	if ok, _ := r.Check("a"); !ok {
+		t.Fatal("Check(a) of an unseen key = false, want true")
+	}
+	for range 10 {
+		r.Check("a") // spends nothing
+	}
+	for i := range 3 {
+		if ok, _ := r.Allow("a"); !ok {
+			t.Fatalf("Allow(a) #%d = false, want true within the burst of 3", i+1)
+		}
+	}
+	ok, wait := r.Check("a")
+	if ok || wait <= 0 || wait > time.Second {
+		t.Errorf("Check(a) after the burst = %v, %v; want false with a wait up to 1 s", ok, wait)
+	}
+	now = now.Add(wait)
+	if ok, _ := r.Check("a"); !ok {
+		t.Errorf("Check(a) after the wait it gave = false, want true")
+	}
+	r.Check("b")
+	if len(r.limiters) != 1 {
+		t.Errorf("limiters = %d, want 1: Check creates none", len(r.limiters))
+	}
+}
