@@ -365,7 +365,7 @@ func (a *Authenticator) RequireToken() gin.HandlerFunc {
 			var limit *failureLimit
 			switch {
 			case errors.As(err, &limit):
-				setRetryAfter(c, limit.wait)
+				SetRetryAfter(c, limit.wait)
 			case ErrorCode(err) == CodeUnauthorized:
 				c.Header("WWW-Authenticate", `Bearer realm="tamtam"`)
 			}

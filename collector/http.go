@@ -27,7 +27,8 @@ type API struct {
 	Auth       *Authenticator
 	Anonymiser *Anonymiser
 	Ingester   *Ingester
-	Limiter    *RateLimiter     // nil: no rate limit
+	Limiter    *RateLimiter     // requests per token; nil: no rate limit
+	Records    *RateLimiter     // records per token ([NewRecordBudget]); nil: no budget
 	Metrics    *Metrics         // nil: none
 	Logger     *slog.Logger     // nil: discard
 	Now        func() time.Time // nil: time.Now
@@ -95,6 +96,9 @@ func (a *API) postSubmission(c *gin.Context) {
 	p, _ := PrincipalOf(c)
 	if p.Role != RoleIntake {
 		AbortWithError(c, a.Logger, Errorf(CodeForbidden, "only intake tokens submit questionnaires"))
+		return
+	}
+	if !a.Records.SpendRecords(c, p, 1) {
 		return
 	}
 	body, err := readJSONBody(c, MaxSubmissionBytes)
@@ -202,6 +206,9 @@ func (a *API) postBatch(c *gin.Context) {
 	items, err := decodeBatch(body)
 	if err != nil {
 		AbortWithError(c, a.Logger, err)
+		return
+	}
+	if !a.Records.SpendRecords(c, p, len(items)) {
 		return
 	}
 	results := make([]batchResult, len(items))

@@ -47,8 +47,13 @@ func NewBurstLimiter(perSecond float64, burst int, now func() time.Time) *RateLi
 
 // Allow spends one event of key's allowance if there is one, and reports whether there
 // was; if not, it also says how long to wait.
-func (r *RateLimiter) Allow(key string) (bool, time.Duration) {
-	if r == nil || r.perSecond <= 0 {
+func (r *RateLimiter) Allow(key string) (bool, time.Duration) { return r.AllowN(key, 1) }
+
+// AllowN spends n events of key's allowance if there are that many, and reports whether
+// there were; if not, nothing is spent and it says how long to wait (a request of more
+// than the burst waits as if the bucket were empty: it can never pass whole).
+func (r *RateLimiter) AllowN(key string, n int) (bool, time.Duration) {
+	if r == nil || r.perSecond <= 0 || n <= 0 {
 		return true, 0
 	}
 	now := r.now()
@@ -68,7 +73,10 @@ func (r *RateLimiter) Allow(key string) (bool, time.Duration) {
 		r.limiters[key] = l
 	}
 	l.seen = now
-	res := l.lim.ReserveN(now, 1)
+	res := l.lim.ReserveN(now, n)
+	if !res.OK() {
+		return false, time.Duration(float64(n) / r.perSecond * float64(time.Second))
+	}
 	if d := res.DelayFrom(now); d > 0 {
 		res.CancelAt(now)
 		return false, d
@@ -105,7 +113,7 @@ func (r *RateLimiter) Middleware() gin.HandlerFunc {
 		}
 		p, _ := PrincipalOf(c)
 		if ok, wait := r.Allow(p.TokenID); !ok {
-			setRetryAfter(c, wait)
+			SetRetryAfter(c, wait)
 			AbortWithError(c, nil, Errorf(CodeRateLimited, "too many requests for this token; retry later"))
 			return
 		}
@@ -113,7 +121,32 @@ func (r *RateLimiter) Middleware() gin.HandlerFunc {
 	}
 }
 
-// setRetryAfter sets the Retry-After of a 429: wait in whole seconds, at least 1.
-func setRetryAfter(c *gin.Context, wait time.Duration) {
+// RecordsPerMinute is the default record budget of a token (serve --record-budget): how
+// many records it may submit a minute, whatever the number of requests they come in (a
+// batch of 1,000 is one request), with bursts of twice that, two full batches. An intake
+// site submits tens a day; a script replaying a backlog waits; a stolen token cannot
+// flood the store.
+const RecordsPerMinute = MaxBatchSize
+
+// NewRecordBudget returns a budget of perMinute records per token, bursts of twice that
+// (at least a full batch), for [API.Records]; 0 or less turns it off.
+func NewRecordBudget(perMinute int, now func() time.Time) *RateLimiter {
+	return NewBurstLimiter(float64(perMinute)/60, max(2*perMinute, MaxBatchSize), now)
+}
+
+// SpendRecords spends n records of the principal's budget, or answers 429 with
+// Retry-After itself and reports false.
+func (r *RateLimiter) SpendRecords(c *gin.Context, p Principal, n int) bool {
+	if ok, wait := r.AllowN(p.TokenID, n); !ok {
+		SetRetryAfter(c, wait)
+		AbortWithError(c, nil, Errorf(CodeRateLimited, "too many records for this token; retry later"))
+		return false
+	}
+	return true
+}
+
+// SetRetryAfter sets the Retry-After of a 429: wait in whole seconds, at least 1. The
+// pages use it too, so that every 429 says the same.
+func SetRetryAfter(c *gin.Context, wait time.Duration) {
 	c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
 }

@@ -66,3 +66,36 @@ func TestRateLimiterCheck(t *testing.T) {
 		t.Errorf("limiters = %d, want 1: Check creates none", len(r.limiters))
 	}
 }
+
+// TestRecordBudget: a batch spends as many records as it holds, so a token gets its
+// records a minute whatever the requests they come in; a refused batch spends nothing.
+func TestRecordBudget(t *testing.T) {
+	now := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	r := NewRecordBudget(1000, func() time.Time { return now }) // bursts of 2,000
+	for i := range 2 {
+		if ok, _ := r.AllowN("a", MaxBatchSize); !ok {
+			t.Fatalf("batch %d of 1,000 within the burst refused", i+1)
+		}
+	}
+	if ok, wait := r.AllowN("a", 1); ok || wait <= 0 || wait > 5*time.Second {
+		t.Errorf("one more record after the burst = %v, %v; want refused with a wait of a few seconds", ok, wait)
+	}
+	now = now.Add(30 * time.Second) // 500 records back
+	if ok, _ := r.AllowN("a", MaxBatchSize); ok {
+		t.Error("a batch of 1,000 with 500 records of budget passed")
+	}
+	if ok, _ := r.AllowN("a", 500); !ok {
+		t.Error("500 records after 30 s refused: the refused batch spent the budget")
+	}
+	if ok, _ := r.AllowN("b", MaxBatchSize); !ok {
+		t.Error("another token shares the budget")
+	}
+	if ok, wait := r.AllowN("c", 3*MaxBatchSize); ok || wait <= 0 {
+		t.Errorf("more records than the burst at once = %v, %v; want refused with a wait", ok, wait)
+	}
+	if off := NewRecordBudget(0, nil); off != nil {
+		if ok, _ := off.AllowN("a", 1_000_000); !ok {
+			t.Error("a budget of 0 must not limit")
+		}
+	}
+}

@@ -122,6 +122,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		Anonymiser: &collector.Anonymiser{Keys: a.keys},
 		Ingester:   a.ingester,
 		Limiter:    limiter,
+		Records:    collector.NewRecordBudget(cfg.RecordBudget, nil),
 		Metrics:    metrics,
 		Logger:     log,
 	}

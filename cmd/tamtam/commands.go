@@ -40,6 +40,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", envOr(getenv, "TAMTAM_METRICS_ADDR", defaultMetricsAddr),
 		`listen address of the Prometheus /metrics, apart from the API and without authentication; "" or off: none (env TAMTAM_METRICS_ADDR)`)
 	fs.Float64Var(&cfg.RateLimit, "rate-limit", 20, "requests per second per token, bursts of twice that; 0 turns it off (env TAMTAM_RATE_LIMIT)")
+	fs.IntVar(&cfg.RecordBudget, "record-budget", collector.RecordsPerMinute, "records per minute per token, whatever the requests they come in, bursts of twice that; 0 turns it off (env TAMTAM_RECORD_BUDGET)")
+	if v := getenv("TAMTAM_RECORD_BUDGET"); v != "" {
+		if err := fs.Set("record-budget", v); err != nil {
+			return usagef("serve: TAMTAM_RECORD_BUDGET: %v", err)
+		}
+	}
 	if v := getenv("TAMTAM_RATE_LIMIT"); v != "" {
 		if err := fs.Set("rate-limit", v); err != nil {
 			return usagef("serve: TAMTAM_RATE_LIMIT: %v", err)
@@ -57,8 +63,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if cfg.RateLimit < 0 || spoolMB < 1 {
-		return usagef("serve: --rate-limit must be 0 (off) or more, --spool-max-mb 1 or more")
+	if cfg.RateLimit < 0 || cfg.RecordBudget < 0 || spoolMB < 1 {
+		return usagef("serve: --rate-limit and --record-budget must be 0 (off) or more, --spool-max-mb 1 or more")
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return usagef("serve: --tls-cert and --tls-key go together: give both (HTTPS) or neither (plain HTTP, behind a TLS proxy)")

@@ -16,6 +16,9 @@ type Config struct {
 	SitesFile  string // extra sites (CSV), added to the built-in Belgian prisons
 	LogLevel   string
 	RateLimit  float64 // requests per second per token; 0: off (serve only)
+	// RecordBudget is how many records a token may submit a minute, bursts of twice
+	// that, whatever the requests they come in; 0: off (serve only).
+	RecordBudget int
 	// Spool makes submissions durable in a local write-ahead log (serve only).
 	Spool         bool
 	SpoolMaxBytes int64

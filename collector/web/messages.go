@@ -29,6 +29,7 @@ var messages = map[string]collector.Text{
 	"login_failed":      {FR: "Ce jeton ne fonctionne pas : il est inconnu, expiré ou révoqué. Vérifiez-le ou demandez-en un nouveau.", NL: "Dit token werkt niet: het is onbekend, verlopen of ingetrokken. Controleer het of vraag een nieuw.", EN: "This token does not work: it is unknown, expired or revoked. Check it or ask for a new one."},
 	"login_missing":     {FR: "Collez votre jeton dans le champ.", NL: "Plak uw token in het veld.", EN: "Paste your token in the field."},
 	"too_many_attempts": {FR: "Trop d'essais de connexion : attendez quelques secondes puis réessayez.", NL: "Te veel aanmeldpogingen: wacht enkele seconden en probeer opnieuw.", EN: "Too many sign-in attempts: wait a few seconds, then try again."},
+	"too_many_requests": {FR: "Trop de demandes avec ce jeton : attendez un moment puis réessayez. Rien n'a été enregistré.", NL: "Te veel verzoeken met dit token: wacht even en probeer opnieuw. Er is niets opgeslagen.", EN: "Too many requests with this token: wait a moment, then try again. Nothing was saved."},
 	"signed_out":        {FR: "Vous êtes déconnecté·e.", NL: "U bent afgemeld.", EN: "You are signed out."},
 
 	"forms_title": {FR: "Questionnaires", NL: "Vragenlijsten", EN: "Questionnaires"},

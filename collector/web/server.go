@@ -67,14 +67,14 @@ func (s *Server) Mount(r gin.IRouter) {
 	pages.GET("/login", s.loginPage)
 	pages.POST("/login", s.login)
 	pages.POST("/logout", s.Sessions.Require(s.Pages), s.logout)
-	pages.POST("/forms/:questionnaire", s.Sessions.Require(s.Pages, collector.RoleIntake), s.postForm)
+	pages.POST("/forms/:questionnaire", s.Sessions.Require(s.Pages, collector.RoleIntake), s.limit, s.spendRecord, s.postForm)
 	// An upload is read whole into memory, only for a signed-in intake worker, and only
 	// a few at a time.
 	s.uploads = make(chan struct{}, maxConcurrentUploads)
-	pages.POST("/import", s.Sessions.Authenticate(s.Pages, collector.RoleIntake), s.uploadSlot,
+	pages.POST("/import", s.Sessions.Authenticate(s.Pages, collector.RoleIntake), s.limit, s.uploadSlot,
 		s.Sessions.Form(s.Pages, maxUpload+1<<20), s.postImport)
 
-	intake := pages.Group("", s.Sessions.Require(s.Pages, collector.RoleIntake))
+	intake := pages.Group("", s.Sessions.Require(s.Pages, collector.RoleIntake), s.limit)
 	intake.GET("/forms", s.formList)
 	intake.GET("/forms/:questionnaire", s.formPage)
 	intake.GET("/forms/:questionnaire/done", s.donePage)
@@ -83,8 +83,29 @@ func (s *Server) Mount(r gin.IRouter) {
 	s.annotated = NewCache(15*time.Minute, 128<<20, 4, s.Now)
 	intake.GET("/import/annotated/:id", s.annotatedFile)
 
-	coord := pages.Group("", s.Sessions.Require(s.Pages, collector.RoleCoordinator))
+	coord := pages.Group("", s.Sessions.Require(s.Pages, collector.RoleCoordinator), s.limit)
 	coord.GET("/audit", s.auditPage)
+}
+
+// limit applies the token's request rate (--rate-limit) to the pages as to the API: a
+// page is a request of the token its session was opened with, so a browser (or a script
+// holding a session cookie) gets no more than a bearer token.
+func (s *Server) limit(c *gin.Context) {
+	p, _ := collector.PrincipalOf(c)
+	if ok, wait := s.API.Limiter.Allow(p.TokenID); !ok {
+		collector.SetRetryAfter(c, wait)
+		s.Pages.Error(c, http.StatusTooManyRequests, "too_many_requests")
+	}
+}
+
+// spendRecord spends one record of the token's budget for a form (see
+// [collector.NewRecordBudget]), as the API does for a submission.
+func (s *Server) spendRecord(c *gin.Context) {
+	p, _ := collector.PrincipalOf(c)
+	if ok, wait := s.API.Records.AllowN(p.TokenID, 1); !ok {
+		collector.SetRetryAfter(c, wait)
+		s.Pages.Error(c, http.StatusTooManyRequests, "too_many_requests")
+	}
 }
 
 // home sends a browser to the sign-in page, or to the first page of its role.
