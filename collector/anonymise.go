@@ -38,7 +38,16 @@ type Record struct {
 	// tells a replay (200) from a conflict (409) and says nothing the record does not.
 	Fingerprint string
 	Answers     []StoredAnswer
-	Received    time.Time // when tamtam accepted it (not an answer)
+	// Received is the day tamtam accepted the record (UTC midnight), never finer: next
+	// to intake schedules a time of day links a row to a person (PRIVACY.md R2). It
+	// is not an answer; reports use it for their data cut-off.
+	Received time.Time
+}
+
+// ReceiptDay is the receipt time as stored: the day of t, at midnight UTC.
+func ReceiptDay(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 // KeyedLink is a link id and the id of the key it was computed with.
@@ -128,7 +137,7 @@ func (a *Anonymiser) Anonymise(s *Submission, received time.Time) (Record, error
 		Year:          year,
 		Consent:       s.Consent,
 		KeyID:         key.ID,
-		Received:      received.UTC().Truncate(time.Second),
+		Received:      ReceiptDay(received),
 	}
 	for _, it := range s.Definition.Items {
 		ans, ok := s.Answers[it.Code]

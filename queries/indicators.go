@@ -166,7 +166,9 @@ func cellQuery(questionnaire string, defs []indicatorSQL, final bool) string {
 // in the grouping, but a row re-keyed after a rotation (queries/linkkeys.go) sits beside
 // the row it replaces, under another link, until ClickHouse merges them: the person
 // would be linked under both. final reads through FINAL, which IndicatorCells asks for
-// only when the rows in scope hold a duplicate id.
+// only when the rows in scope hold a duplicate id. Receipt times are days (R2): of two
+// entries of one day, the one with the greater submission id stands, an arbitrary but
+// reproducible choice.
 func linkedQuery(final bool) string {
 	from := "submissions"
 	if final {
@@ -175,14 +177,14 @@ func linkedQuery(final bool) string {
 	return `SELECT e_site, e_gender, e_age_band, e_nationality_group,
   countIf(f_used IN ('0', '1')) AS den, countIf(f_used = '1') AS num
 FROM (
-  SELECT link_id, key_id, argMax(site, received_at) AS e_site, argMax(gender, received_at) AS e_gender,
-    argMax(age_band, received_at) AS e_age_band, argMax(nationality_group, received_at) AS e_nationality_group
+  SELECT link_id, key_id, argMax(site, concat(toString(received_at), submission_id) AS latest) AS e_site, argMax(gender, latest) AS e_gender,
+    argMax(age_band, latest) AS e_age_band, argMax(nationality_group, latest) AS e_nationality_group
   FROM ` + from + `
   WHERE questionnaire = 'entry' AND consent = 1 AND link_id != '' AND year = ? AND received_at <= ? AND site IN ?
     AND arrayExists((i, v) -> i = 'drug.before_12m' AND v != '', answer_item, answer_value)
   GROUP BY link_id, key_id
 ) ALL INNER JOIN (
-  SELECT link_id, key_id, argMax(answer_value[indexOf(answer_item, 'drug.in_prison_any')], received_at) AS f_used
+  SELECT link_id, key_id, argMax(answer_value[indexOf(answer_item, 'drug.in_prison_any')], concat(toString(received_at), submission_id)) AS f_used
   FROM ` + from + `
   WHERE questionnaire = 'followup' AND consent = 1 AND link_id != '' AND received_at <= ?
   GROUP BY link_id, key_id

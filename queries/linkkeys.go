@@ -75,7 +75,7 @@ func (db *DB) noteRekeys(ctx context.Context, recs []collector.Record) error {
 			continue
 		}
 		for _, p := range r.PreviousLinks {
-			if err := batch.Append(p.KeyID, p.LinkID, r.KeyID, r.LinkID, r.Received.UTC().Truncate(time.Second)); err != nil {
+			if err := batch.Append(p.KeyID, p.LinkID, r.KeyID, r.LinkID, collector.ReceiptDay(r.Received)); err != nil {
 				return fmt.Errorf("queries: note %d re-keys: %w", n, err)
 			}
 		}

@@ -122,5 +122,5 @@ func (a *answerColumns) append(batch driver.Batch, r *collector.Record) error {
 	}
 	return batch.Append(r.SubmissionID, r.Questionnaire, uint16(r.Version), r.Site, uint16(r.Year), r.Month,
 		consent, r.Gender, r.AgeBand, r.NationalityGroup, r.LinkID, r.KeyID, r.Fingerprint,
-		a.items, a.values, r.Received)
+		a.items, a.values, collector.ReceiptDay(r.Received)) // never finer than the day (R2)
 }

@@ -433,10 +433,9 @@ func Audit(k Knowledge, views []View) ([]Finding, error) {
 			if _, ok := s.vars[p]; !ok {
 				continue
 			}
-			if prev.cutOff.Equal(next.cutOff) {
-				s.rel(n, p)
-				continue
-			}
+			// Receipt times are days: two releases of one cut-off day may differ (the
+			// second took in records of that day received after the first), so an
+			// equal cut-off says nothing of the change either.
 			d := "change:" + prev.id + ">" + n
 			x := s.v(d)
 			// Counts of records received up to a cut-off only grow; the linked

@@ -95,11 +95,12 @@ func TestAuditTwoReleases(t *testing.T) {
 	if !has(found, "yes|I01", SmallComputed, 1) || !has(found, "den|I01", SmallComputed, 2) {
 		t.Errorf("Audit(T11) = %v, want the changes 1 and 2", found)
 	}
-	// The same cut-off: the same counts, or the outputs disagree.
+	// The same cut-off day: receipt times are days, so the second release may hold
+	// records of that day received after the first; its changes give them away as well.
 	r2.CutOff = cut1
 	found = findings(t, r1, r2)
-	if !slices.ContainsFunc(found, func(f Finding) bool { return strings.HasPrefix(f.What, Inconsistent) }) {
-		t.Errorf("Audit(two releases, one cut-off) = %v, want a disagreement", found)
+	if !has(found, "yes|I01", SmallComputed, 1) || !has(found, "den|I01", SmallComputed, 2) {
+		t.Errorf("Audit(two releases, one cut-off day) = %v, want the changes 1 and 2", found)
 	}
 }
 
