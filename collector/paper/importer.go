@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,12 +16,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/xuri/excelize/v2"
-	"golang.org/x/text/encoding/charmap"
-	"golang.org/x/text/transform"
 
 	"github.com/tamtam-ngo/tamtam/collector"
 )
@@ -97,6 +93,9 @@ type Options struct {
 	// DryRun checks without keeping the records, or staging them: memory stays flat
 	// whatever the file's size, and Store refuses the batch (ErrDryRun).
 	DryRun bool
+	// MaxProblems is the most problems kept in Batch.Problems, the first found; the
+	// others are counted in Batch.MoreProblems. 0 keeps them all.
+	MaxProblems int
 }
 
 // Stager begins the staging area of an import: [queries.DB.Stage], through cmd/tamtam.
@@ -127,18 +126,23 @@ type Batch struct {
 	Sheet         string // the data sheet read (xlsx)
 	Rows          int    // questionnaire rows read: non-empty rows below the headers
 	Problems      []Problem
+	MoreProblems  int // problems beyond Options.MaxProblems: counted, not kept
 	Duplicates    []Duplicate
 	Existing      int // valid rows already stored, as far as looked up
 
-	valid   int // distinct submissions ready to store
-	bad     int // rows with a problem
-	dryRun  bool
-	idCol   int                  // 1-based column of submission_id, 0 if none
-	seen    map[uuid.UUID]seenID // the submissions of the file, by id
-	seed    maphash.Seed         // of the fingerprint hashes in seen
-	recs    []collector.Record   // without a Stager: the records to submit
-	recRows []int                // the row of each of recs
-	staging Staging              // with a Stager: where the records are
+	valid       int // distinct submissions ready to store
+	bad         int // rows with a problem
+	lastBad     int // the row of the last problem
+	maxProblems int
+	columns     int // the most columns read: columnMargin times the template's
+	records     int // rows of the file read, empty ones too
+	dryRun      bool
+	idCol       int                  // 1-based column of submission_id, 0 if none
+	seen        map[uuid.UUID]seenID // the submissions of the file, by id
+	seed        maphash.Seed         // of the fingerprint hashes in seen
+	recs        []collector.Record   // without a Stager: the records to submit
+	recRows     []int                // the row of each of recs
+	staging     Staging              // with a Stager: where the records are
 }
 
 // seenID is what the importer keeps of each submission of a file: 40 bytes with its key,
@@ -266,7 +270,8 @@ func (im *Importer) Check(ctx context.Context, r io.Reader, opts Options) (*Batc
 		return nil, err
 	}
 	b := &Batch{Questionnaire: d.ID, Version: d.Version, Format: format, Sheet: src.sheet(),
-		dryRun: opts.DryRun, seen: map[uuid.UUID]seenID{}, seed: maphash.MakeSeed()}
+		dryRun: opts.DryRun, seen: map[uuid.UUID]seenID{}, seed: maphash.MakeSeed(),
+		maxProblems: max(opts.MaxProblems, 0), columns: columnMargin * (1 + len(d.Items))}
 	rd := &rowReader{im: im, d: d, b: b, p: principal(opts.Site), site: opts.Site, src: src, opts: opts}
 	if err := rd.read(ctx); err != nil {
 		b.Discard(ctx)
@@ -278,11 +283,6 @@ func (im *Importer) Check(ctx context.Context, r io.Reader, opts Options) (*Batc
 		}
 		return x.Column - y.Column
 	})
-	for i, p := range b.Problems {
-		if i == 0 || p.Row != b.Problems[i-1].Row {
-			b.bad++
-		}
-	}
 	if len(b.Problems) > 0 {
 		// Store refuses a batch with problems: its staged records will never be stored.
 		if err := b.Discard(ctx); err != nil {
@@ -318,7 +318,18 @@ func (im *Importer) definition(src source, asked string) (*collector.Definition,
 	return d, nil
 }
 
+// problem records p, or only counts it beyond Options.MaxProblems. The problems of a row
+// come together (the header's, then each row's as it is collected, then a conflict on a
+// row without other problems), so a row is counted once.
 func (b *Batch) problem(p Problem) {
+	if b.bad == 0 || p.Row != b.lastBad {
+		b.bad++
+		b.lastBad = p.Row
+	}
+	if b.maxProblems > 0 && len(b.Problems) >= b.maxProblems {
+		b.MoreProblems++
+		return
+	}
 	b.Problems = append(b.Problems, p)
 }
 
@@ -442,9 +453,10 @@ type rowReader struct {
 // takes them back in order and does what needs the whole file: repeats, look-ups, the
 // staging. Every stage holds a bounded number of chunks.
 const (
-	chunkRows   = 256    // rows a worker takes at once
-	stageBlock  = 4096   // records handed to the staging at once
-	lookupBlock = 20_000 // ids looked up in the store at once, without staging
+	chunkRows   = 256     // rows a worker takes at once
+	chunkBytes  = 1 << 20 // or fewer, when their cells reach this size
+	stageBlock  = 4096    // records handed to the staging at once
+	lookupBlock = 20_000  // ids looked up in the store at once, without staging
 )
 
 // chunk is a run of rows: the cells read, then the results prepared.
@@ -478,6 +490,7 @@ func (rd *rowReader) read(ctx context.Context) error {
 	for ok && blank(cells) { // leading empty rows
 		row, cells, ok = rd.src.next()
 	}
+	rd.b.records = row
 	if !ok {
 		if err := rd.src.err(); err != nil {
 			return err
@@ -573,11 +586,12 @@ func (rd *rowReader) read(ctx context.Context) error {
 // readRows reads the rows after the header into chunks for the workers.
 func (rd *rowReader) readRows(ctx context.Context, jobs chan<- *chunk) error {
 	first := true
-	n, seq := 0, 0
+	n, seq, size := 0, 0, 0
 	c := &chunk{}
 	send := func() bool {
 		c.seq = seq
 		seq++
+		size = 0
 		select {
 		case jobs <- c:
 			c = &chunk{}
@@ -591,8 +605,12 @@ func (rd *rowReader) readRows(ctx context.Context, jobs chan<- *chunk) error {
 		if !ok {
 			break
 		}
-		if blank(cells) {
+		rd.b.records = row
+		if cells = trimRow(cells); len(cells) == 0 {
 			continue
+		}
+		if len(cells) > rd.b.columns {
+			cells = cells[:rd.b.columns+1] // enough for prepareRow to report it
 		}
 		if first && rd.labels(cells) {
 			first = false
@@ -605,7 +623,10 @@ func (rd *rowReader) readRows(ctx context.Context, jobs chan<- *chunk) error {
 		}
 		// The CSV reader reuses its slice of cells (not the strings).
 		c.rows, c.cells = append(c.rows, row), append(c.cells, slices.Clone(cells))
-		if len(c.rows) == chunkRows && !send() {
+		for _, cell := range cells {
+			size += len(cell)
+		}
+		if (len(c.rows) == chunkRows || size >= chunkBytes) && !send() {
 			return fmt.Errorf("paper: row %d: %w", row, ctx.Err())
 		}
 	}
@@ -625,6 +646,11 @@ func blank(cells []string) bool {
 	return true
 }
 func (rd *rowReader) header(row int, cells []string) error {
+	cells = trimRow(cells)
+	if len(cells) > rd.b.columns {
+		return tooLarge(fmt.Sprintf("row %d has %d columns, and the template of %s version %d has %d: tamtam reads at most %d; remove the other columns",
+			row, len(cells), rd.d.ID, rd.d.Version, 1+len(rd.d.Items), rd.b.columns))
+	}
 	rd.itCol = map[string]int{}
 	rd.cols = make([]column, len(cells))
 	known := 0
@@ -636,13 +662,16 @@ func (rd *rowReader) header(row int, cells []string) error {
 			rd.cols[i].noCode = true
 		case code == IDColumn && rd.idCol == 0:
 			rd.cols[i].id, rd.idCol, rd.b.idCol = true, n, n
+		case tooLongCell(code):
+			rd.b.problem(Problem{Row: row, Column: n, Item: clip(code, 40), Code: ErrTooLong, Message: tooLongMessage})
 		case code == IDColumn || rd.itCol[code] != 0:
 			rd.b.problem(Problem{Row: row, Column: n, Item: code, Code: ErrDuplicateColumn, Message: "this column is in the file twice; keep one"})
 		case code == "site":
 			rd.b.problem(Problem{Row: row, Column: n, Item: code, Code: ErrSiteColumn,
 				Message: "a site column is not allowed: the site of every row is given with --site; remove the column"})
 		case rd.d.Item(code) == nil:
-			rd.b.problem(Problem{Row: row, Column: n, Item: code, Code: ErrUnknownColumn,
+			// The header is no answer, but shown whole it could fill a page.
+			rd.b.problem(Problem{Row: row, Column: n, Item: clip(code, 80), Code: ErrUnknownColumn,
 				Message: fmt.Sprintf("not an item of %s version %d; remove the column", rd.d.ID, rd.d.Version)})
 		default:
 			rd.cols[i].item = rd.d.Item(code)
@@ -714,7 +743,10 @@ func (rd *rowReader) prepareRow(w *worker, row int, cells []string, res *rowResu
 	clear(w.answers)
 	env := &collector.Envelope{SubmissionID: placeholderID, Questionnaire: rd.d.ID, Version: rd.d.Version,
 		Site: rd.site, Answers: w.answers}
-	var explicit uuid.UUID
+	var (
+		explicit uuid.UUID
+		long     []string // items whose cell is too long
+	)
 	given, bad := false, false
 	arena := w.arena[:0] // the raw answers of the row
 	defer func() { w.arena = arena }()
@@ -723,9 +755,27 @@ func (rd *rowReader) prepareRow(w *worker, row int, cells []string, res *rowResu
 		res.problems = append(res.problems, p)
 		bad = true
 	}
+	if len(cells) > rd.b.columns {
+		last, _ := excelize.ColumnNumberToName(rd.b.columns)
+		fail(Problem{Column: rd.b.columns + 1, Code: ErrTooManyColumns, Message: fmt.Sprintf(
+			"the row has cells after column %s: the template has %d columns, tamtam reads %d; remove what is written after them",
+			last, 1+len(rd.d.Items), rd.b.columns)})
+		return
+	}
 	for i, cell := range cells {
 		cell = strings.TrimSpace(cell)
 		if cell == "" {
+			continue
+		}
+		if tooLongCell(cell) {
+			p := Problem{Column: i + 1, Code: ErrTooLong, Message: tooLongMessage}
+			if i < len(rd.cols) && rd.cols[i].item != nil {
+				p.Item = rd.cols[i].item.Code
+				long = append(long, p.Item) // not answered, but not to be reported missing
+			} else if i < len(rd.cols) && rd.cols[i].id {
+				p.Item = IDColumn
+			}
+			fail(p)
 			continue
 		}
 		if i >= len(rd.cols) || rd.cols[i].noCode {
@@ -756,7 +806,9 @@ func (rd *rowReader) prepareRow(w *worker, row int, cells []string, res *rowResu
 			return
 		}
 		for _, fe := range e.Fields {
-			fail(Problem{Column: rd.column(fe.Item), Item: fe.Item, Code: fe.Code, Message: fe.Message})
+			if !slices.Contains(long, fe.Item) {
+				fail(Problem{Column: rd.column(fe.Item), Item: fe.Item, Code: fe.Code, Message: fe.Message})
+			}
 		}
 		return
 	}
@@ -1082,197 +1134,27 @@ func choiceCode(it *collector.Item, cell string) string {
 // spreadsheet or a typist puts instead.
 var choiceSeparators = []string{choiceSeparator, " – ", " - "}
 
-// source is a file of rows: a workbook's data sheet or a CSV file.
-type source interface {
-	// next returns the next row, numbered as in the sheet (1-based).
-	next() (row int, cells []string, ok bool)
-	err() error
-	// meta returns the questionnaire and version a template names, or "" and 0.
-	meta() (questionnaire string, version int)
-	// month converts a cell of a month item the spreadsheet stored as a date.
-	month(cell string) (string, bool)
-	sheet() string
-	Close() error
-}
-
-// workbook reads the data sheet of a workbook as a stream of rows.
-type workbook struct {
-	f        *excelize.File
-	name     string
-	rows     *excelize.Rows
-	n        int
-	e        error
-	date1904 bool
-}
-
-func openWorkbook(r io.Reader) (*workbook, error) {
-	f, err := excelize.OpenReader(r)
-	if err != nil {
-		return nil, fmt.Errorf("paper: not a readable xlsx workbook: %w", err)
-	}
-	w := &workbook{f: f, name: dataSheet(f)}
-	if props, err := f.GetWorkbookProps(); err == nil && props.Date1904 != nil {
-		w.date1904 = *props.Date1904
-	}
-	if w.rows, err = f.Rows(w.name); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("paper: read sheet %s: %w", w.name, err)
-	}
-	return w, nil
-}
-
-// dataSheet returns the template's data sheet, in whichever language, or else the first.
-func dataSheet(f *excelize.File) string {
-	sheets := f.GetSheetList()
-	for _, s := range sheets {
-		if s == DataSheetNames.FR || s == DataSheetNames.NL || s == DataSheetNames.EN {
-			return s
-		}
-	}
-	return sheets[0]
-}
-
-func (w *workbook) next() (int, []string, bool) {
-	if w.e != nil || !w.rows.Next() {
-		return 0, nil, false
-	}
-	w.n++
-	// Raw values: a number as stored, not as displayed (a date shows as "mars-25").
-	cells, err := w.rows.Columns(excelize.Options{RawCellValue: true})
-	if err != nil {
-		w.e = fmt.Errorf("paper: sheet %s row %d: %w", w.name, w.n, err)
-		return 0, nil, false
-	}
-	return w.n, cells, true
-}
-
-func (w *workbook) err() error {
-	if w.e != nil {
-		return w.e
-	}
-	if err := w.rows.Error(); err != nil {
-		return fmt.Errorf("paper: sheet %s: %w", w.name, err)
-	}
-	return nil
-}
-
-func (w *workbook) meta() (string, int) {
-	if idx, err := w.f.GetSheetIndex(metaSheet); err != nil || idx < 0 {
-		return "", 0
-	}
-	id, _ := w.f.GetCellValue(metaSheet, "B1")
-	v, _ := w.f.GetCellValue(metaSheet, "B2")
-	version, _ := strconv.Atoi(v)
-	return strings.TrimSpace(id), version
-}
-
-// Serial numbers of 1 January 1990 and 31 December 2100: a number in a month column in
-// that range is a date the spreadsheet made of what was typed ("2025-03" becomes 1 March
-// 2025 in a cell not formatted as text).
-const minSerial, maxSerial = 32874, 73415
-
-func (w *workbook) month(cell string) (string, bool) {
-	if len(cell) >= 10 && cell[4] == '-' && cell[7] == '-' && strings.Contains(cell, "T") {
-		return cell[:7], true // a date cell stored as an ISO 8601 date-time
-	}
-	v, err := strconv.ParseFloat(cell, 64)
-	if err != nil || !numberPattern.MatchString(cell) || v < minSerial || v > maxSerial {
-		return "", false
-	}
-	t, err := excelize.ExcelDateToTime(v, w.date1904)
-	if err != nil {
-		return "", false
-	}
-	return t.Format("2006-01"), true
-}
-
-func (w *workbook) sheet() string { return w.name }
-
-func (w *workbook) Close() error {
-	w.rows.Close()
-	return w.f.Close()
-}
-
-// csvFile reads a CSV file with the template's headers. The separator is the one of the
-// header line: a comma, or the semicolon or tab spreadsheets write in French and Dutch
-// locales.
-type csvFile struct {
-	r *csv.Reader
-	n int
-	e error
-}
-
-func openCSV(br *bufio.Reader) (*csvFile, error) {
-	head, err := br.Peek(br.Size())
-	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
-		return nil, fmt.Errorf("paper: read CSV: %w", err)
-	}
-	var in io.Reader = br
-	if !validUTF8Prefix(head) {
-		// "CSV" from Excel and LibreOffice in a French or Dutch locale is Windows-1252,
-		// only "CSV UTF-8" is not.
-		in = transform.NewReader(br, charmap.Windows1252.NewDecoder())
-	}
-	first := head
-	if i := bytes.IndexByte(first, '\n'); i >= 0 {
-		first = first[:i]
-	}
-	r := csv.NewReader(in)
-	r.FieldsPerRecord = -1
-	r.ReuseRecord = true
-	switch counts := []int{bytes.Count(first, []byte(",")), bytes.Count(first, []byte(";")), bytes.Count(first, []byte("\t"))}; {
-	case counts[1] > counts[0] && counts[1] >= counts[2]:
-		r.Comma = ';'
-	case counts[2] > counts[0]:
-		r.Comma = '\t'
-	}
-	return &csvFile{r: r}, nil
-}
-
-// validUTF8Prefix reports whether b, the start of a file, is UTF-8: a character cut at
-// its end does not count against it.
-func validUTF8Prefix(b []byte) bool {
-	for cut := 0; cut < utf8.UTFMax && cut <= len(b); cut++ {
-		if utf8.Valid(b[:len(b)-cut]) {
-			return true
-		}
-	}
-	return false
-}
-
-func (c *csvFile) next() (int, []string, bool) {
-	if c.e != nil {
-		return 0, nil, false
-	}
-	rec, err := c.r.Read()
-	if err == io.EOF {
-		return 0, nil, false
-	}
-	if err != nil {
-		c.e = fmt.Errorf("paper: CSV: %w", err)
-		return 0, nil, false
-	}
-	c.n++
-	return c.n, rec, true
-}
-
-func (c *csvFile) err() error                  { return c.e }
-func (c *csvFile) meta() (string, int)         { return "", 0 }
-func (c *csvFile) month(string) (string, bool) { return "", false }
-func (c *csvFile) sheet() string               { return "" }
-func (c *csvFile) Close() error                { return nil }
-
 // Reports mark faulty cells with this fill and comments by this author.
 const (
 	highlightColor = "FFC7CE"
 	reportAuthor   = "tamtam"
 )
 
+// The largest files WriteReport annotates: it parses the data sheet whole, some 25 times
+// its size in memory (a template of 10,000 rows, 16.6 MB unzipped, with a problem on each
+// row took 400 MB), and a CSV file becomes such a sheet.
+const (
+	maxReportUnzipped = 16 << 20
+	maxReportRows     = 10_000
+)
+
 // WriteReport writes the file b was read from (src) back as a workbook with every faulty
-// cell filled light red and commented with its problems; a problem of a whole row is
-// marked on its first cell. A CSV file becomes a workbook of text cells. The marks of an
-// earlier report are removed first (a comment on a faulty cell is replaced), so that a
-// corrected report can be checked again and imported.
+// cell filled light red and commented with its problems (those kept in b: see
+// Options.MaxProblems); a problem of a whole row is marked on its first cell. A CSV file
+// becomes a workbook of text cells. The marks of an earlier report are removed first (a
+// comment on a faulty cell is replaced), so that a corrected report can be checked again
+// and imported. A file larger than a template of about 10,000 rows is not annotated: the
+// error then has [collector.CodeTooLarge].
 func WriteReport(w io.Writer, src io.Reader, b *Batch) error {
 	var (
 		f     *excelize.File
@@ -1281,13 +1163,28 @@ func WriteReport(w io.Writer, src io.Reader, b *Batch) error {
 	)
 	switch b.Format {
 	case "xlsx":
-		if f, err = excelize.OpenReader(src); err != nil {
-			return fmt.Errorf("paper: report: %w", err)
+		var (
+			data []byte
+			size uint64
+		)
+		if data, size, err = readWorkbook(src); err != nil {
+			return err
+		}
+		if size > maxReportUnzipped {
+			return tooLarge(fmt.Sprintf("the workbook unzips to %s, and tamtam annotates workbooks of at most %s "+
+				"(about %d rows): correct the rows listed, or split the file", megabytes(size), megabytes(maxReportUnzipped), maxReportRows))
+		}
+		if f, err = openBytes(data); err != nil {
+			return err
 		}
 		sheet = b.Sheet
 	case "csv":
+		if b.records > maxReportRows {
+			return tooLarge(fmt.Sprintf("the file has %d rows, and tamtam annotates files of at most %d: correct the rows listed, or split the file",
+				b.records, maxReportRows))
+		}
 		sheet = DataSheetNames.EN
-		if f, err = csvWorkbook(src, sheet); err != nil {
+		if f, err = csvWorkbook(src, sheet, b.columns); err != nil {
 			return err
 		}
 	default:
@@ -1307,8 +1204,9 @@ func WriteReport(w io.Writer, src io.Reader, b *Batch) error {
 	return nil
 }
 
-// csvWorkbook copies a CSV file into a new workbook, every cell as text.
-func csvWorkbook(src io.Reader, sheet string) (*excelize.File, error) {
+// csvWorkbook copies a CSV file into a new workbook, every cell as text, and at most
+// columns+1 cells a row when columns > 0 (a row too wide is marked on the one after).
+func csvWorkbook(src io.Reader, sheet string, columns int) (*excelize.File, error) {
 	c, err := openCSV(bufio.NewReaderSize(src, 64<<10))
 	if err != nil {
 		return nil, err
@@ -1329,8 +1227,18 @@ func csvWorkbook(src io.Reader, sheet string) (*excelize.File, error) {
 		if !ok {
 			break
 		}
+		if n > maxReportRows {
+			f.Close()
+			return nil, tooLarge(fmt.Sprintf("the file has more than %d rows, and tamtam annotates files of at most %d", maxReportRows, maxReportRows))
+		}
+		if cells = trimRow(cells); columns > 0 {
+			cells = cells[:min(len(cells), columns+1)]
+		}
 		row := make([]any, len(cells))
 		for i, v := range cells {
+			if tooLongCell(v) { // marked as too long; a spreadsheet cell cannot hold it
+				v = string([]rune(v)[:maxCell])
+			}
 			row[i] = v
 		}
 		width = max(width, len(cells))

@@ -7,6 +7,8 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -17,6 +19,14 @@ import (
 // maxUpload is the largest file the import page takes: some 100,000 rows of the
 // template. A bigger file goes through tamtam import.
 const maxUpload = 32 << 20
+
+// A check keeps the first maxKeptProblems problems of a file, for the annotated workbook,
+// and the page lists the first maxListedProblems: a file with a problem in every cell
+// must not make a page of megabytes (each problem beyond is only counted).
+const (
+	maxKeptProblems   = 10_000
+	maxListedProblems = 200
+)
 
 // importMain is the import page: the upload form, and the outcome of the last upload.
 type importMain struct {
@@ -31,7 +41,9 @@ type importResult struct {
 	DryRun       bool
 	FileName     string
 	Rows         int
-	Problems     []importProblem
+	Problems     []importProblem // the first maxListedProblems
+	ProblemCount int
+	MoreProblems string // "… and 12,345 more problems", when some are not listed
 	RowsProblems int
 	Duplicates   []paper.Duplicate
 	WouldStore   int
@@ -43,6 +55,8 @@ type importResult struct {
 	// Annotated is the address of the file written back with the faulty cells
 	// highlighted and commented, kept in memory for its uploader (see Server.annotated).
 	Annotated string
+	// AnnotatedNote says why there is none: the file is too large to annotate.
+	AnnotatedNote string
 }
 
 type importProblem struct {
@@ -108,7 +122,8 @@ func (s *Server) postImport(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	b, err := s.Importer.Check(ctx, bytes.NewReader(data), paper.Options{Site: site, Questionnaire: questionnaire, CountExisting: dryRun, DryRun: dryRun})
+	b, err := s.Importer.Check(ctx, bytes.NewReader(data), paper.Options{Site: site, Questionnaire: questionnaire,
+		CountExisting: dryRun, DryRun: dryRun, MaxProblems: maxKeptProblems})
 	if err != nil && (errors.Is(err, paper.ErrStore) || ctx.Err() != nil) {
 		// Not the file's fault: the store cannot be asked now.
 		event.Detail = "store unavailable"
@@ -121,20 +136,32 @@ func (s *Server) postImport(c *gin.Context) {
 	}
 	if err != nil {
 		event.Detail = "unreadable file"
+		status, msg := http.StatusBadRequest, err.Error()
+		var ce *collector.Error
+		if errors.As(err, &ce) && ce.Code == collector.CodeTooLarge {
+			// A file over the importer's limits (a zip bomb, thousands of columns): its
+			// message names each part over its limit.
+			event.Detail = "file over the limits"
+			status, msg = ce.Code.Status(), ce.Message
+		}
 		s.audit(event)
 		// The importer's messages say what is wrong with the file as a whole (not a
 		// workbook, no header row, another questionnaire's template), never a cell.
-		m.Error = pg.T("import_unreadable") + " : " + err.Error()
+		m.Error = pg.T("import_unreadable") + " : " + msg
 		if pg.Lang != "fr" {
-			m.Error = pg.T("import_unreadable") + ": " + err.Error()
+			m.Error = pg.T("import_unreadable") + ": " + msg
 		}
-		render(http.StatusBadRequest)
+		render(status)
 		return
 	}
 	d, _ := s.API.Catalog.Get(b.Questionnaire, b.Version)
+	problems := len(b.Problems) + b.MoreProblems
 	res := &importResult{DryRun: dryRun, FileName: fh.Filename, Rows: b.Rows, RowsProblems: b.RowsWithProblems(),
-		Duplicates: b.Duplicates, WouldStore: b.Valid() - b.Existing, Existing: b.Existing}
-	for _, pr := range b.Problems {
+		ProblemCount: problems, Duplicates: b.Duplicates, WouldStore: b.Valid() - b.Existing, Existing: b.Existing}
+	if problems > maxListedProblems {
+		res.MoreProblems = fmt.Sprintf(pg.T("more_problems"), groupDigits(problems-maxListedProblems, pg.Lang))
+	}
+	for _, pr := range b.Problems[:min(len(b.Problems), maxListedProblems)] {
 		ip := importProblem{Row: pr.Row, Item: pr.Item, Message: pr.Code + ": " + pr.Message}
 		if it := d.Item(pr.Item); it != nil {
 			ip.Label = it.Label.In(pg.Lang)
@@ -145,14 +172,17 @@ func (s *Server) postImport(c *gin.Context) {
 		res.Problems = append(res.Problems, ip)
 	}
 	m.Result = res
-	event.Detail = fmt.Sprintf("%s v%d: %d rows, %d problems", b.Questionnaire, b.Version, b.Rows, len(b.Problems))
+	event.Detail = fmt.Sprintf("%s v%d: %d rows, %d problems", b.Questionnaire, b.Version, b.Rows, problems)
 	if len(b.Problems) > 0 {
 		var out bytes.Buffer
-		if err := paper.WriteReport(&out, bytes.NewReader(data), b); err == nil {
+		switch err := paper.WriteReport(&out, bytes.NewReader(data), b); {
+		case err == nil:
 			if id := s.annotated.Put(p.TokenID, "annotated-"+baseName(fh.Filename)+".xlsx", out.Bytes()); id != "" {
 				res.Annotated = "/import/annotated/" + id
 			}
-		} else {
+		case collector.ErrorCode(err) == collector.CodeTooLarge:
+			res.AnnotatedNote = pg.T("annotate_too_big")
+		default:
 			s.Logger.Error("import report failed", "err", err)
 		}
 	}
@@ -227,6 +257,24 @@ func readUpload(fh *multipart.FileHeader) ([]byte, error) {
 		return nil, errors.New("web: empty or oversized upload")
 	}
 	return data, nil
+}
+
+// groupDigits writes a count (n >= 0) with the thousands separator of lang ("12 345",
+// "12.345", "12,345").
+func groupDigits(n int, lang string) string {
+	sep := map[string]string{"fr": "\u00a0", "nl": "."}[lang]
+	if sep == "" {
+		sep = ","
+	}
+	s := strconv.Itoa(n)
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteString(sep)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // baseName keeps the name of an uploaded file without its extension and without any

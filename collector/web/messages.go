@@ -83,6 +83,8 @@ var messages = map[string]collector.Text{
 	"problem":            {FR: "Problème", NL: "Probleem", EN: "Problem"},
 	"annotated":          {FR: "Télécharger le fichier annoté (cellules en faute surlignées et commentées)", NL: "Geannoteerd bestand downloaden (foute cellen gemarkeerd en met opmerking)", EN: "Download the annotated file (faulty cells highlighted and commented)"},
 	"same_as_row":        {FR: "mêmes réponses que la ligne", NL: "zelfde antwoorden als rij", EN: "same answers as row"},
+	"more_problems":      {FR: "… et %s autres problèmes, non listés ici : corrigez d'abord ceux-ci, puis vérifiez à nouveau.", NL: "… en nog %s problemen, hier niet opgesomd: verbeter eerst deze en controleer opnieuw.", EN: "… and %s more problems, not listed here: correct these first, then check again."},
+	"annotate_too_big":   {FR: "Le fichier est trop grand pour être annoté (plus de 10 000 lignes environ) : corrigez les lignes listées, ou coupez-le en plusieurs fichiers.", NL: "Het bestand is te groot om te annoteren (meer dan ongeveer 10.000 rijen): verbeter de opgesomde rijen, of splits het in meerdere bestanden.", EN: "The file is too large to annotate (more than about 10,000 rows): correct the rows listed, or split it into several files."},
 
 	"audit_title":  {FR: "Journal d'audit", NL: "Auditlogboek", EN: "Audit log"},
 	"audit_intro":  {FR: "Qui a fait quoi et quand : connexions, jetons, rapports, exports et imports. Jamais de réponses ni de jetons.", NL: "Wie wat wanneer deed: aanmeldingen, tokens, rapporten, exports en imports. Nooit antwoorden of tokens.", EN: "Who did what and when: sign-ins, tokens, reports, exports and imports. Never answers or tokens."},
