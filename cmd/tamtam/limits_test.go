@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"mime/multipart"
 	"net/http"
 	"strconv"
 	"strings"
@@ -99,5 +101,58 @@ func TestWebFormsRateLimited(t *testing.T) {
 	}
 	if n := e.sql("SELECT count() FROM submissions"); n != strconv.Itoa(accepted) {
 		t.Errorf("%s rows stored, want the %d accepted forms", n, accepted)
+	}
+}
+
+// TestUploadSlotsPerToken: an intake worker whose upload is still being read cannot
+// start another (429), and does not take a second slot from the others: another
+// worker's upload goes through meanwhile.
+func TestUploadSlotsPerToken(t *testing.T) {
+	e := newTestEnv(t)
+	slow, other := newWebClient(t, e), newWebClient(t, e)
+	slow.signIn(e.token("intake", "haren"))
+	other.signIn(e.token("intake", "haren"))
+	slow.get("/import")
+	slowCSRF := slow.csrf()
+	other.get("/import")
+	otherCSRF := other.csrf()
+
+	// The slow upload: its headers and the start of its body, then nothing until the
+	// test ends.
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, slow.base+"/import", pr)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	done := make(chan int, 1)
+	go func() {
+		resp, err := slow.c.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	mw.WriteField("csrf", slowCSRF)
+	t.Cleanup(func() { pw.CloseWithError(io.ErrUnexpectedEOF); <-done })
+
+	// Until the server has taken the slow request in, a second upload goes through;
+	// from then on it is refused.
+	csv := []byte("not,a,template\n")
+	var p webPage
+	for range 50 {
+		p = slow.upload("/import", map[string]string{"csrf": slowCSRF, "site": "haren", "action": "check"}, "x.csv", csv)
+		if p.status == http.StatusTooManyRequests {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") == "" {
+		t.Errorf("a second upload of the same token = %d (Retry-After %q), want 429 with Retry-After", p.status, p.header.Get("Retry-After"))
+	}
+	for range 2 { // one after the other: each gets the free slot
+		if p := other.upload("/import", map[string]string{"csrf": otherCSRF, "site": "haren", "action": "check"}, "x.csv", csv); p.status == http.StatusServiceUnavailable || p.status == http.StatusTooManyRequests {
+			t.Errorf("another worker's upload while the slow one is read = %d, want it checked", p.status)
+		}
 	}
 }

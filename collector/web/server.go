@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -42,6 +43,9 @@ type Server struct {
 
 	logins  *collector.RateLimiter // sign-in attempts, by client address
 	uploads chan struct{}          // a slot per upload being read
+	// uploading holds the tokens with an upload being read: one at a time each.
+	uploadMu  sync.Mutex
+	uploading map[string]bool
 	// annotated keeps the annotated workbook of each check with problems for its
 	// uploader to download (it holds answers: in memory, briefly, for them only).
 	annotated *Cache
@@ -70,7 +74,7 @@ func (s *Server) Mount(r gin.IRouter) {
 	pages.POST("/forms/:questionnaire", s.Sessions.Require(s.Pages, collector.RoleIntake), s.limit, s.spendRecord, s.postForm)
 	// An upload is read whole into memory, only for a signed-in intake worker, and only
 	// a few at a time.
-	s.uploads = make(chan struct{}, maxConcurrentUploads)
+	s.uploads, s.uploading = make(chan struct{}, maxConcurrentUploads), map[string]bool{}
 	pages.POST("/import", s.Sessions.Authenticate(s.Pages, collector.RoleIntake), s.limit, s.uploadSlot,
 		s.Sessions.Form(s.Pages, maxUpload+1<<20), s.postImport)
 
@@ -159,9 +163,26 @@ func bodyError(c *gin.Context, p *Pages, status int) {
 // 32 MiB, and several times that while it is checked.
 const maxConcurrentUploads = 2
 
-// uploadSlot lets an upload through when fewer than maxConcurrentUploads are being
-// read, and answers 503 with Retry-After otherwise.
+// uploadSlot lets an upload through when its token has no other upload being read and
+// fewer than maxConcurrentUploads are being read in all. A second upload of the same
+// token gets 429 (it waits for its own), so that one uploader cannot hold every slot and
+// turn the others away; a full server gets 503. Both say Retry-After.
 func (s *Server) uploadSlot(c *gin.Context) {
+	p, _ := collector.PrincipalOf(c)
+	s.uploadMu.Lock()
+	if s.uploading[p.TokenID] {
+		s.uploadMu.Unlock()
+		c.Header("Retry-After", "10")
+		s.Pages.Error(c, http.StatusTooManyRequests, "upload_in_progress")
+		return
+	}
+	s.uploading[p.TokenID] = true
+	s.uploadMu.Unlock()
+	defer func() {
+		s.uploadMu.Lock()
+		delete(s.uploading, p.TokenID)
+		s.uploadMu.Unlock()
+	}()
 	select {
 	case s.uploads <- struct{}{}:
 		defer func() { <-s.uploads }()
