@@ -118,35 +118,48 @@ func TestUploadSlotsPerToken(t *testing.T) {
 	otherCSRF := other.csrf()
 
 	// The slow upload: its headers and the start of its body, then nothing until the
-	// test ends.
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, slow.base+"/import", pr)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	done := make(chan int, 1)
-	go func() {
-		resp, err := slow.c.Do(req)
-		if err != nil {
-			done <- 0
-			return
-		}
-		resp.Body.Close()
-		done <- resp.StatusCode
-	}()
-	mw.WriteField("csrf", slowCSRF)
-	t.Cleanup(func() { pw.CloseWithError(io.ErrUnexpectedEOF); <-done })
+	// test ends. It goes on a connection of its own: a body that cannot be sent again
+	// must not go on an idle connection the server may be closing.
+	fresh := &http.Client{Jar: slow.c.Jar, Transport: &http.Transport{DisableKeepAlives: true}}
+	startSlow := func() (*io.PipeWriter, chan int) {
+		pr, pw := io.Pipe()
+		mw := multipart.NewWriter(pw)
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, slow.base+"/import", pr)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		done := make(chan int, 1)
+		go func() {
+			resp, err := fresh.Do(req)
+			if err != nil {
+				done <- -1 // cut off at the end of the test
+				return
+			}
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+		go mw.WriteField("csrf", slowCSRF)
+		return pw, done
+	}
 
-	// Until the server has taken the slow request in, a second upload goes through;
-	// from then on it is refused.
+	// Until the server has taken the slow request in, a second upload goes through (and
+	// if the slow one comes in while that one is read, it is the slow one that is
+	// refused: it is sent again); from then on the second is refused.
 	csv := []byte("not,a,template\n")
 	var p webPage
+	pw, done := startSlow()
 	for range 50 {
+		time.Sleep(100 * time.Millisecond)
 		p = slow.upload("/import", map[string]string{"csrf": slowCSRF, "site": "haren", "action": "check"}, "x.csv", csv)
 		if p.status == http.StatusTooManyRequests {
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-done:
+			pw.CloseWithError(io.ErrUnexpectedEOF)
+			pw, done = startSlow()
+		default:
+		}
 	}
+	t.Cleanup(func() { pw.CloseWithError(io.ErrUnexpectedEOF); <-done })
 	if p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") == "" {
 		t.Errorf("a second upload of the same token = %d (Retry-After %q), want 429 with Retry-After", p.status, p.header.Get("Retry-After"))
 	}
