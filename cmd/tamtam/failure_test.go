@@ -65,7 +65,7 @@ func freeAddr(t *testing.T) string {
 // startServer starts tamtam serve with args and waits until /readyz answers 200.
 func startServer(t *testing.T, addr string, args ...string) *serverProc {
 	t.Helper()
-	args = append([]string{"serve", "--addr", addr, "--rate-limit", "0"}, args...)
+	args = append([]string{"serve", "--addr", addr, "--rate-limit", "0", "--record-budget", "0"}, args...)
 	encoded, _ := json.Marshal(args)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), serveArgsEnv+"="+string(encoded))
