@@ -450,7 +450,7 @@ func TestPaperImportExplicitIDs(t *testing.T) {
 	}
 	// id2 again with other answers, and a new form: refused as a whole.
 	second := filepath.Join(dir, "second.csv")
-	paperCSV(t, tmpl, second, []map[string]any{paperWith(paperValidRow(), "submission_id", id3), paperWith(paperValidRow(), "submission_id", id2, "demo.age", 41)})
+	paperCSV(t, tmpl, second, []map[string]any{paperWith(paperValidRow(), "submission_id", id3), paperWith(paperValidRow(), "submission_id", id2, "demo.age", 50)})
 	code, out, errOut := e.cli("import", second, "--site", "haren")
 	want := "row 4, submission_id: conflict: a submission with this submission_id is already stored with other answers\n"
 	if code != 1 || !strings.HasPrefix(out, want) || errOut != "tamtam: import: nothing stored: 1 problems in 1 rows\n" {

@@ -45,14 +45,18 @@
 // # Submission ids, and importing twice
 //
 // The submission_id column is normally left empty. A row without one gets
-// [DerivedID] of its record's fingerprint: a keyed hash of the questionnaire, version,
-// site and normalised answers. Re-importing the same rows, in any order, gives the same
-// ids, and the ingester stores nothing twice. Two consequences are deliberate: two
-// identical paper forms in one file are one submission (the importer reports the
-// repeated row), and a row corrected after it was imported is a new submission beside
-// the old one. A team that needs corrections to replace, rather than add, fills the
+// [DerivedID] of its record's fingerprint: the hash of what the record stores (the
+// questionnaire, version, site, month and coarsened answers; no key). Re-importing the
+// same file gives the same ids, also after a rotation of the linkage key, and the
+// ingester stores nothing twice. Identical rows of one file without a linkage
+// identifier are different forms (two refusals of the same month are two people): the
+// n-th copy gets an id of its own, derived from the fingerprint and n, the same on every
+// import of the file; with the same identifier, they are one person's form typed twice,
+// counted once (the importer reports the repeated row). Two
+// consequences are deliberate: the same form imported again in another file, beside
+// fewer copies of itself, is recognised as its first copies only; and a row corrected
+// after it was imported is a new submission beside the old one. A team that needs
+// corrections to replace, rather than add, or that splits forms across files, fills the
 // submission_id column with its own UUIDs; a changed row under a stored id is then
-// refused as a conflict. After a rotation of the linkage key the fingerprints, and so
-// the derived ids, change: a file imported before the rotation must not be imported
-// again after it.
+// refused as a conflict.
 package paper

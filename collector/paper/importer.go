@@ -139,6 +139,7 @@ type Batch struct {
 	dryRun      bool
 	idCol       int                  // 1-based column of submission_id, 0 if none
 	seen        map[uuid.UUID]seenID // the submissions of the file, by id
+	copies      map[uint64]int       // rows without an id, by hash of their fingerprint
 	seed        maphash.Seed         // of the fingerprint hashes in seen
 	recs        []collector.Record   // without a Stager: the records to submit
 	recRows     []int                // the row of each of recs
@@ -220,10 +221,12 @@ var idNamespace = uuid.MustParse("6f1d8a52-3f0b-4c5e-9a77-2d4b8e0c1a93")
 const placeholderID = "00000000-0000-0000-0000-000000000000"
 
 // DerivedID returns the submission id of a row left without one: a name-based UUID of
-// the record's fingerprint, which is a keyed hash of the questionnaire, version, site and
-// normalised answers. The same answers give the same id whatever the row, the cell
-// formatting or the order of multi codes, so a re-import stores nothing twice; and, being
-// keyed, the id cannot be brute-forced back to an exact age or country.
+// the record's fingerprint, the hash of what the record stores (questionnaire, version,
+// site, month, coarsened answers; no key, so it is the same after a key rotation). The
+// same answers give the same id whatever the row, the cell formatting or the order of
+// multi codes, so a re-import stores nothing twice; it holds nothing the stored row does
+// not. The n-th identical row of a file (n > 1) without a linkage identifier gets the
+// id of the fingerprint followed by "#n".
 func DerivedID(fingerprint string) string {
 	return derivedID(fingerprint).String()
 }
@@ -270,7 +273,7 @@ func (im *Importer) Check(ctx context.Context, r io.Reader, opts Options) (*Batc
 		return nil, err
 	}
 	b := &Batch{Questionnaire: d.ID, Version: d.Version, Format: format, Sheet: src.sheet(),
-		dryRun: opts.DryRun, seen: map[uuid.UUID]seenID{}, seed: maphash.MakeSeed(),
+		dryRun: opts.DryRun, seen: map[uuid.UUID]seenID{}, copies: map[uint64]int{}, seed: maphash.MakeSeed(),
 		maxProblems: max(opts.MaxProblems, 0), columns: columnMargin * (1 + len(d.Items))}
 	rd := &rowReader{im: im, d: d, b: b, p: principal(opts.Site), site: opts.Site, src: src, opts: opts}
 	if err := rd.read(ctx); err != nil {
@@ -838,6 +841,18 @@ func (rd *rowReader) collect(ctx context.Context, c *chunk) error {
 		}
 		if !res.ok {
 			continue
+		}
+		if !res.explicit && res.rec.LinkID == "" {
+			// Identical rows without a linkage identifier are the forms of different
+			// people (two refusals of the same month are two refusals): the n-th copy
+			// in the file order gets an id of its own, the same on every import of the
+			// file. With an identifier, an identical row is the same person's form typed
+			// twice: one submission.
+			b.copies[res.fp]++
+			if n := b.copies[res.fp]; n > 1 {
+				res.id = derivedID(res.rec.Fingerprint + "#" + strconv.Itoa(n))
+				res.rec.SubmissionID = res.id.String()
+			}
 		}
 		if prev, ok := b.seen[res.id]; ok {
 			if prev.fp == res.fp {

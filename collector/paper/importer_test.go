@@ -244,8 +244,9 @@ func TestImportWorkbook(t *testing.T) {
 		if got := problemStrings(b); !slices.Equal(got, wantProblems) {
 			t.Errorf("%s: problems =\n%s\nwant\n%s", lang, strings.Join(got, "\n"), strings.Join(wantProblems, "\n"))
 		}
-		if b.Rows != 9 || b.Valid() != 3 || b.RowsWithProblems() != 5 || !slices.Equal(b.Duplicates, []Duplicate{{Row: 10, SameAs: 3}}) {
-			t.Errorf("%s: rows %d, valid %d, with problems %d, duplicates %v; want 9, 3, 5, [{10 3}]",
+		// Row 10 repeats row 3: another person's identical form, counted (issue #11).
+		if b.Rows != 9 || b.Valid() != 4 || b.RowsWithProblems() != 5 || len(b.Duplicates) != 0 {
+			t.Errorf("%s: rows %d, valid %d, with problems %d, duplicates %v; want 9, 4, 5, none",
 				lang, b.Rows, b.Valid(), b.RowsWithProblems(), b.Duplicates)
 		}
 		if b.Questionnaire != "entry" || b.Version != 1 || b.Format != "xlsx" || b.Sheet != DataSheetNames.In(lang) {
@@ -260,8 +261,8 @@ func TestImportWorkbook(t *testing.T) {
 	tmpl := templateBytes(t, d, "fr")
 	fixed := fillTemplate(t, tmpl, fixRows(testRows()))
 	b := check(t, im, fixed, Options{})
-	if len(b.Problems) != 0 || b.Valid() != 8 {
-		t.Fatalf("fixed file: problems %q, %d valid; want none and 8", problemStrings(b), b.Valid())
+	if len(b.Problems) != 0 || b.Valid() != 9 {
+		t.Fatalf("fixed file: problems %q, %d valid; want none and 9", problemStrings(b), b.Valid())
 	}
 	for _, rec := range b.recs {
 		if rec.Site != "haren" || rec.Questionnaire != "entry" || rec.Version != 1 {
@@ -274,8 +275,8 @@ func TestImportWorkbook(t *testing.T) {
 		}
 	}
 	res, err := im.Store(t.Context(), b)
-	if err != nil || res != (Result{Stored: 8}) || store.submits != 1 {
-		t.Fatalf("Store(fixed) = %+v, %v after %d submits; want 8 stored in one submit", res, err, store.submits)
+	if err != nil || res != (Result{Stored: 9}) || store.submits != 1 {
+		t.Fatalf("Store(fixed) = %+v, %v after %d submits; want 9 stored in one submit", res, err, store.submits)
 	}
 	// The row with a typed date and a lower-case code came in as the API would take it.
 	if got := b.recs[7].Month; got != "2025-03" {
@@ -285,15 +286,15 @@ func TestImportWorkbook(t *testing.T) {
 	rows := fixRows(testRows())
 	slices.Reverse(rows)
 	again := check(t, im, fillTemplate(t, tmpl, rows), Options{CountExisting: true})
-	if again.Existing != 8 {
-		t.Errorf("re-import: %d rows found already stored, want 8", again.Existing)
+	if again.Existing != 9 {
+		t.Errorf("re-import: %d rows found already stored, want 9", again.Existing)
 	}
 	res, err = im.Store(t.Context(), again)
-	if err != nil || res != (Result{Replayed: 8}) {
-		t.Errorf("Store(re-import) = %+v, %v; want 8 already there", res, err)
+	if err != nil || res != (Result{Replayed: 9}) {
+		t.Errorf("Store(re-import) = %+v, %v; want 9 already there", res, err)
 	}
-	if len(store.fps) != 8 {
-		t.Errorf("store holds %d submissions, want 8", len(store.fps))
+	if len(store.fps) != 9 {
+		t.Errorf("store holds %d submissions, want 9", len(store.fps))
 	}
 	// The same forms through the Dutch template and through CSV are the same submissions.
 	for name, data := range map[string][]byte{
@@ -302,8 +303,8 @@ func TestImportWorkbook(t *testing.T) {
 		"csv with commas, no labels": csvFileOf(t, d, ',', false, fixRows(testRows())),
 	} {
 		b := check(t, im, data, Options{CountExisting: true})
-		if len(b.Problems) != 0 || b.Existing != 8 || b.Valid() != 8 {
-			t.Errorf("%s: problems %q, %d of %d already stored; want none, 8 of 8", name, problemStrings(b), b.Existing, b.Valid())
+		if len(b.Problems) != 0 || b.Existing != 9 || b.Valid() != 9 {
+			t.Errorf("%s: problems %q, %d of %d already stored; want none, 9 of 9", name, problemStrings(b), b.Existing, b.Valid())
 		}
 	}
 }
@@ -613,8 +614,8 @@ func TestImportStaged(t *testing.T) {
 	if got := problemStrings(b); !slices.Equal(got, wantProblems) {
 		t.Errorf("problems =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantProblems, "\n"))
 	}
-	if !st.discarded || len(st.staged) != 3 {
-		t.Errorf("file with problems: discarded %v, %d staged; want discarded, the 3 valid rows staged", st.discarded, len(st.staged))
+	if !st.discarded || len(st.staged) != 4 {
+		t.Errorf("file with problems: discarded %v, %d staged; want discarded, the 4 valid rows staged", st.discarded, len(st.staged))
 	}
 	if _, err := im.Store(t.Context(), b); !errors.Is(err, ErrProblems) || st.committed {
 		t.Errorf("Store(problems) = %v, committed %v; want ErrProblems, nothing committed", err, st.committed)
@@ -648,5 +649,50 @@ func TestImportStaged(t *testing.T) {
 	b = check(t, im, csvFileOf(t, d, ',', false, rows), Options{})
 	if got := problemStrings(b); !slices.Equal(got, []string{"row 2, submission_id: conflict: a submission with this submission_id is already stored with other answers"}) || !st.discarded {
 		t.Errorf("conflict: problems %q, discarded %v", got, st.discarded)
+	}
+}
+
+// TestIdenticalFormsCount: identical rows are the forms of different people (two
+// refusals of one month are two people), each stored; importing the file again stores
+// nothing, also after a rotation of the linkage key; one more copy in a later file is
+// one more form.
+func TestIdenticalFormsCount(t *testing.T) {
+	im, store := newImporter(t)
+	d := entryDefinition(t)
+	refusal := map[string]any{"meta.consent": "0 — Non", "meta.entry_month": "2025-04"}
+	rows := []map[string]any{refusal, validRow(), refusal, refusal}
+	file := csvFileOf(t, d, ';', true, rows)
+	b := check(t, im, file, Options{})
+	if len(b.Problems) != 0 || b.Valid() != 4 || len(b.Duplicates) != 0 {
+		t.Fatalf("three identical refusals and a form: problems %q, %d valid, duplicates %v; want 4 valid", problemStrings(b), b.Valid(), b.Duplicates)
+	}
+	if res, err := im.Store(t.Context(), b); err != nil || res.Stored != 4 {
+		t.Fatalf("Store = %+v, %v; want 4 stored", res, err)
+	}
+
+	// The linkage key is rotated: the ids do not depend on it.
+	key2, err := collector.NewKey(bytes.Repeat([]byte{9}, collector.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := im.Preparer.(*collector.API)
+	api.Anonymiser.Use(&collector.Keyring{Current: key2, Previous: []*collector.Key{api.Anonymiser.Keys.Current}})
+	again := check(t, im, file, Options{CountExisting: true})
+	if again.Existing != 4 {
+		t.Errorf("re-import after a key rotation: %d rows found already stored, want 4", again.Existing)
+	}
+	if res, err := im.Store(t.Context(), again); err != nil || res.Stored != 0 {
+		t.Errorf("Store(re-import) = %+v, %v; want nothing new", res, err)
+	}
+	// With the same follow-up code, an identical row is the same person's form typed
+	// twice: one submission, the repeat reported.
+	linked := with(validRow(), "link.identifier", "HAR-2025-017")
+	twice := check(t, im, csvFileOf(t, d, ';', true, []map[string]any{linked, linked}), Options{})
+	if twice.Valid() != 1 || len(twice.Duplicates) != 1 {
+		t.Errorf("two identical rows with one follow-up code: %d valid, duplicates %v; want 1 and the repeat", twice.Valid(), twice.Duplicates)
+	}
+	more := check(t, im, csvFileOf(t, d, ';', true, append(rows, refusal)), Options{CountExisting: true})
+	if res, err := im.Store(t.Context(), more); err != nil || res.Stored != 1 || len(store.fps) != 5 {
+		t.Errorf("a file with a fourth identical refusal: Store = %+v, %v, %d in the store; want 1 more, 5", res, err, len(store.fps))
 	}
 }
