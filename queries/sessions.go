@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/tamtam-ngo/tamtam/collector"
@@ -12,10 +13,19 @@ import (
 
 var _ collector.SessionStore = (*DB)(nil)
 
+// endedVersion is the version of an ended session's row: above any time, so that a merge
+// of the ReplacingMergeTree keeps it over every refresh written after the sign-out (by a
+// second server, or a request in flight), and the end stays final.
+const endedVersion = math.MaxUint64
+
 // SaveSession records the latest state of a web session (migration 0007).
 func (db *DB) SaveSession(ctx context.Context, s collector.Session) error {
+	version := uint64(time.Now().UnixNano())
+	if s.Ended {
+		version = endedVersion
+	}
 	err := db.insertRow(ctx, "INSERT INTO sessions (id_hash, token_hash, issued_at, seen_at, ended, version)",
-		s.IDHash, s.TokenHash, s.Issued.UTC(), s.Seen.UTC(), boolUInt8(s.Ended), uint64(time.Now().UnixNano()))
+		s.IDHash, s.TokenHash, s.Issued.UTC(), s.Seen.UTC(), boolUInt8(s.Ended), version)
 	if err != nil {
 		return fmt.Errorf("queries: save session: %w", err)
 	}

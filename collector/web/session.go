@@ -201,6 +201,9 @@ func (s *Sessions) remember(st collector.Session, now time.Time) {
 			clear(s.cache) // only live sessions: they are read again from the store
 		}
 	}
+	if old, ok := s.cache[st.IDHash]; ok && old.s.Ended && !st.Ended {
+		st = old.s // a refresh racing a sign-out does not revive the session here either
+	}
 	s.cache[st.IDHash] = cachedSession{s: st, until: now.Add(s.ttl)}
 }
 
