@@ -7,16 +7,16 @@ import (
 )
 
 // TestMigration0008ReceiptDays: rows stored with a receipt time to the second (before
-// migration 0008) are rewritten to the day, none is lost or doubled, a re-keyed row
-// still stands over the row it replaced, and running the migrations again (a crash
-// before their record) changes nothing.
+// migration 0008) are rewritten to the day with their keyed fingerprints blanked, none is
+// lost or doubled, a re-keyed row still stands over the row it replaced, and running the
+// migrations again (a crash before their record) changes nothing.
 func TestMigration0008ReceiptDays(t *testing.T) {
 	db := chtest.NewDB(t)
 	ctx := t.Context()
 	for _, q := range []string{
 		// Two rows, and the re-keyed copy of the second (same id and time, another link).
-		`INSERT INTO submissions (submission_id, questionnaire, year, site, link_id, key_id, received_at)
-		 SELECT 'a', 'entry', 2025, 'haren', 'link-a', 'k1', toDateTime('2025-03-04 10:31:07', 'UTC')`,
+		`INSERT INTO submissions (submission_id, questionnaire, year, site, link_id, key_id, fingerprint, received_at)
+		 SELECT 'a', 'entry', 2025, 'haren', 'link-a', 'k1', 'hmac-of-raw-answers', toDateTime('2025-03-04 10:31:07', 'UTC')`,
 		`INSERT INTO submissions (submission_id, questionnaire, year, site, link_id, key_id, received_at)
 		 SELECT 'b', 'entry', 2025, 'haren', 'old-link', 'k1', toDateTime('2025-03-04 16:02:59', 'UTC')`,
 		`INSERT INTO submissions (submission_id, questionnaire, year, site, link_id, key_id, received_at)
@@ -59,6 +59,9 @@ func TestMigration0008ReceiptDays(t *testing.T) {
 	}
 	if n := count("SELECT count() FROM link_rekeys WHERE toHour(noted_at, 'UTC') != 0 OR toMinute(noted_at, 'UTC') != 0 OR toSecond(noted_at, 'UTC') != 0"); n != 0 {
 		t.Errorf("%d re-key pairs keep a time finer than the day", n)
+	}
+	if n := count("SELECT count() FROM submissions WHERE fingerprint != ''"); n != 0 {
+		t.Errorf("%d rows keep the fingerprint stored before the migration (a keyed hash of raw answers)", n)
 	}
 	if n := count("SELECT count() FROM link_rekeys"); n != 1 {
 		t.Errorf("%d re-key pairs, want 1", n)

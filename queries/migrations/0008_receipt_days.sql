@@ -6,19 +6,21 @@
 -- (through FINAL, so that a re-keyed row, not the row it replaced, is what is copied),
 -- swapped by RENAME, and the rows a writer put in the old table meanwhile are copied
 -- after it. Every statement can run again after a crash at any point: the first three
--- finish an interrupted swap.
+-- finish an interrupted swap. The copies also blank the fingerprints stored before: they
+-- were keyed hashes of the raw submission, against which whoever holds the linkage key
+-- could test guesses of an exact age or country (a retry of such a row answers 409).
 CREATE TABLE IF NOT EXISTS submissions_seconds AS submissions;
 INSERT INTO submissions (submission_id, questionnaire, version, site, year, month, consent, gender, age_band, nationality_group, link_id, key_id, fingerprint, answer_item, answer_value, received_at)
-  SELECT submission_id, questionnaire, version, site, year, month, consent, gender, age_band, nationality_group, link_id, key_id, fingerprint, answer_item, answer_value, toStartOfDay(received_at, 'UTC') FROM submissions_seconds FINAL
+  SELECT submission_id, questionnaire, version, site, year, month, consent, gender, age_band, nationality_group, link_id, key_id, '', answer_item, answer_value, toStartOfDay(received_at, 'UTC') FROM submissions_seconds FINAL
   WHERE submission_id NOT IN (SELECT submission_id FROM submissions);
 DROP TABLE submissions_seconds;
 DROP TABLE IF EXISTS submissions_days;
 CREATE TABLE submissions_days AS submissions;
 INSERT INTO submissions_days (submission_id, questionnaire, version, site, year, month, consent, gender, age_band, nationality_group, link_id, key_id, fingerprint, answer_item, answer_value, received_at)
-  SELECT submission_id, questionnaire, version, site, year, month, consent, gender, age_band, nationality_group, link_id, key_id, fingerprint, answer_item, answer_value, toStartOfDay(received_at, 'UTC') FROM submissions FINAL;
+  SELECT submission_id, questionnaire, version, site, year, month, consent, gender, age_band, nationality_group, link_id, key_id, '', answer_item, answer_value, toStartOfDay(received_at, 'UTC') FROM submissions FINAL;
 RENAME TABLE submissions TO submissions_seconds, submissions_days TO submissions;
 INSERT INTO submissions (submission_id, questionnaire, version, site, year, month, consent, gender, age_band, nationality_group, link_id, key_id, fingerprint, answer_item, answer_value, received_at)
-  SELECT submission_id, questionnaire, version, site, year, month, consent, gender, age_band, nationality_group, link_id, key_id, fingerprint, answer_item, answer_value, toStartOfDay(received_at, 'UTC') FROM submissions_seconds FINAL
+  SELECT submission_id, questionnaire, version, site, year, month, consent, gender, age_band, nationality_group, link_id, key_id, '', answer_item, answer_value, toStartOfDay(received_at, 'UTC') FROM submissions_seconds FINAL
   WHERE submission_id NOT IN (SELECT submission_id FROM submissions);
 DROP TABLE submissions_seconds;
 
