@@ -200,13 +200,14 @@ func (a *Anonymiser) Anonymise(s *Submission, received time.Time) (Record, error
 	return r, nil
 }
 
-// fingerprint hashes what the record stores of the answers: questionnaire, version,
-// site, period, consent, whether an identifier was given, and every stored answer. It
-// was a keyed hash of the raw submission, and the key sits beside the store: with both,
-// an exact age and country came back in a few thousand guesses. A hash of the anonymised
-// record gives back nothing the row does not hold. The link id is left out, so that a
-// replay after a key rotation (same answers, a link under the new key) is still a replay;
-// the key id and receipt time are not content, and the submission id is what the
+// fingerprint hashes what the record stores: questionnaire, version, site, period,
+// consent, link id and every stored answer. It was a keyed hash of the raw submission,
+// and the key sits beside the store: with both, an exact age and country came back in a
+// few thousand guesses. A hash of the anonymised record gives back nothing the row does
+// not hold. The link id is in it: two people with the same coarsened answers and other
+// follow-up codes are two records (and a corrected code under a stored id a conflict).
+// So a replay after a key rotation, its link under the new key, is a 409, as it was. The
+// key id and receipt time are not content, and the submission id is what the
 // fingerprint is compared under (a paper row's id is derived from its fingerprint).
 func (r *Record) fingerprint() string {
 	h := sha256.New()
@@ -222,7 +223,7 @@ func (r *Record) fingerprint() string {
 	field(r.Site)
 	field(r.Month)
 	field(strconv.FormatBool(r.Consent))
-	field(strconv.FormatBool(r.LinkID != ""))
+	field(r.LinkID)
 	for _, a := range r.Answers {
 		field(a.Item)
 		field(a.Value)

@@ -331,6 +331,7 @@ func TestFingerprint(t *testing.T) {
 		{"one substance less", `"drug.before_12m":["cannabis","cocaine"]`, `"drug.before_12m":["cannabis"]`},
 		{"month", `"meta.entry_month":"2025-03"`, `"meta.entry_month":"2025-02"`},
 		{"identifier left out", `,"link.identifier":"AB-12.345"`, ``},
+		{"another identifier: another person", `"link.identifier":"AB-12.345"`, `"link.identifier":"AB-12.346"`},
 		{"site", `"site":"haren"`, `"site":"mons"`},
 		{"optional answer added", `"demo.gender":"M"`, `"demo.gender":"M","demo.legal_status":"remand"`},
 	}
@@ -352,7 +353,6 @@ func TestFingerprint(t *testing.T) {
 	erased := []struct{ name, from, to string }{
 		{"exact age within the band", `"demo.age":34`, `"demo.age":33`},
 		{"country within the group", `"demo.nationality":"MA"`, `"demo.nationality":"DZ"`},
-		{"identifier", `"link.identifier":"AB-12.345"`, `"link.identifier":"AB-12.346"`},
 		{"identifier written differently", `"AB-12.345"`, `" ab 12345"`},
 	}
 	for _, c := range erased {
@@ -368,13 +368,20 @@ func TestFingerprint(t *testing.T) {
 	}
 
 	t.Run("another key", func(t *testing.T) {
-		s := mustValidate(t, builtinDefinition(t, "entry"), entryAnswers())
+		s := mustValidate(t, builtinDefinition(t, "entry"), withAnswers(entryAnswers(), map[string]any{"link.identifier": "AB-12.345"}))
 		other := &Anonymiser{Keys: &Keyring{Current: testKey(t, bytes.Repeat([]byte{7}, KeySize))}}
 		r1, _ := testAnonymiser(t).Anonymise(s, testReceived)
 		r2, _ := other.Anonymise(s, testReceived)
-		if r1.Fingerprint != r2.Fingerprint || r1.KeyID == r2.KeyID {
-			t.Errorf("Anonymise() under two keys: fingerprints %s and %s, key ids %s and %s; want one fingerprint, two key ids",
-				r1.Fingerprint, r2.Fingerprint, r1.KeyID, r2.KeyID)
+		if r1.LinkID == r2.LinkID || r1.Fingerprint == r2.Fingerprint || r1.KeyID == r2.KeyID {
+			t.Errorf("Anonymise() under two keys: links %s and %s, fingerprints %s and %s; want two of each (the link is stored)",
+				r1.LinkID, r2.LinkID, r1.Fingerprint, r2.Fingerprint)
+		}
+		// Without an identifier nothing depends on the key.
+		s = mustValidate(t, builtinDefinition(t, "entry"), entryAnswers())
+		r1, _ = testAnonymiser(t).Anonymise(s, testReceived)
+		r2, _ = other.Anonymise(s, testReceived)
+		if r1.Fingerprint != r2.Fingerprint {
+			t.Errorf("Anonymise() without identifier under two keys: fingerprints differ")
 		}
 	})
 }
@@ -408,8 +415,8 @@ func TestAnonymiseAcrossRotation(t *testing.T) {
 	if !slices.Equal(after.PreviousLinks, want) {
 		t.Errorf("Anonymise after rotation .PreviousLinks = %v, want %v", after.PreviousLinks, want)
 	}
-	if after.Fingerprint != before.Fingerprint {
-		t.Errorf("Anonymise after rotation: fingerprint %s, before %s; want the same (a replay stays a replay)", after.Fingerprint, before.Fingerprint)
+	if after.Fingerprint == before.Fingerprint {
+		t.Errorf("Anonymise after rotation: the fingerprint ignores the new link")
 	}
 
 	// Without an identifier there is nothing to re-key.

@@ -46,9 +46,11 @@
 //
 // The submission_id column is normally left empty. A row without one gets
 // [DerivedID] of its record's fingerprint: the hash of what the record stores (the
-// questionnaire, version, site, month and coarsened answers; no key). Re-importing the
-// same file gives the same ids, also after a rotation of the linkage key, and the
-// ingester stores nothing twice. Identical rows of one file without a linkage
+// questionnaire, version, site, month, coarsened answers and link id; no key).
+// Re-importing the same file gives the same ids, and the ingester stores nothing twice;
+// rows without a follow-up code get the same ids after a rotation of the linkage key
+// too, while a row with one has another link then, and is refused as a conflict: a file
+// with follow-up codes imported before a rotation must not be imported again after it. Identical rows of one file without a linkage
 // identifier are different forms (two refusals of the same month are two people): the
 // n-th copy gets an id of its own, derived from the fingerprint and n, the same on every
 // import of the file; with the same identifier, they are one person's form typed twice,

@@ -222,7 +222,8 @@ const placeholderID = "00000000-0000-0000-0000-000000000000"
 
 // DerivedID returns the submission id of a row left without one: a name-based UUID of
 // the record's fingerprint, the hash of what the record stores (questionnaire, version,
-// site, month, coarsened answers; no key, so it is the same after a key rotation). The
+// site, month, coarsened answers, link id; no key, so a row without a follow-up code has
+// the same id after a key rotation). The
 // same answers give the same id whatever the row, the cell formatting or the order of
 // multi codes, so a re-import stores nothing twice; it holds nothing the stored row does
 // not. The n-th identical row of a file (n > 1) without a linkage identifier gets the

@@ -691,6 +691,11 @@ func TestIdenticalFormsCount(t *testing.T) {
 	if twice.Valid() != 1 || len(twice.Duplicates) != 1 {
 		t.Errorf("two identical rows with one follow-up code: %d valid, duplicates %v; want 1 and the repeat", twice.Valid(), twice.Duplicates)
 	}
+	// Two people with the same coarsened answers and their own follow-up codes are two.
+	other := with(linked, "link.identifier", "HAR-2025-018")
+	if two := check(t, im, csvFileOf(t, d, ';', true, []map[string]any{linked, other}), Options{}); two.Valid() != 2 || len(two.Duplicates) != 0 {
+		t.Errorf("two rows alike but for their follow-up codes: %d valid, duplicates %v; want 2", two.Valid(), two.Duplicates)
+	}
 	more := check(t, im, csvFileOf(t, d, ';', true, append(rows, refusal)), Options{CountExisting: true})
 	if res, err := im.Store(t.Context(), more); err != nil || res.Stored != 1 || len(store.fps) != 5 {
 		t.Errorf("a file with a fourth identical refusal: Store = %+v, %v, %d in the store; want 1 more, 5", res, err, len(store.fps))
