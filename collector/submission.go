@@ -1046,6 +1046,13 @@ func looksLikeIdentifier(s string) bool {
 // row; one that holds them is refused rather than hashed, since the hash of a register
 // number could be matched by anyone who can compute it.
 func holdsRegisterNumber(s string) bool {
+	// As typed, and as linked: normalisation drops what could break the run in the raw
+	// text (combining marks), and the link id is made from the normalised text.
+	return digitRun(s) || digitRun(NormaliseIdentifier(s))
+}
+
+// digitRun reports whether s holds 11 or more digits with only separators between them.
+func digitRun(s string) bool {
 	run := 0
 	for _, r := range s {
 		switch {
@@ -1064,7 +1071,8 @@ func holdsRegisterNumber(s string) bool {
 
 // isDigitSeparator reports the characters people write between the groups of a number:
 // spaces of any kind, dots, dashes of any kind (a word processor turns "-" into "–"),
-// the minus sign and slashes.
+// the minus sign, slashes, underscores and commas, and combining marks.
 func isDigitSeparator(r rune) bool {
-	return unicode.IsSpace(r) || r == '.' || r == '/' || r == '\u2215' || unicode.Is(unicode.Pd, r) || r == '\u2212'
+	return unicode.IsSpace(r) || r == '.' || r == '/' || r == '\u2215' || r == '_' || r == ',' ||
+		unicode.Is(unicode.Pd, r) || r == '\u2212' || unicode.Is(unicode.Mn, r)
 }

@@ -273,6 +273,9 @@ func TestHoldsRegisterNumber(t *testing.T) {
 		{"85.07.30 - 033.28", true},                   // several separators in a row
 		{"NN 85.07.30-033.28 bis", true},
 		{"\uff18\uff15\uff10\uff17\uff13\uff10\uff10\uff13\uff13\uff12\uff18", true}, // full-width digits
+		{"8\u03015073003328", true}, // a combining mark, dropped by normalisation
+		{"85_07_30_033_28", true},   // underscores
+		{"85,07,30,033,28", true},   // commas
 		// Accepted: fewer than 11 digits in any run.
 		{"8501011238", false},
 		{"AB010112387", false},
