@@ -360,7 +360,7 @@ func (a *Authenticator) RequireToken() gin.HandlerFunc {
 		if !ok {
 			bearer = ""
 		}
-		p, err := a.authenticate(c.Request.Context(), strings.TrimSpace(bearer), addressKey(c.ClientIP()))
+		p, err := a.authenticate(c.Request.Context(), strings.TrimSpace(bearer), AddressKey(c.ClientIP()))
 		if err != nil {
 			var limit *failureLimit
 			switch {
@@ -377,9 +377,9 @@ func (a *Authenticator) RequireToken() gin.HandlerFunc {
 	}
 }
 
-// addressKey is the key of a client address in the limit of failures: the address, or
+// AddressKey is the key of a client address in the limits per address: the address, or
 // for IPv6 its /64, which one host commonly has whole.
-func addressKey(ip string) string {
+func AddressKey(ip string) string {
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
 		return ip

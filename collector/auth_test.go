@@ -296,8 +296,8 @@ func TestAddressKey(t *testing.T) {
 		{"2001:db8:0:1:aaaa:bbbb:cccc:dddd", "2001:db8:0:1::/64"},
 		{"not an address", "not an address"},
 	} {
-		if got := addressKey(tc.in); got != tc.want {
-			t.Errorf("addressKey(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := AddressKey(tc.in); got != tc.want {
+			t.Errorf("AddressKey(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -226,7 +226,7 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	// The address is only a key of the limiter, in memory: it is neither logged nor kept.
-	if ok, wait := s.logins.Allow("addr:" + c.ClientIP()); !ok {
+	if ok, wait := s.logins.Allow("addr:" + collector.AddressKey(c.ClientIP())); !ok {
 		c.Header("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
 		s.Pages.Error(c, http.StatusTooManyRequests, "too_many_attempts")
 		return

@@ -207,14 +207,17 @@ func (s *Sessions) remember(st collector.Session, now time.Time) {
 	s.cache[st.IDHash] = cachedSession{s: st, until: now.Add(s.ttl)}
 }
 
-// save writes the state of a session within storeTimeout and caches it.
+// save writes the state of a session within storeTimeout and caches it, even when the
+// store does not take it: during an outage this server goes on with what it knows (a
+// refreshed idle deadline, a sign-out), and the next write brings the store up to date.
 func (s *Sessions) save(ctx context.Context, st collector.Session) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
-	if err := s.store.SaveSession(ctx, st); err != nil {
+	err := s.store.SaveSession(ctx, st)
+	s.remember(st, s.now())
+	if err != nil {
 		return &collector.Error{Code: collector.CodeUnavailable, Message: "cannot record the session now; retry later", Err: err}
 	}
-	s.remember(st, s.now())
 	return nil
 }
 

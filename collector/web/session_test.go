@@ -311,6 +311,14 @@ func TestSessionStoreHung(t *testing.T) {
 	if w := e.request("GET", "/page", cookie, ""); w.Code != http.StatusOK {
 		t.Errorf("a known session while the store hangs = %d, want 200", w.Code)
 	}
+	// An outage longer than the idle timeout does not end a session in use: its new
+	// idle deadline is kept here while the store does not take it.
+	for range 3 {
+		e.clock.add(time.Hour)
+		if w := e.request("GET", "/page", cookie, ""); w.Code != http.StatusOK {
+			t.Fatalf("a session in use %v into the outage = %d, want 200", e.clock.now().Sub(time.Date(2026, 3, 2, 9, 1, 0, 0, time.UTC)), w.Code)
+		}
+	}
 	if w := e.request("GET", "/page", b64.EncodeToString(make([]byte, 32)), ""); w.Code != http.StatusServiceUnavailable {
 		t.Errorf("an unknown session while the store hangs = %d, want 503", w.Code)
 	}
