@@ -67,9 +67,17 @@ type Sessions struct {
 	ttl    time.Duration
 	secure bool
 
+	// unknown limits, per client address, the cookies the store did not know: each costs
+	// a lookup, as a random bearer token does (see [collector.AuthOptions.MaxFailures]).
+	unknown *collector.RateLimiter
+
 	mu    sync.Mutex
 	cache map[string]cachedSession // by id hash
 }
+
+// maxUnknownSessions is how many unknown session cookies an address may present in a
+// burst, refilling at that many a minute; after that they are refused without a lookup.
+const maxUnknownSessions = 30
 
 type cachedSession struct {
 	s     collector.Session
@@ -101,7 +109,8 @@ func NewSessions(key []byte, store collector.SessionStore, auth *collector.Authe
 		opts.Now = time.Now
 	}
 	return &Sessions{key: key, store: store, auth: auth, now: opts.Now, idle: opts.IdleTimeout, maxAge: opts.MaxAge,
-		ttl: opts.CacheTTL, secure: opts.Secure, cache: map[string]cachedSession{}}
+		ttl: opts.CacheTTL, secure: opts.Secure, cache: map[string]cachedSession{},
+		unknown: collector.NewBurstLimiter(maxUnknownSessions/60.0, maxUnknownSessions, opts.Now)}
 }
 
 // storeTimeout bounds every session lookup and write: a hung store gives a 503 page,
@@ -165,18 +174,22 @@ var errNoSession = errors.New("web: no valid session")
 // or from the store within storeTimeout. When the store does not answer, a session known
 // a moment ago goes on (as a token does: intake workers keep working into the spool);
 // an unknown one gets CodeUnavailable.
-func (s *Sessions) lookup(ctx context.Context, idHash string, now time.Time) (collector.Session, error) {
+func (s *Sessions) lookup(ctx context.Context, idHash, addr string, now time.Time) (collector.Session, error) {
 	s.mu.Lock()
 	cs, ok := s.cache[idHash]
 	s.mu.Unlock()
 	if ok && now.Before(cs.until) {
 		return cs.s, nil
 	}
+	if allowed, _ := s.unknown.Check(addr); !ok && !allowed {
+		return collector.Session{}, errNoSession // too many unknown cookies from there
+	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
 	st, err := s.store.SessionByHash(ctx, idHash)
 	switch {
 	case errors.Is(err, collector.ErrNoSession):
+		s.unknown.Allow(addr) // spends one of the address's unknown cookies
 		return collector.Session{}, errNoSession
 	case err != nil && ok:
 		st = cs.s
@@ -271,7 +284,7 @@ func (s *Sessions) current(c *gin.Context) (session, error) {
 		return session{}, errNoSession
 	}
 	now := s.now()
-	st, err := s.lookup(c.Request.Context(), collector.HashSessionID(id), now)
+	st, err := s.lookup(c.Request.Context(), collector.HashSessionID(id), collector.AddressKey(c.ClientIP()), now)
 	if err != nil {
 		return session{}, err
 	}

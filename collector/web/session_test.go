@@ -46,9 +46,10 @@ func (s *tokens) TokenUsage(context.Context, map[string]time.Time) error { retur
 // queries, and sign-out across a restart in cmd/tamtam). hang makes every call wait for
 // its context: a store that does not answer.
 type sessionTable struct {
-	mu   sync.Mutex
-	m    map[string]collector.Session
-	hang bool
+	mu      sync.Mutex
+	m       map[string]collector.Session
+	hang    bool
+	lookups int
 }
 
 func (s *sessionTable) SaveSession(ctx context.Context, st collector.Session) error {
@@ -71,6 +72,7 @@ func (s *sessionTable) SaveSession(ctx context.Context, st collector.Session) er
 func (s *sessionTable) SessionByHash(ctx context.Context, h string) (collector.Session, error) {
 	s.mu.Lock()
 	hang := s.hang
+	s.lookups++
 	s.mu.Unlock()
 	if hang {
 		<-ctx.Done()
@@ -429,4 +431,41 @@ func TestSessionCookieSecureBehindProxy(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestUnknownSessionCookiesLimited: random session cookies from one address each cost a
+// store lookup only up to the address's allowance; the sessions the server knows, and
+// other addresses, are not held back.
+func TestUnknownSessionCookiesLimited(t *testing.T) {
+	e := newSessionEnv(t)
+	cookie := sessionCookieOf(t, e.request("GET", "/open", "", ""))
+	e.table.mu.Lock()
+	before := e.table.lookups
+	e.table.mu.Unlock()
+	for i := range 100 {
+		var b [32]byte
+		b[0], b[1] = byte(i), 1
+		if w := e.request("GET", "/page", b64.EncodeToString(b[:]), ""); w.Code != http.StatusSeeOther {
+			t.Fatalf("unknown cookie %d = %d, want 303", i, w.Code)
+		}
+	}
+	e.table.mu.Lock()
+	looked := e.table.lookups - before
+	e.table.mu.Unlock()
+	if looked != maxUnknownSessions {
+		t.Errorf("100 unknown cookies cost %d store lookups, want %d", looked, maxUnknownSessions)
+	}
+	if w := e.request("GET", "/page", cookie, ""); w.Code != http.StatusOK {
+		t.Errorf("a known session from the same address = %d, want 200", w.Code)
+	}
+	e.clock.add(time.Minute) // the allowance comes back
+	var b [32]byte
+	if w := e.request("GET", "/page", b64.EncodeToString(b[:]), ""); w.Code != http.StatusSeeOther {
+		t.Errorf("unknown cookie after a minute = %d", w.Code)
+	}
+	e.table.mu.Lock()
+	if e.table.lookups-before != maxUnknownSessions+1 {
+		t.Errorf("after a minute the store was not asked again")
+	}
+	e.table.mu.Unlock()
 }
