@@ -96,6 +96,11 @@ type Options struct {
 	// MaxProblems is the most problems kept in Batch.Problems, the first found; the
 	// others are counted in Batch.MoreProblems. 0 keeps them all.
 	MaxProblems int
+	// MaxRows is the most questionnaire rows a file may hold: a file with more is
+	// refused whole (collector.CodeTooLarge). Without a Stager every record is kept in
+	// memory until Store, and a few bytes make a row (a refusal is ";0;2025-04"), so
+	// the file size alone does not bound it. 0: no limit.
+	MaxRows int
 }
 
 // Stager begins the staging area of an import: [queries.DB.Stage], through cmd/tamtam.
@@ -622,6 +627,9 @@ func (rd *rowReader) readRows(ctx context.Context, jobs chan<- *chunk) error {
 		}
 		first = false
 		n++
+		if rd.opts.MaxRows > 0 && n > rd.opts.MaxRows {
+			return tooLarge(fmt.Sprintf("the file holds more than %d questionnaire rows, the most one import takes: split it", rd.opts.MaxRows))
+		}
 		if n%1024 == 0 && ctx.Err() != nil { // a large file, interrupted
 			return fmt.Errorf("paper: row %d: %w", row, ctx.Err())
 		}

@@ -550,3 +550,24 @@ func with2(m map[string]string, k, v string) map[string]string {
 	out[k] = v
 	return out
 }
+
+// TestMaxRows: a file with more questionnaire rows than Options.MaxRows is refused whole
+// with 413, however small its rows (refusals are a few bytes each); at the limit it is
+// checked.
+func TestMaxRows(t *testing.T) {
+	im, _ := newImporter(t)
+	d := entryDefinition(t)
+	refusal := map[string]any{"meta.consent": "0", "meta.entry_month": "2025-04"}
+	rows := make([]map[string]any, 11)
+	for i := range rows {
+		rows[i] = refusal
+	}
+	file := csvFileOf(t, d, ';', true, rows)
+	_, err := im.Check(t.Context(), bytes.NewReader(file), Options{Site: "haren", MaxRows: 10})
+	if ce := tooLargeError(t, err); !strings.Contains(ce.Message, "more than 10 questionnaire rows") {
+		t.Errorf("error %q does not say the limit", ce.Message)
+	}
+	if b, err := im.Check(t.Context(), bytes.NewReader(file), Options{Site: "haren", MaxRows: 11}); err != nil || b.Valid() != 11 {
+		t.Errorf("11 rows with a limit of 11: %v; want them checked", err)
+	}
+}

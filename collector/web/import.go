@@ -20,6 +20,11 @@ import (
 // template. A bigger file goes through tamtam import.
 const maxUpload = 32 << 20
 
+// maxUploadRows is the most rows the import page takes from one file: the 100,000 of a
+// full template. The records wait in memory until they are stored, and rows of a few
+// bytes each (refusals) would otherwise make millions from 32 MiB.
+const maxUploadRows = 100_000
+
 // A check keeps the first maxKeptProblems problems of a file, for the annotated workbook,
 // and the page lists the first maxListedProblems: a file with a problem in every cell
 // must not make a page of megabytes (each problem beyond is only counted).
@@ -123,7 +128,7 @@ func (s *Server) postImport(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	b, err := s.Importer.Check(ctx, bytes.NewReader(data), paper.Options{Site: site, Questionnaire: questionnaire,
-		CountExisting: dryRun, DryRun: dryRun, MaxProblems: maxKeptProblems})
+		CountExisting: dryRun, DryRun: dryRun, MaxProblems: maxKeptProblems, MaxRows: maxUploadRows})
 	if err != nil && (errors.Is(err, paper.ErrStore) || ctx.Err() != nil) {
 		// Not the file's fault: the store cannot be asked now.
 		event.Detail = "store unavailable"
