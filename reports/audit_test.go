@@ -252,7 +252,9 @@ func TestAttackTwoDownloads(t *testing.T) {
 	}
 	before := viewsOf(t, cat, r1)
 	// One entrant arrives: Belgian, 35-44, who injects heroin daily.
-	p := synthPerson{site: "haren", gender: "M", age: "35-44", nat: "BE", received: cut.Add(time.Hour)}
+	// Received on the day of the first release's cut-off, after it was made: receipt
+	// times are days, so the next release of that same day takes it in.
+	p := synthPerson{site: "haren", gender: "M", age: "35-44", nat: "BE", received: cutOffDay(cut)}
 	for _, ind := range cat.Indicators {
 		c := IndicatorCell{Indicator: ind.ID, Site: "haren", Gender: "M", AgeBand: "35-44", NationalityGroup: "BE", Den: 1}
 		if ind.ID == "I06.heroin" || ind.ID == "I07" || ind.ID == "I08" || ind.ID == "I19" || ind.ID == "I03.heroin" || ind.ID == "I01" {

@@ -139,6 +139,13 @@ type MakeOptions struct {
 	Rand io.Reader
 }
 
+// cutOffDay is the day of a cut-off, at midnight UTC: records are stored with the day
+// they were received, at midnight, so "received_at <= cut-off" takes in the whole day.
+func cutOffDay(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
 // ErrCutOffBefore is returned by Make for a cut-off before that of an earlier release of
 // the year: releases of a year move forward.
 var ErrCutOffBefore = errors.New("reports: the cut-off is before that of an earlier release of the year")
@@ -161,12 +168,14 @@ func Make(ctx context.Context, src Source, cat *Catalog, earlier []*Release, opt
 			return nil, ErrNoData
 		}
 	}
-	cutOff = cutOff.UTC().Truncate(time.Second)
+	// Receipt times are days (PRIVACY.md R2): a cut-off is a day, and takes in every
+	// record received that day. A time of day in it would say nothing the data can tell.
+	cutOff = cutOffDay(cutOff)
 	for _, e := range earlier {
 		if e.Year != opts.Year {
 			return nil, fmt.Errorf("reports: release %s is of %d, not %d", e.ID, e.Year, opts.Year)
 		}
-		if cutOff.Before(e.CutOff) {
+		if cutOff.Before(cutOffDay(e.CutOff)) {
 			return nil, fmt.Errorf("%w (%s, release %s)", ErrCutOffBefore, e.CutOff.Format(time.RFC3339), e.ID)
 		}
 	}

@@ -76,6 +76,7 @@ func newSynth(cat *Catalog, opts synthOptions) *synthData {
 			if opts.Spread {
 				p.received = opts.Start.Add(time.Duration(rng.IntN(8000)) * time.Hour)
 			}
+			p.received = cutOffDay(p.received) // stored as a day, as the store does (R2)
 			consent := rng.Float64() < 0.9
 			if !consent {
 				p.cells = append(p.cells, IndicatorCell{Indicator: entrantsIndicator, Site: site, Den: 1})
