@@ -25,18 +25,7 @@ func knowledgeOf(cat *Catalog, k int) audit.Knowledge {
 	for _, ind := range cat.Indicators {
 		kn.Population[ind.ID] = ind.PopulationID()
 	}
-	for _, f := range cat.Families {
-		if !f.SingleChoice {
-			continue
-		}
-		var ids []string
-		for _, ind := range cat.Indicators {
-			if ind.Family == f.ID {
-				ids = append(ids, ind.ID)
-			}
-		}
-		kn.Choices = append(kn.Choices, ids)
-	}
+	kn.Choices = cat.choiceGroups()
 	for _, dim := range breakdownDims {
 		for _, c := range cat.Categories[dim] {
 			kn.Categories[dim] = append(kn.Categories[dim], c.Code)

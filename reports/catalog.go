@@ -235,6 +235,26 @@ func (c *Catalog) partsOf(dim, code string) []string {
 	return []string{code}
 }
 
+// choiceGroups lists the indicators of each single-choice family: the categories of one
+// item, which add up to its population (one table of a release, and one relation an
+// intruder knows).
+func (c *Catalog) choiceGroups() [][]string {
+	var out [][]string
+	for _, f := range c.Families {
+		if !f.SingleChoice {
+			continue
+		}
+		var ids []string
+		for _, ind := range c.Indicators {
+			if ind.Family == f.ID {
+				ids = append(ids, ind.ID)
+			}
+		}
+		out = append(out, ids)
+	}
+	return out
+}
+
 // Indicator returns the indicator with the given id.
 func (c *Catalog) Indicator(id string) (Indicator, bool) {
 	i := slices.IndexFunc(c.Indicators, func(x Indicator) bool { return x.ID == id })

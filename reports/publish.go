@@ -372,18 +372,7 @@ func newPlan(cat *Catalog, cfg disclosure.Config, known []string, funders [][]st
 		}
 		p.Indicators = append(p.Indicators, pi)
 	}
-	for _, f := range cat.Families {
-		if !f.SingleChoice {
-			continue
-		}
-		var ids []string
-		for _, ind := range cat.Indicators {
-			if ind.Family == f.ID {
-				ids = append(ids, ind.ID)
-			}
-		}
-		p.Choices = append(p.Choices, ids)
-	}
+	p.Choices = cat.choiceGroups()
 	for _, dim := range breakdownDims {
 		for _, c := range cat.Categories[dim] {
 			p.Categories[dim] = append(p.Categories[dim], c.Code)
