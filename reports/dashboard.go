@@ -150,18 +150,23 @@ func (s *Server) dashboard(c *gin.Context) {
 	}
 	event := collector.AuditEvent{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Sites: s.readable(p),
 		Action: "dashboard.view", Detail: strconv.Itoa(m.Year) + "?lang=" + lang, Outcome: "ok"}
-	if err := s.checkSites(p, c.QueryArray("site")); err != nil {
-		event.Outcome = "denied"
+	// refuse audits a view that shows no figures ("denied" or "failed"), logs a failure,
+	// and answers the error page.
+	refuse := func(outcome string, status int, key string, err error) {
+		event.Outcome = outcome
 		s.audit(event)
-		s.pages.Error(c, collector.ErrorCode(err).Status(), "forbidden_site")
+		if outcome == "failed" {
+			s.Logger.Error("dashboard failed", "err", err)
+		}
+		s.pages.Error(c, status, key)
+	}
+	if err := s.checkSites(p, c.QueryArray("site")); err != nil {
+		refuse("denied", collector.ErrorCode(err).Status(), "forbidden_site", err)
 		return
 	}
 	valid, err := s.Publisher.Valid(ctx, m.Year)
 	if err != nil {
-		event.Outcome = "failed"
-		s.audit(event)
-		s.Logger.Error("dashboard failed", "err", err)
-		s.pages.Error(c, http.StatusServiceUnavailable, "unavailable")
+		refuse("failed", http.StatusServiceUnavailable, "unavailable", err)
 		return
 	}
 	if len(valid) == 0 {
@@ -178,13 +183,11 @@ func (s *Server) dashboard(c *gin.Context) {
 	for i := len(valid) - 1; i >= 0; i-- {
 		r := valid[i]
 		m.Releases = append(m.Releases, releaseChoice{ID: r.ID, Selected: r.ID == id,
-			Label: fmt.Sprintf("%s (%s %s)", r.ID, m.W.CutOff, r.CutOff.Format("2006-01-02 15:04"))})
+			Label: fmt.Sprintf("%s (%s %s)", r.ID, m.W.CutOff, r.CutOff.Format(time.DateOnly))}) // cut-offs are days
 	}
 	rel, err := s.release(ctx, m.Year, id)
 	if err != nil {
-		event.Outcome = "failed"
-		s.audit(event)
-		s.pages.Error(c, collector.ErrorCode(err).Status(), "unavailable")
+		refuse("failed", collector.ErrorCode(err).Status(), "unavailable", err)
 		return
 	}
 	g, err := s.groupFor(p, rel, c.QueryArray("site"), c.Query("group"))
@@ -202,10 +205,7 @@ func (s *Server) dashboard(c *gin.Context) {
 	}
 	f, err := rel.View(s.Catalog, g.Code, s.siteNames())
 	if err != nil {
-		event.Outcome = "failed"
-		s.audit(event)
-		s.Logger.Error("dashboard failed", "err", err)
-		s.pages.Error(c, http.StatusInternalServerError, "internal")
+		refuse("failed", http.StatusInternalServerError, "internal", err)
 		return
 	}
 	m.GroupName = GroupName(f, lang)
@@ -221,8 +221,7 @@ func (s *Server) dashboard(c *gin.Context) {
 	m.Download.HTML = fmt.Sprintf("/reports/%d.html?%s", m.Year, q.Encode())
 	m.Download.CSV = fmt.Sprintf("/reports/%d.csv?%s", m.Year, q.Encode())
 	if m.Report, err = htmlBuildPage(f, lang); err != nil {
-		s.Logger.Error("dashboard failed", "err", err)
-		s.pages.Error(c, http.StatusInternalServerError, "internal")
+		refuse("failed", http.StatusInternalServerError, "internal", err)
 		return
 	}
 	if p.Role == collector.RoleCoordinator {
@@ -238,10 +237,7 @@ func (s *Server) dashboard(c *gin.Context) {
 	if err := WriteCSV(&csv, f); err == nil {
 		err = s.recordDelivery(ctx, p, rel, g, lang, fmt.Sprintf("dashboard-%d.csv", m.Year), csv.Bytes())
 		if err != nil {
-			event.Outcome = "failed"
-			s.audit(event)
-			s.Logger.Error("dashboard failed", "err", err)
-			s.pages.Error(c, http.StatusServiceUnavailable, "unavailable")
+			refuse("failed", http.StatusServiceUnavailable, "unavailable", err)
 			return
 		}
 	}
