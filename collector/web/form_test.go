@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
+	"github.com/tamtam-ngo/tamtam/collector/words"
 	"golang.org/x/net/html"
 
 	"github.com/tamtam-ngo/tamtam/collector"
@@ -230,7 +231,7 @@ func TestFormKeepsAnswers(t *testing.T) {
 	want := map[string]string{
 		"demo.age":      "Geef een getal tussen 18 en 99.",
 		"demo.gender":   "Deze vraag is verplicht.",
-		"drug.lifetime": fieldMessages[collector.ErrNotApplicable].NL,
+		"drug.lifetime": words.NL.T("field.not_applicable"),
 	}
 	if len(errs) != len(want) {
 		t.Errorf("errors beside items: %v, want %v", errs, want)

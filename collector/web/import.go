@@ -170,7 +170,7 @@ func (s *Server) postImport(c *gin.Context) {
 		ip := importProblem{Row: pr.Row, Item: pr.Item, Message: pr.Code + ": " + pr.Message}
 		if it := d.Item(pr.Item); it != nil {
 			ip.Label = it.Label.In(pg.Lang)
-			if _, ours := fieldMessages[pr.Code]; ours || pr.Code == collector.ErrOutOfRange {
+			if explained(pr.Code) || pr.Code == collector.ErrOutOfRange {
 				ip.Message = fieldMessage(collector.FieldError{Item: pr.Item, Code: pr.Code, Message: pr.Message}, it, pg.Lang)
 			}
 		}
