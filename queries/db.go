@@ -23,11 +23,25 @@ type DB struct {
 	conn     driver.Conn
 	database string
 	log      *slog.Logger
+	now      func() time.Time // the clock of leases, tokens, sessions and migrations
+}
+
+// Endpoint says how to reach a ClickHouse server over the native protocol: the address
+// of a server given by URL ([ParseURL]) or the one the embedded launcher publishes.
+// The JSON tags are those of the launcher's endpoint.json.
+type Endpoint struct {
+	Addr     string `json:"addr"` // host:port
+	User     string `json:"user"`
+	Password string `json:"password"`
 }
 
 // Options configures Open.
 type Options struct {
 	Logger *slog.Logger // nil: discard
+	// Now is the clock of the times the store writes (import and release leases, token
+	// and session versions, migrations) and of the age of import leases; nil means
+	// time.Now. Tests move it to make leases expire without waiting.
+	Now func() time.Time
 }
 
 var databaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
@@ -67,6 +81,10 @@ func Open(ctx context.Context, ep Endpoint, database string, opts Options) (*DB,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
 	conn, err := connect(ctx, ep, database)
 	if isException(err, 81) { // UNKNOWN_DATABASE: a first start
 		if err := createDatabase(ctx, ep, database); err != nil {
@@ -77,7 +95,7 @@ func Open(ctx context.Context, ep Endpoint, database string, opts Options) (*DB,
 	if err != nil {
 		return nil, err
 	}
-	return &DB{conn: conn, database: database, log: log}, nil
+	return &DB{conn: conn, database: database, log: log, now: now}, nil
 }
 
 // createDatabase creates database, which Open found missing. Only then: a least-privilege
@@ -236,7 +254,7 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 			}
 		}
 		if err := db.insertRow(ctx, "INSERT INTO schema_migrations (version, name, applied_at)",
-			uint32(m.version), m.name, time.Now().UTC()); err != nil {
+			uint32(m.version), m.name, db.now().UTC()); err != nil {
 			return applied, fmt.Errorf("queries: record migration %s: %w", m.name, err)
 		}
 		db.log.Info("migration applied", "migration", m.name, "database", db.database)

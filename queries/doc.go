@@ -1,7 +1,7 @@
 // Package queries is tamtam's storage: the only package that imports clickhouse-go. It
 // owns the connection ([Open]), the versioned schema ([DB.Migrate]), the inserts and
-// lookups of the ingest pipeline, the token store, and the embedded ClickHouse launcher
-// ([Launch]) that starts a private clickhouse-server under the data directory.
+// lookups of the ingest pipeline and the token store. The embedded clickhouse-server that
+// tamtam starts under its data directory is supervised by the sub-package launcher.
 //
 // Everything here runs on Debian's ClickHouse 18.16 as well as on current servers, so it
 // keeps to their common subset (DESIGN.md §4): native protocol only, explicit column

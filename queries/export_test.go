@@ -2,15 +2,10 @@ package queries
 
 import (
 	"context"
-	"time"
 )
 
 // Hooks for the tests of staging (package queries_test, which chtest's import of queries
 // keeps outside this package).
-
-// SkewClock moves the clock of import leases by d, so that leases written before look d
-// older.
-func SkewClock(d time.Duration) { clockSkew.Add(int64(d)) }
 
 // Table returns the current name of the staging table.
 func (s *Staging) Table() string { return s.table() }

@@ -141,11 +141,11 @@ func (db *DB) LockReleases(ctx context.Context, year int) (unlock func(), err er
 	end := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := db.insertRow(ctx, "INSERT INTO release_leases (year, holder, at, done)", uint16(year), holder, time.Now().UTC(), uint8(1)); err != nil {
+		if err := db.insertRow(ctx, "INSERT INTO release_leases (year, holder, at, done)", uint16(year), holder, db.now().UTC(), uint8(1)); err != nil {
 			db.log.Warn("release lease not ended; it lapses in five minutes", "err", err)
 		}
 	}
-	if err := db.insertRow(ctx, "INSERT INTO release_leases (year, holder, at, done)", uint16(year), holder, time.Now().UTC(), uint8(0)); err != nil {
+	if err := db.insertRow(ctx, "INSERT INTO release_leases (year, holder, at, done)", uint16(year), holder, db.now().UTC(), uint8(0)); err != nil {
 		return nil, fmt.Errorf("queries: release lease: %w", err)
 	}
 	var others uint64

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"time"
 
 	"github.com/tamtam-ngo/tamtam/collector"
 )
@@ -20,7 +19,7 @@ const endedVersion = math.MaxUint64
 
 // SaveSession records the latest state of a web session (migration 0007).
 func (db *DB) SaveSession(ctx context.Context, s collector.Session) error {
-	version := uint64(time.Now().UnixNano())
+	version := uint64(db.now().UnixNano())
 	if s.Ended {
 		version = endedVersion
 	}

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -175,14 +174,8 @@ func newStagingID() (string, error) {
 }
 
 func (db *DB) lease(ctx context.Context, table string) error {
-	return db.insertRow(ctx, stagingLease, table, now().UTC())
+	return db.insertRow(ctx, stagingLease, table, db.now().UTC())
 }
-
-// clockSkew shifts the clock of leases; tests move it to make leases expire without
-// waiting for them.
-var clockSkew atomic.Int64
-
-func now() time.Time { return time.Now().Add(time.Duration(clockSkew.Load())) }
 
 // startLease renews the lease of the table until stopLease. A renewal that fails is
 // retried at the next tick: the lease lasts many renewals.
@@ -525,7 +518,7 @@ func (db *DB) RecoverImports(ctx context.Context, staleAfter time.Duration) (Imp
 	if err := rows.Err(); err != nil {
 		return rec, fmt.Errorf("queries: recover imports: %w", err)
 	}
-	at := now()
+	at := db.now()
 	for _, t := range tables {
 		if at.Sub(t.last) < staleAfter {
 			continue // a live import

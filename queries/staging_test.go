@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,6 +88,28 @@ func storedBy(t *testing.T, s *queries.Staging) map[string]string {
 		t.Fatalf("Stored: %v", err)
 	}
 	return got
+}
+
+// skewClock is a clock that runs with time.Now but can be moved forward, so that leases
+// written before look older. The lease goroutine reads it while a test moves it.
+type skewClock struct{ skew atomic.Int64 }
+
+func (c *skewClock) Now() time.Time       { return time.Now().Add(time.Duration(c.skew.Load())) }
+func (c *skewClock) Skew(d time.Duration) { c.skew.Add(int64(d)) }
+
+// openSkewed opens a fresh, migrated database whose clock the test moves.
+func openSkewed(t *testing.T) (*queries.DB, *skewClock) {
+	t.Helper()
+	clock := new(skewClock)
+	db, err := queries.Open(t.Context(), chtest.Endpoint(), chtest.NewDatabase(t), queries.Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return db, clock
 }
 
 // openLogged opens a fresh, migrated database whose logs go to the returned buffer.
@@ -228,7 +251,7 @@ func TestStagingDiscard(t *testing.T) {
 // completed (after it, even with one partition already attached), exactly once; a live
 // import is left alone.
 func TestRecoverImports(t *testing.T) {
-	db := chtest.NewDB(t)
+	db, clock := openSkewed(t)
 	ctx := t.Context()
 	recs := stagedRecords(60)
 
@@ -249,8 +272,7 @@ func TestRecoverImports(t *testing.T) {
 		t.Errorf("RecoverImports(fresh leases) = %+v, %v; want nothing done", got, err)
 	}
 	// Ten minutes later the live import has renewed its lease, the others have not.
-	queries.SkewClock(10 * time.Minute)
-	t.Cleanup(func() { queries.SkewClock(-10 * time.Minute) })
+	clock.Skew(10 * time.Minute)
 	if err := live.Renew(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -282,14 +304,14 @@ func TestRecoverImports(t *testing.T) {
 // TestStagingCommitLost: a staging table dropped under an import (its lease expired
 // while it hung) makes the commit fail without storing anything.
 func TestStagingCommitLost(t *testing.T) {
-	db := chtest.NewDB(t)
+	db, clock := openSkewed(t)
 	s := stage(t, db, stagedRecords(10))
 	if got := storedBy(t, s); len(got) != 0 {
 		t.Fatalf("Stored() = %v", got)
 	}
-	queries.SkewClock(time.Hour)
+	clock.Skew(time.Hour)
 	_, err := db.RecoverImports(t.Context(), queries.ImportLeaseTimeout)
-	queries.SkewClock(-time.Hour)
+	clock.Skew(-time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ var _ collector.TokenStore = (*DB)(nil)
 // expiry is written first: a failure in between leaves an expiry without a token, never
 // a token without its expiry.
 func (db *DB) CreateToken(ctx context.Context, t collector.Token) error {
-	now := time.Now().UTC()
+	now := db.now().UTC()
 	if !t.ExpiresAt.IsZero() {
 		err := db.insertRow(ctx, "INSERT INTO token_expiry (token_hash, expires_at, updated_at)",
 			t.Hash, t.ExpiresAt.UTC(), now)

@@ -21,6 +21,7 @@ import (
 	"github.com/tamtam-ngo/tamtam/collector/spool"
 	"github.com/tamtam-ngo/tamtam/collector/web"
 	"github.com/tamtam-ngo/tamtam/queries"
+	"github.com/tamtam-ngo/tamtam/queries/launcher"
 	"github.com/tamtam-ngo/tamtam/reports"
 	"github.com/tamtam-ngo/tamtam/reports/disclosure"
 )
@@ -29,7 +30,7 @@ import (
 // Every command builds one; serve also mounts its HTTP handler.
 type App struct {
 	log      *slog.Logger
-	server   *queries.Server // the embedded ClickHouse, nil with --clickhouse URL
+	server   *launcher.Server // the embedded ClickHouse, nil with --clickhouse URL
 	db       *queries.DB
 	endpoint queries.Endpoint // how to reach the store, for `tamtam sql`
 	catalog  *collector.Catalog
@@ -80,7 +81,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		database = "tamtam"
 	)
 	if cfg.ClickHouse == "embedded" {
-		a.server, err = queries.Launch(ctx, queries.ServerOptions{Dir: filepath.Join(cfg.Data, "clickhouse"), Logger: log})
+		a.server, err = launcher.Launch(ctx, launcher.Options{Dir: filepath.Join(cfg.Data, "clickhouse"), Logger: log})
 		if err != nil {
 			return nil, err
 		}

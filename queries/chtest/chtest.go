@@ -1,5 +1,5 @@
 // Package chtest gives tests a real ClickHouse: one private server per test binary,
-// started by the product's own launcher ([queries.Launch]), and a fresh, migrated
+// started by the product's own launcher ([launcher.Launch]), and a fresh, migrated
 // database per test. There is no fake store: tests that claim storage works talk to the
 // real server.
 package chtest
@@ -15,9 +15,10 @@ import (
 	"time"
 
 	"github.com/tamtam-ngo/tamtam/queries"
+	"github.com/tamtam-ngo/tamtam/queries/launcher"
 )
 
-var server *queries.Server
+var server *launcher.Server
 
 // Main starts the server, runs the tests and stops the server; call it from TestMain as
 // os.Exit(chtest.Main(m)). A missing or broken ClickHouse fails the run loudly: tests are
@@ -30,7 +31,7 @@ func Main(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	server, err = queries.Launch(ctx, queries.ServerOptions{Dir: dir})
+	server, err = launcher.Launch(ctx, launcher.Options{Dir: dir})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "chtest: FAIL: cannot start the test ClickHouse: %v\n", err)

@@ -1,4 +1,4 @@
-package queries
+package launcher
 
 import (
 	"bufio"
@@ -21,6 +21,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/tamtam-ngo/tamtam/queries"
 )
 
 // These tests run the real clickhouse-server (Debian: apt-get install -y
@@ -44,7 +46,7 @@ func runLauncherHelper(dir string) int {
 	// The test kills the helper long before; the timeout only bounds an orphan.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv, err := Launch(ctx, ServerOptions{Dir: dir, StartTimeout: 30 * time.Second})
+	srv, err := Launch(ctx, Options{Dir: dir, StartTimeout: 30 * time.Second})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -56,7 +58,7 @@ func runLauncherHelper(dir string) int {
 }
 
 // launchTest launches a server on dir that the test's cleanup closes.
-func launchTest(t *testing.T, opts ServerOptions) *Server {
+func launchTest(t *testing.T, opts Options) *Server {
 	t.Helper()
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 30 * time.Second
@@ -74,7 +76,7 @@ func launchTest(t *testing.T, opts ServerOptions) *Server {
 }
 
 // testConn opens a connection to ep that the test's cleanup closes.
-func testConn(t *testing.T, ep Endpoint) driver.Conn {
+func testConn(t *testing.T, ep queries.Endpoint) driver.Conn {
 	t.Helper()
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        []string{ep.Addr},
@@ -136,7 +138,7 @@ func TestLaunchRestartKeepsData(t *testing.T) {
 	ctx := t.Context()
 	dir := filepath.Join(t.TempDir(), "clickhouse") // Launch creates it
 
-	srv := launchTest(t, ServerOptions{Dir: dir})
+	srv := launchTest(t, Options{Dir: dir})
 	if !srv.Owned() {
 		t.Fatalf("Owned() = false, want true")
 	}
@@ -192,7 +194,7 @@ func TestLaunchRestartKeepsData(t *testing.T) {
 		t.Errorf("users.xml must hold the SHA-256 of the 64-hex-digit password and not the password:\n%s", users)
 	}
 
-	srv = launchTest(t, ServerOptions{Dir: dir})
+	srv = launchTest(t, Options{Dir: dir})
 	again := srv.Endpoint()
 	if again.User != first.User || again.Password != first.Password {
 		t.Errorf("second Launch credentials = %s/%s, want the first ones %s/%s", again.User, again.Password, first.User, first.Password)
@@ -218,7 +220,7 @@ func TestLaunchMissingBinary(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv, err := Launch(t.Context(), ServerOptions{Dir: t.TempDir(), Binary: tt.binary})
+			srv, err := Launch(t.Context(), Options{Dir: t.TempDir(), Binary: tt.binary})
 			if err == nil {
 				srv.Close()
 				t.Fatalf("Launch(Binary: %q) = nil error, want ErrNoServerBinary", tt.binary)
@@ -238,7 +240,7 @@ func TestLaunchMissingBinary(t *testing.T) {
 func TestLaunchReportsStartFailure(t *testing.T) {
 	t.Parallel()
 	// A stand-in binary that logs the given error the way clickhouse-server does and exits.
-	fake, err := filepath.Abs("testdata/launcher/clickhouse-server")
+	fake, err := filepath.Abs("testdata/clickhouse-server")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +259,7 @@ func TestLaunchReportsStartFailure(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "fake-error"), []byte(tt.logged), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			srv, err := Launch(t.Context(), ServerOptions{Dir: dir, Binary: fake, StartTimeout: 10 * time.Second})
+			srv, err := Launch(t.Context(), Options{Dir: dir, Binary: fake, StartTimeout: 10 * time.Second})
 			if err == nil {
 				srv.Close()
 				t.Fatalf("Launch(fake failing server) = nil error, want one")
@@ -289,7 +291,7 @@ func TestLaunchAttach(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range servers {
 		wg.Go(func() {
-			srv, err := Launch(t.Context(), ServerOptions{Dir: dir, StartTimeout: 30 * time.Second})
+			srv, err := Launch(t.Context(), Options{Dir: dir, StartTimeout: 30 * time.Second})
 			if err != nil {
 				t.Errorf("Launch(%s) = %v", dir, err)
 				return
@@ -351,7 +353,7 @@ func TestServerRestartsAfterCrash(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	var logs syncBuffer
-	srv := launchTest(t, ServerOptions{Dir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	srv := launchTest(t, Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 
 	before := readEndpointFile(t, dir)
 	if err := syscall.Kill(before.PID, syscall.SIGKILL); err != nil {
@@ -409,7 +411,7 @@ func TestLaunchStopsStaleServer(t *testing.T) {
 			dir := t.TempDir()
 			oldPID, oldExited := tt.leave(t, dir)
 
-			srv := launchTest(t, ServerOptions{Dir: dir})
+			srv := launchTest(t, Options{Dir: dir})
 			if !srv.Owned() {
 				t.Fatalf("Owned() = false, want true: the old owner is dead")
 			}
@@ -484,7 +486,7 @@ func leaveOwnerKilled(t *testing.T, dir string) (int, <-chan struct{}) {
 // operator might, with endpoint.json naming it; only the stale-server step can stop it.
 func leaveStartedByHand(t *testing.T, dir string) (int, <-chan struct{}) {
 	t.Helper()
-	srv := launchTest(t, ServerOptions{Dir: dir})
+	srv := launchTest(t, Options{Dir: dir})
 	ep := srv.Endpoint()
 	if err := srv.Close(); err != nil {
 		t.Fatalf("Close() = %v", err)
@@ -551,7 +553,7 @@ func TestLaunchRefusesReadableSecrets(t *testing.T) {
 			if lock := tt.prepare(t, dir); lock != nil {
 				defer lock.Close()
 			}
-			srv, err := Launch(t.Context(), ServerOptions{Dir: dir, StartTimeout: 10 * time.Second})
+			srv, err := Launch(t.Context(), Options{Dir: dir, StartTimeout: 10 * time.Second})
 			if err == nil {
 				srv.Close()
 				t.Fatalf("Launch(%s at 0644) = nil error, want a refusal", tt.file)
@@ -580,7 +582,7 @@ func TestSecretFilesWrittenPrivate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("password() = %v", err)
 	}
-	ep := Endpoint{Addr: "127.0.0.1:1", User: serverUser, Password: pw}
+	ep := queries.Endpoint{Addr: "127.0.0.1:1", User: serverUser, Password: pw}
 	if err := d.writeEndpoint(ep, 1); err != nil {
 		t.Fatalf("writeEndpoint() = %v", err)
 	}

@@ -1,4 +1,11 @@
-package queries
+// Package launcher starts and supervises tamtam's embedded ClickHouse: a private
+// clickhouse-server under the data directory, on free loopback ports, with a generated
+// password, restarted whenever it exits. Several tamtam processes on one directory share
+// one server: the first owns it, the others attach ([Launch]).
+//
+// It lives apart from package queries because it is process supervision, not storage:
+// queries only needs the [queries.Endpoint] a [Server] publishes.
+package launcher
 
 import (
 	"bytes"
@@ -24,15 +31,17 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/tamtam-ngo/tamtam/queries"
 )
 
 // ErrNoServerBinary is returned by [Launch] when no clickhouse-server binary can be found,
-// neither at [ServerOptions.Binary] nor, when that is empty, on PATH or in /usr/sbin,
+// neither at [Options.Binary] nor, when that is empty, on PATH or in /usr/sbin,
 // /usr/bin and /usr/local/bin. The error wrapping it says how to install one.
-var ErrNoServerBinary = errors.New("queries: no clickhouse-server binary found")
+var ErrNoServerBinary = errors.New("launcher: no clickhouse-server binary found")
 
-// ServerOptions configures [Launch].
-type ServerOptions struct {
+// Options configures [Launch].
+type Options struct {
 	// Dir is the directory owned by the embedded server (e.g. <data>/clickhouse): its
 	// configuration, password, logs and data live there. It is created with mode 0700.
 	Dir string
@@ -45,13 +54,6 @@ type ServerOptions struct {
 	// StartTimeout bounds how long Launch waits for a server to answer, and each restart
 	// by the supervisor; 0 means 60 s.
 	StartTimeout time.Duration
-}
-
-// Endpoint says how to reach a ClickHouse server over the native protocol.
-type Endpoint struct {
-	Addr     string `json:"addr"` // host:port
-	User     string `json:"user"`
-	Password string `json:"password"`
 }
 
 // Server is an embedded ClickHouse: either started and supervised by this process, or
@@ -67,7 +69,7 @@ type Server struct {
 	owned bool
 
 	mu       sync.Mutex
-	endpoint Endpoint // the ports change when a restart finds one taken
+	endpoint queries.Endpoint // the ports change when a restart finds one taken
 
 	// The fields below are used only when owned.
 	lock         *os.File // holds the flock for the Server's lifetime; closing releases it
@@ -111,13 +113,13 @@ var errServerPortTaken = errors.New("port already in use")
 // when it must start a server and finds no binary, and one wrapping [ErrSecretFileMode]
 // when the password file or endpoint.json it reads may be read by others than its owner
 // (both are written with mode 0600).
-func Launch(ctx context.Context, opts ServerOptions) (*Server, error) {
+func Launch(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Dir == "" {
-		return nil, errors.New("queries: launch clickhouse: no directory given")
+		return nil, errors.New("launcher: launch clickhouse: no directory given")
 	}
 	abs, err := filepath.Abs(opts.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("queries: launch clickhouse in %s: %w", opts.Dir, err)
+		return nil, fmt.Errorf("launcher: launch clickhouse in %s: %w", opts.Dir, err)
 	}
 	d := serverDir(abs)
 	log := opts.Logger
@@ -133,7 +135,7 @@ func Launch(ctx context.Context, opts ServerOptions) (*Server, error) {
 	defer cancel()
 
 	if err := os.MkdirAll(string(d), 0o700); err != nil {
-		return nil, fmt.Errorf("queries: launch clickhouse: %w", err)
+		return nil, fmt.Errorf("launcher: launch clickhouse: %w", err)
 	}
 	for {
 		lock, err := d.tryLock()
@@ -162,9 +164,9 @@ func Launch(ctx context.Context, opts ServerOptions) (*Server, error) {
 		select {
 		case <-ctx.Done():
 			if time.Now().Before(deadline) {
-				return nil, fmt.Errorf("queries: attach to clickhouse in %s: %w", d, ctx.Err())
+				return nil, fmt.Errorf("launcher: attach to clickhouse in %s: %w", d, ctx.Err())
 			}
-			return nil, fmt.Errorf("queries: attach to clickhouse in %s: the process holding %s published no reachable endpoint within %s",
+			return nil, fmt.Errorf("launcher: attach to clickhouse in %s: the process holding %s published no reachable endpoint within %s",
 				d, d.path(serverLockName), timeout)
 		case <-time.After(serverPollInterval):
 		}
@@ -172,7 +174,7 @@ func Launch(ctx context.Context, opts ServerOptions) (*Server, error) {
 }
 
 // Endpoint returns where the server listens and the credentials to use.
-func (s *Server) Endpoint() Endpoint {
+func (s *Server) Endpoint() queries.Endpoint {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.endpoint
@@ -196,10 +198,10 @@ func (s *Server) Close() error {
 		// Withdraw the endpoint before the lock comes free, so a process that takes
 		// the directory over never reads ours.
 		if rmErr := os.Remove(s.dir.path(serverEndpointName)); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
-			err = errors.Join(err, fmt.Errorf("queries: stop clickhouse: %w", rmErr))
+			err = errors.Join(err, fmt.Errorf("launcher: stop clickhouse: %w", rmErr))
 		}
 		if cErr := s.lock.Close(); cErr != nil {
-			err = errors.Join(err, fmt.Errorf("queries: stop clickhouse: release lock: %w", cErr))
+			err = errors.Join(err, fmt.Errorf("launcher: stop clickhouse: release lock: %w", cErr))
 		}
 		s.closeErr = err
 		s.log.Info("clickhouse stopped", "dir", string(s.dir))
@@ -218,11 +220,11 @@ func (s *Server) launch(ctx context.Context, binary string) error {
 		return err
 	}
 	if err := os.Remove(s.dir.path(serverEndpointName)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("queries: launch clickhouse: %w", err)
+		return fmt.Errorf("launcher: launch clickhouse: %w", err)
 	}
 	for _, sub := range []string{"log", "data", "tmp", "user_files", "format_schemas"} {
 		if err := os.MkdirAll(s.dir.path(sub), 0o700); err != nil {
-			return fmt.Errorf("queries: launch clickhouse: %w", err)
+			return fmt.Errorf("launcher: launch clickhouse: %w", err)
 		}
 	}
 	password, err := s.dir.password()
@@ -232,7 +234,7 @@ func (s *Server) launch(ctx context.Context, binary string) error {
 	if err := s.dir.writeUsers(password); err != nil {
 		return err
 	}
-	s.endpoint = Endpoint{User: serverUser, Password: password}
+	s.endpoint = queries.Endpoint{User: serverUser, Password: password}
 
 	var child *serverChild
 	for attempt := 1; ; attempt++ {
@@ -316,7 +318,7 @@ func (s *Server) start(ctx context.Context) (*serverChild, error) {
 		Pdeathsig: syscall.SIGTERM,
 	}
 	if err := c.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("queries: start clickhouse-server %s: %w", s.bin.path, err)
+		return nil, fmt.Errorf("launcher: start clickhouse-server %s: %w", s.bin.path, err)
 	}
 	c.started = time.Now()
 	go func() {
@@ -335,7 +337,7 @@ func (s *Server) start(ctx context.Context) (*serverChild, error) {
 			return nil, s.exitError(c)
 		case <-ctx.Done():
 			s.stop(c)
-			return nil, fmt.Errorf("queries: start clickhouse-server: no answer on %s (%v): %v; see %s",
+			return nil, fmt.Errorf("launcher: start clickhouse-server: no answer on %s (%v): %v; see %s",
 				ep.Addr, err, ctx.Err(), s.dir.path("log", "err.log"))
 		case <-time.After(serverPollInterval):
 		}
@@ -349,7 +351,7 @@ func (s *Server) exitError(c *serverChild) error {
 	if reason == "" {
 		reason = "no reason logged"
 	}
-	err := &serverStartError{msg: fmt.Sprintf("queries: clickhouse-server exited during start (%v): %s; see %s",
+	err := &serverStartError{msg: fmt.Sprintf("launcher: clickhouse-server exited during start (%v): %s; see %s",
 		c.err, reason, s.dir.path("log", "err.log"))}
 	if strings.Contains(strings.ToLower(reason), "address already in use") {
 		err.cause = errServerPortTaken
@@ -398,7 +400,7 @@ func (s *Server) stop(c *serverChild) error {
 	s.log.Warn("clickhouse did not stop, killing", "pid", pid, "timeout", serverStopTimeout)
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	<-c.exited
-	return fmt.Errorf("queries: stop clickhouse-server (pid %d): no exit %s after SIGTERM, killed", pid, serverStopTimeout)
+	return fmt.Errorf("launcher: stop clickhouse-server (pid %d): no exit %s after SIGTERM, killed", pid, serverStopTimeout)
 }
 
 // supervise restarts the child whenever it exits, until Close.
@@ -476,7 +478,7 @@ func (s *Server) stopStale() error {
 	for _, pid := range pids {
 		s.log.Warn("clickhouse stale server, stopping", "pid", pid, "config", config)
 		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-			return fmt.Errorf("queries: stop stale clickhouse-server (pid %d): %w", pid, err)
+			return fmt.Errorf("launcher: stop stale clickhouse-server (pid %d): %w", pid, err)
 		}
 	}
 	if waitGone(pids, serverStopTimeout) {
@@ -486,7 +488,7 @@ func (s *Server) stopStale() error {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	if !waitGone(pids, 5*time.Second) {
-		return fmt.Errorf("queries: stop stale clickhouse-server (pids %v): still running after SIGKILL", pids)
+		return fmt.Errorf("launcher: stop stale clickhouse-server (pids %v): still running after SIGKILL", pids)
 	}
 	return nil
 }
@@ -574,7 +576,7 @@ func (b serverBinary) args(config string) []string {
 // serverBinaryDirs are searched after PATH, which for non-root users lacks /usr/sbin.
 var serverBinaryDirs = []string{"/usr/sbin", "/usr/bin", "/usr/local/bin"}
 
-// findServerBinary resolves ServerOptions.Binary.
+// findServerBinary resolves Options.Binary.
 func findServerBinary(name string) (serverBinary, error) {
 	names := []string{"clickhouse-server", "clickhouse"}
 	where := "on PATH or in " + strings.Join(serverBinaryDirs, ", ")
@@ -626,7 +628,7 @@ func freeLoopbackPorts() (tcpPort, httpPort int, err error) {
 	for i := range ports {
 		l, lerr := net.Listen("tcp", "127.0.0.1:0")
 		if lerr != nil {
-			return 0, 0, fmt.Errorf("queries: find a free port: %w", lerr)
+			return 0, 0, fmt.Errorf("launcher: find a free port: %w", lerr)
 		}
 		// Held open until both are chosen, so the two differ.
 		defer l.Close()
@@ -636,7 +638,7 @@ func freeLoopbackPorts() (tcpPort, httpPort int, err error) {
 }
 
 // pingEndpoint opens a short-lived connection to ep and pings it.
-func pingEndpoint(ctx context.Context, ep Endpoint) error {
+func pingEndpoint(ctx context.Context, ep queries.Endpoint) error {
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        []string{ep.Addr},
 		Auth:        clickhouse.Auth{Database: "default", Username: ep.User, Password: ep.Password},
@@ -672,7 +674,7 @@ func (d serverDir) path(elem ...string) string {
 func (d serverDir) tryLock() (*os.File, error) {
 	f, err := os.OpenFile(d.path(serverLockName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("queries: lock clickhouse directory: %w", err)
+		return nil, fmt.Errorf("launcher: lock clickhouse directory: %w", err)
 	}
 	for {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
@@ -688,26 +690,26 @@ func (d serverDir) tryLock() (*os.File, error) {
 		return nil, nil
 	default:
 		f.Close()
-		return nil, fmt.Errorf("queries: lock clickhouse directory %s: %w", d, err)
+		return nil, fmt.Errorf("launcher: lock clickhouse directory %s: %w", d, err)
 	}
 }
 
 // serverEndpointFile is the content of endpoint.json.
 type serverEndpointFile struct {
-	Endpoint
+	queries.Endpoint
 	PID   int `json:"pid"`   // the clickhouse-server process
 	Owner int `json:"owner"` // the process supervising it
 }
 
 // writeEndpoint publishes ep atomically: an attaching process reads either the old file
 // or the new one, never a torn one.
-func (d serverDir) writeEndpoint(ep Endpoint, pid int) error {
+func (d serverDir) writeEndpoint(ep queries.Endpoint, pid int) error {
 	b, err := json.Marshal(serverEndpointFile{Endpoint: ep, PID: pid, Owner: os.Getpid()})
 	if err != nil {
-		return fmt.Errorf("queries: publish clickhouse endpoint: %w", err)
+		return fmt.Errorf("launcher: publish clickhouse endpoint: %w", err)
 	}
 	if err := d.writeFile(serverEndpointName, append(b, '\n')); err != nil {
-		return fmt.Errorf("queries: publish clickhouse endpoint: %w", err)
+		return fmt.Errorf("launcher: publish clickhouse endpoint: %w", err)
 	}
 	return nil
 }
@@ -728,16 +730,16 @@ func (d serverDir) readEndpoint() (serverEndpointFile, error) {
 // An owner killed with SIGKILL leaves its file behind: checking the owner's pid keeps an
 // attaching process from reaching a stale server that the next owner is about to stop.
 // An endpoint.json that others may read is an error: the caller refuses to start.
-func (d serverDir) liveEndpoint(ctx context.Context) (Endpoint, bool, error) {
+func (d serverDir) liveEndpoint(ctx context.Context) (queries.Endpoint, bool, error) {
 	f, err := d.readEndpoint()
 	if errors.Is(err, ErrSecretFileMode) {
-		return Endpoint{}, false, err
+		return queries.Endpoint{}, false, err
 	}
 	if err != nil || !processAlive(f.Owner) {
-		return Endpoint{}, false, nil
+		return queries.Endpoint{}, false, nil
 	}
 	if err := pingEndpoint(ctx, f.Endpoint); err != nil {
-		return Endpoint{}, false, nil
+		return queries.Endpoint{}, false, nil
 	}
 	return f.Endpoint, true, nil
 }
@@ -756,16 +758,16 @@ func (d serverDir) password() (string, error) {
 			return pw, nil
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("queries: read clickhouse password: %w", err)
+		return "", fmt.Errorf("launcher: read clickhouse password: %w", err)
 	}
 	// Missing or damaged: a new one costs nothing, users.xml is rewritten below.
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
-		return "", fmt.Errorf("queries: create clickhouse password: %w", err)
+		return "", fmt.Errorf("launcher: create clickhouse password: %w", err)
 	}
 	pw := hex.EncodeToString(raw[:])
 	if err := d.writeFile(serverPasswordName, []byte(pw+"\n")); err != nil {
-		return "", fmt.Errorf("queries: create clickhouse password: %w", err)
+		return "", fmt.Errorf("launcher: create clickhouse password: %w", err)
 	}
 	return pw, nil
 }
@@ -790,7 +792,7 @@ func readSecretFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("queries: %s holds the clickhouse password and has mode %04o, %w: run chmod 600 %s",
+		return nil, fmt.Errorf("launcher: %s holds the clickhouse password and has mode %04o, %w: run chmod 600 %s",
 			path, perm, ErrSecretFileMode, path)
 	}
 	return io.ReadAll(f)
@@ -864,7 +866,7 @@ func (d serverDir) writeConfig(tcpPort, httpPort int) error {
 	config := fmt.Sprintf(serverConfigXML, xmlText(d.path("log")), tcpPort, httpPort,
 		xmlText(string(d)), xmlText(d.path(serverUsersName)))
 	if err := d.writeFile(serverConfigName, []byte(config)); err != nil {
-		return fmt.Errorf("queries: write clickhouse config: %w", err)
+		return fmt.Errorf("launcher: write clickhouse config: %w", err)
 	}
 	return nil
 }
@@ -873,7 +875,7 @@ func (d serverDir) writeUsers(password string) error {
 	sum := sha256.Sum256([]byte(password))
 	users := fmt.Sprintf(serverUsersXML, serverUser, hex.EncodeToString(sum[:]))
 	if err := d.writeFile(serverUsersName, []byte(users)); err != nil {
-		return fmt.Errorf("queries: write clickhouse users: %w", err)
+		return fmt.Errorf("launcher: write clickhouse users: %w", err)
 	}
 	return nil
 }
@@ -927,7 +929,7 @@ func openStdoutLog(path string) (*os.File, error) {
 	}
 	f, err := os.OpenFile(path, flag, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("queries: start clickhouse-server: %w", err)
+		return nil, fmt.Errorf("launcher: start clickhouse-server: %w", err)
 	}
 	return f, nil
 }
