@@ -46,15 +46,39 @@ type IngesterOptions struct {
 	Metrics       *Metrics      // nil: none
 	// Spool, when set, is where records become durable: a submission is acknowledged
 	// once fsynced there, and a drainer copies the spool to the store in batches. Without
-	// it, each acknowledgement waits for the store's insert.
-	Spool *spool.Spool
+	// it, each acknowledgement waits for the store's insert. Leave it nil for none (not a
+	// typed nil *spool.Spool, which would be a journal that panics).
+	Spool Journal
 	// DrainTimeout bounds how long Close keeps draining the spool to the store; what is
 	// left stays in the spool for the next start.
 	DrainTimeout time.Duration // 0: 30 s
 	// StoreTimeout bounds one store call of the drainer, so that a hung server is
 	// noticed (and logged) quickly.
 	StoreTimeout time.Duration // 0: 5 s
+	// Now is the clock of the pause in store lookups after one failed; nil: time.Now.
+	Now func() time.Time
 }
+
+// Journal is the durable local log the ingester writes through before the store: an
+// append is acknowledged once on disk, and a single drainer reads entries in order and
+// acknowledges those the store holds. [spool.Spool] implements it; the ingester depends
+// only on these methods so that its pipeline can be read (and tested) apart from the
+// file format.
+type Journal interface {
+	// Append makes entries durable and returns their sequence numbers. It fails with an
+	// error wrapping [spool.ErrFull] when there is no room.
+	Append(ctx context.Context, entries ...[]byte) ([]uint64, error)
+	// Read returns up to n entries after sequence number after, in order.
+	Read(after uint64, n int) ([]spool.Entry, error)
+	// Ack forgets the entries up to and including upTo.
+	Ack(upTo uint64) error
+	// Notify is signalled when entries are appended.
+	Notify() <-chan struct{}
+	// Stats describes the backlog: its depth and whether appends are refused.
+	Stats() spool.Stats
+}
+
+var _ Journal = (*spool.Spool)(nil)
 
 // Ingester makes records durable with group commit: concurrent requests wait while one
 // batch is committed, then the next batch carries all of them in a single lookup and a
@@ -76,7 +100,7 @@ type Ingester struct {
 	met   *Metrics
 	max   int
 	tmo   time.Duration
-	spool *spool.Spool
+	spool Journal // nil: records go straight to the store
 	drain time.Duration
 	opTmo time.Duration
 	now   func() time.Time
@@ -144,7 +168,7 @@ func NewIngester(store Store, opts IngesterOptions) (*Ingester, error) {
 		spool:     opts.Spool,
 		drain:     opts.DrainTimeout,
 		opTmo:     opts.StoreTimeout,
-		now:       time.Now,
+		now:       opts.Now,
 		reqs:      make(chan *commitRequest),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
@@ -155,6 +179,9 @@ func NewIngester(store Store, opts IngesterOptions) (*Ingester, error) {
 	}
 	if in.log == nil {
 		in.log = slog.New(slog.DiscardHandler)
+	}
+	if in.now == nil {
+		in.now = time.Now
 	}
 	if in.max <= 0 {
 		in.max = 10_000
