@@ -4,9 +4,14 @@
 //     without allocating, and gives up on anything else;
 //   - encoding/json's Valid (with utf8.Valid) defines a well-formed body: the general
 //     path checks it before decoding anything, and the scanner is held to it;
-//   - goccy/go-json (imported as gojson) decodes the general path's tokens and the
-//     strings with escapes: encoding/json's semantics at a third of the CPU, but it does
-//     not check syntax, hence Valid first.
+//   - goccy/go-json (imported as gojson) decodes the general path's tokens, the strings
+//     with escapes, and whole batch bodies (decodeBatch reads {"submissions":[…]} with
+//     newDecoder and jsonObject): encoding/json's semantics at well under half the CPU, but
+//     it does not check syntax, hence Valid first.
+//
+// None is redundant: the scanner does not read everything, Valid does not decode, and
+// encoding/json's decoder takes about 2.5 times the CPU on a batch body (100 submissions:
+// 0.93 ms against 0.38 ms on the development machine).
 
 package collector
 
