@@ -58,6 +58,10 @@ type Options struct {
 
 	// Logger receives recovery and failure reports. Nil discards them.
 	Logger *slog.Logger
+
+	// Now is the clock of the append times behind [Stats.OldestAppend] and of the
+	// segments' creation times. Nil means time.Now.
+	Now func() time.Time
 }
 
 // Entry is one spooled entry as handed to a drainer by [Spool.Read].
@@ -200,9 +204,12 @@ func Open(opts Options) (*Spool, error) {
 		closing:  make(chan struct{}),
 		stopped:  make(chan struct{}),
 		notify:   make(chan struct{}, 1),
-		now:      time.Now,
+		now:      opts.Now,
 		sync:     (*os.File).Sync,
 		writeAt:  (*os.File).WriteAt,
+	}
+	if s.now == nil {
+		s.now = time.Now
 	}
 	s.checkpoint = func(upTo uint64) error { return writeCheckpoint(s.dir, upTo) }
 	if err := s.recover(); err != nil {
