@@ -21,6 +21,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/tamtam-ngo/tamtam/collector/words"
 	"github.com/tamtam-ngo/tamtam/reports/disclosure"
 )
 
@@ -723,7 +724,7 @@ func TestWorkbookHiddenValues(t *testing.T) {
 	for col := 2; col <= 6; col++ {
 		c.expect(i01, col, row, "x")
 	}
-	c.expect(i01, 7, row, workbookText["flag_suppressed"].FR)
+	c.expect(i01, 7, row, words.FR.T("report.flag_suppressed"))
 	if got := c.raw(i01, chartDataCol, 4); got == label {
 		t.Errorf("the I01 chart data still lists %s, whose value is hidden", label)
 	}
