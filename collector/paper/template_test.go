@@ -19,7 +19,9 @@ import (
 	"github.com/tamtam-ngo/tamtam/collector/words"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata")
+// update rewrites the golden files of the package's tests (testdata/*.golden) instead
+// of comparing with them: go test ./collector/paper -run Golden -update.
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func builtinCatalog(t *testing.T) *collector.Catalog {
 	t.Helper()
@@ -115,7 +117,7 @@ func TestTemplateGolden(t *testing.T) {
 			}
 			want, err := os.ReadFile(path)
 			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
+				t.Fatalf("%v (go test ./collector/paper -run TestTemplateGolden -update creates it)", err)
 			}
 			if got != string(want) {
 				t.Errorf("template %s differs from %s (go test -update rewrites it); got:\n%s", lang, path, got)
