@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/tamtam-ngo/tamtam/collector"
+	"github.com/tamtam-ngo/tamtam/collector/words"
 )
 
 // Text is a label in French, Dutch and English.
@@ -70,14 +71,15 @@ type Merge struct {
 }
 
 // Catalog is the published indicators with their labels, reference values and the
-// labels of breakdown categories: data, versioned in indicators.json.
+// labels of breakdown categories: data, versioned in indicators.json. The words around
+// them (notes, headings, the suppression mark) are in the catalogue of words
+// (collector/words, keys report.*), which every output reads.
 type Catalog struct {
 	Families   []Family              `json:"families"`
 	Indicators []Indicator           `json:"indicators"`
 	References []Reference           `json:"references"`
 	Categories map[string][]Category `json:"categories"`
 	Merges     map[string][]Merge    `json:"merges"`
-	Texts      map[string]any        `json:"texts"`
 }
 
 //go:embed indicators.json
@@ -264,19 +266,14 @@ func (c *Catalog) Indicator(id string) (Indicator, bool) {
 	return c.Indicators[i], true
 }
 
-// Text returns the catalog text key in lang (the suppression note, "Total"…).
+// reportKey prefixes the keys of the report's words in the catalogue.
+const reportKey = "report."
+
+// Text returns the report text key in lang: the catalogue of words' "report."+key
+// ("total", "breakdown_site"…), for callers that name a report word by a computed key.
+// An unknown language gives the key in brackets, as a missing word does.
 func (c *Catalog) Text(key, lang string) string {
-	switch v := c.Texts[key].(type) {
-	case string:
-		return v
-	case map[string]any:
-		if s, ok := v[lang].(string); ok {
-			return s
-		}
-		s, _ := v["fr"].(string)
-		return s
-	}
-	return key
+	return words.Lang(lang).T(reportKey + key)
 }
 
 // ReferencesOf returns the reference values shown beside indicator id.

@@ -13,6 +13,7 @@ import (
 	gocharts "github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
 
+	"github.com/tamtam-ngo/tamtam/collector/words"
 	"github.com/tamtam-ngo/tamtam/reports/disclosure"
 )
 
@@ -75,13 +76,17 @@ type chartEstimate struct{ p, low, high float64 }
 // proportion with its 95% interval drawn as an error bar; suppressed groups are left out
 // (and named in the subtitle), never plotted. Reference values of other surveys are drawn
 // as marked lines or areas labelled as references, with their source in the tooltip.
-// An unknown lang gives French.
-func Charts(f *Figures, lang string) []Chart {
+// lang is read by words.Parse (empty is French); another language is an error.
+func Charts(f *Figures, lang string) ([]Chart, error) {
+	l, err := reportLanguage(lang)
+	if err != nil {
+		return nil, fmt.Errorf("reports: charts: %w", err)
+	}
 	var out []Chart
-	for _, s := range chartSpecs(f, lang) {
+	for _, s := range chartSpecs(f, l) {
 		out = append(out, s.Chart)
 	}
-	return out
+	return out, nil
 }
 
 // chartSpec is a chart with what report.html shows around it: the page hides the title
@@ -93,9 +98,8 @@ type chartSpec struct {
 	pageTop int      // top of the plot when the title is hidden
 }
 
-func chartSpecs(f *Figures, lang string) []chartSpec {
-	lang = reportLang(lang)
-	w := chartWords[lang]
+func chartSpecs(f *Figures, l words.Lang) []chartSpec {
+	lang := string(l)
 	var out []chartSpec
 	for _, fam := range f.Catalog.Families {
 		var members []IndicatorFigures
@@ -115,7 +119,7 @@ func chartSpecs(f *Figures, lang string) []chartSpec {
 				bars = append(bars, chartBarOf(m.Total(), m.Short.In(lang), false))
 				refs = append(refs, f.Catalog.ReferencesOf(m.ID)...)
 			}
-			subtitle = w.partsSubtitle
+			subtitle = l.T("report.chart.subtitle_parts")
 		} else {
 			main := members[0]
 			bars = append(bars, chartBarOf(main.Total(), f.Label(Total, "", lang), true))
@@ -128,10 +132,10 @@ func chartSpecs(f *Figures, lang string) []chartSpec {
 				}
 			}
 			refs = f.Catalog.ReferencesOf(main.ID)
-			subtitle = main.Short.In(lang) + w.bySite
+			subtitle = l.T("report.chart.subtitle_by_site", main.Short.In(lang))
 		}
 		title := fam.Title.In(lang) + " — " + strconv.Itoa(f.Year)
-		spec, err := chartOptions("chart-"+fam.ID, title, subtitle, bars, refs, lang)
+		spec, err := chartOptions("chart-"+fam.ID, title, subtitle, bars, refs, l)
 		if err != nil {
 			// The options are built from Go values that always marshal; a failure is a bug.
 			panic(fmt.Sprintf("reports: chart %s: %v", fam.ID, err))
@@ -168,9 +172,7 @@ func chartPercent(p float64) float64 {
 
 // chartOptions builds the go-echarts bar chart (horizontal bars, error bars as a custom
 // series on top) and returns its option object.
-func chartOptions(id, title, subtitle string, bars []chartBar, refs []Reference, lang string) (chartSpec, error) {
-	w := chartWords[lang]
-	nf := reportNumberFormats[lang]
+func chartOptions(id, title, subtitle string, bars []chartBar, refs []Reference, l words.Lang) (chartSpec, error) {
 	var cats, missing []string
 	var data []opts.BarData
 	var whiskers []opts.CustomData
@@ -202,15 +204,15 @@ func chartOptions(id, title, subtitle string, bars []chartBar, refs []Reference,
 		cats = append(cats, b.label)
 	}
 	if slices.ContainsFunc(bars, func(b chartBar) bool { return b.lowRel && !b.missing }) {
-		subtitle += "\n" + w.lowRel
+		subtitle += "\n" + l.T("report.chart.low_reliability")
 	}
 	if len(missing) > 0 {
-		subtitle += "\n" + w.notShown + strings.Join(missing, ", ")
+		subtitle += "\n" + l.T("report.chart.not_shown") + strings.Join(missing, ", ")
 	}
 
-	markLines, markAreas, refRows := referenceMarks(refs, nf, w)
+	markLines, markAreas, refRows := referenceMarks(refs, l)
 	gridTop := 60 + 16*strings.Count(subtitle, "\n") + 16*refRows
-	js := chartScripts(nf, w)
+	js := chartScripts(l)
 	c := gocharts.NewBar()
 	c.SetGlobalOptions(
 		// go-echarts points at a CDN and draws random ids unless told otherwise. Its page
@@ -235,7 +237,7 @@ func chartOptions(id, title, subtitle string, bars []chartBar, refs []Reference,
 	c.Accept(chartVisitor{})
 	c.SetXAxis(cats).XYReversal()
 
-	c.AddSeries(w.share, data,
+	c.AddSeries(l.T("report.chart.share"), data,
 		gocharts.WithEncodeOpts(opts.Encode{X: chartValueP, Y: 0}),
 		gocharts.WithSeriesOpts(func(s *gocharts.SingleSeries) {
 			s.BarMaxWidth = "34"
@@ -245,7 +247,7 @@ func chartOptions(id, title, subtitle string, bars []chartBar, refs []Reference,
 		}),
 	)
 	errs := gocharts.NewCustom()
-	errs.AddSeries(w.ci, whiskers,
+	errs.AddSeries(l.T("report.ci"), whiskers,
 		gocharts.WithCustomChartOpts(opts.CustomChart{RenderItem: opts.FuncOpts(js.errorBar)}),
 		gocharts.WithEncodeOpts(opts.Encode{X: []int{chartValueLow, chartValueHigh}, Y: 0}),
 	)
@@ -273,11 +275,12 @@ func (chartVisitor) Visit(chart map[string]any) {
 // a range, each labelled as a reference above the plot, with its population and source
 // for the tooltip. Labels of close values are stacked; rows is the number of label rows.
 // (The category axis is inverted, so a line starts at the top.)
-func referenceMarks(refs []Reference, nf reportNumbers, w chartText) (ml *opts.MarkLines, ma *opts.MarkAreas, rows int) {
+func referenceMarks(refs []Reference, l words.Lang) (ml *opts.MarkLines, ma *opts.MarkAreas, rows int) {
+	nf := reportNumberFormats[l]
 	var lines, areas []any
 	for i, r := range refs {
-		label := fmt.Sprintf("%s (%d)%s%s", w.reference, r.Year, nf.colon, nf.refRange(r.Low, r.High))
-		item := map[string]any{"name": label, "population": r.Population.In(nf.lang), "source": r.Source, "xAxis": r.Low}
+		label := fmt.Sprintf("%s (%d)%s%s", l.T("report.reference"), r.Year, nf.colon, nf.refRange(r.Low, r.High))
+		item := map[string]any{"name": label, "population": r.Population.In(string(l)), "source": r.Source, "xAxis": r.Low}
 		row := 0
 		for _, prev := range refs[:i] {
 			if math.Abs(prev.Low-r.Low) < 30 {
@@ -306,23 +309,6 @@ func referenceMarks(refs []Reference, nf reportNumbers, w chartText) (ml *opts.M
 	return ml, ma, rows
 }
 
-// chartText holds the words of the charts in one language.
-type chartText struct {
-	share, ci, n, den, lowRel, lowRelShort, reference, source, notShown, bySite, partsSubtitle string
-}
-
-var chartWords = map[string]chartText{
-	"fr": {share: "Part", ci: "IC à 95 %", n: "n", den: "N", lowRel: "* fiabilité faible : à lire avec prudence",
-		lowRelShort: "fiabilité faible", reference: "Référence", source: "Source", notShown: "Non représentés (x) : ",
-		bySite: " : % par prison, avec IC à 95 %", partsSubtitle: "% des personnes concernées, avec IC à 95 %"},
-	"nl": {share: "Aandeel", ci: "95%-BI", n: "n", den: "N", lowRel: "* weinig betrouwbaar: voorzichtig lezen",
-		lowRelShort: "weinig betrouwbaar", reference: "Referentie", source: "Bron", notShown: "Niet weergegeven (x): ",
-		bySite: ": % per gevangenis, met 95%-BI", partsSubtitle: "% van de betrokken personen, met 95%-BI"},
-	"en": {share: "Share", ci: "95% CI", n: "n", den: "N", lowRel: "* low reliability: read with care",
-		lowRelShort: "low reliability", reference: "Reference", source: "Source", notShown: "Not shown (x): ",
-		bySite: ": % by prison, with 95% CI", partsSubtitle: "% of the people concerned, with 95% CI"},
-}
-
 // chartJS are the JavaScript functions of a chart.
 type chartJS struct{ axis, tooltip, errorBar string }
 
@@ -330,7 +316,8 @@ type chartJS struct{ axis, tooltip, errorBar string }
 // Intl.NumberFormat (ECharts itself would write English numbers), draw the error bars and
 // fill the tooltips. They read the bar values laid out as described at chartValueP. Intl writes
 // a narrow no-break space in French; it is replaced by the no-break space of the tables.
-func chartScripts(nf reportNumbers, w chartText) chartJS {
+func chartScripts(l words.Lang) chartJS {
+	nf := reportNumberFormats[l]
 	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
 	num := `function(v,d){return new Intl.NumberFormat(` + q(nf.jsLocale) + `,{minimumFractionDigits:d,maximumFractionDigits:d}).format(v).replace(/\u202f/g,'\u00a0');}`
 	pct := `function(v){return (` + num + `)(v,1)+` + q(nf.pctSep+"%") + `;}`
@@ -338,14 +325,14 @@ func chartScripts(nf reportNumbers, w chartText) chartJS {
 	var js chartJS
 	js.axis = `function(v){return (` + num + `)(v,0)+` + q(nf.pctSep+"%") + `;}`
 	js.tooltip = `function(p){var num=` + num + `,pct=` + pct + `,esc=` + esc + `;var d=p.data||{};` +
-		`if(p.componentType==='markLine'||p.componentType==='markArea'){return '<b>'+esc(d.name)+'<\/b><br>'+esc(d.population)+'<br>'+` + q(w.source+nf.colon) + `+esc(d.source);}` +
+		`if(p.componentType==='markLine'||p.componentType==='markArea'){return '<b>'+esc(d.name)+'<\/b><br>'+esc(d.population)+'<br>'+` + q(l.T("report.source")+nf.colon) + `+esc(d.source);}` +
 		`var v=p.value||d.value;if(!v){return '';}` +
 		`var s='<b>'+esc(d.name||p.name)+'<\/b><br>'+pct(v[` + strconv.Itoa(chartValueP) + `])+(v[` + strconv.Itoa(chartValueLowRel) + `]?' *':'');` +
-		`s+='<br>'+` + q(w.ci+nf.colon) + `+num(v[` + strconv.Itoa(chartValueLow) + `],1)+'\u2013'+pct(v[` + strconv.Itoa(chartValueHigh) + `]);` +
-		`var c=[];if(v[` + strconv.Itoa(chartValueN) + `]>=0){c.push(` + q(w.n+" = ") + `+num(v[` + strconv.Itoa(chartValueN) + `],0));}` +
-		`if(v[` + strconv.Itoa(chartValueDen) + `]>=0){c.push(` + q(w.den+" = ") + `+num(v[` + strconv.Itoa(chartValueDen) + `],0));}` +
+		`s+='<br>'+` + q(l.T("report.ci")+nf.colon) + `+num(v[` + strconv.Itoa(chartValueLow) + `],1)+'\u2013'+pct(v[` + strconv.Itoa(chartValueHigh) + `]);` +
+		`var c=[];if(v[` + strconv.Itoa(chartValueN) + `]>=0){c.push(` + q("n = ") + `+num(v[` + strconv.Itoa(chartValueN) + `],0));}` +
+		`if(v[` + strconv.Itoa(chartValueDen) + `]>=0){c.push(` + q("N = ") + `+num(v[` + strconv.Itoa(chartValueDen) + `],0));}` +
 		`if(c.length){s+='<br>'+c.join(', ');}` +
-		`if(v[` + strconv.Itoa(chartValueLowRel) + `]){s+='<br>* '+` + q(w.lowRelShort) + `;}return s;}`
+		`if(v[` + strconv.Itoa(chartValueLowRel) + `]){s+='<br>* '+` + q(l.T("report.low_reliability")) + `;}return s;}`
 	js.errorBar = `function(params,api){var pct=` + pct + `;` +
 		`var y=api.value(0),a=api.coord([api.value(` + strconv.Itoa(chartValueLow) + `),y]),b=api.coord([api.value(` + strconv.Itoa(chartValueHigh) + `),y]);` +
 		`var h=Math.max(3,api.size([0,1])[1]*0.16),st={stroke:'#222222',lineWidth:1.5};` +
@@ -390,27 +377,31 @@ func chartOptionScript(options json.RawMessage) (string, error) {
 
 // reportNumbers writes numbers as the report's language does: "52,8 %" and "1 234" in
 // French (with no-break spaces), "52,8%" and "1.234" in Dutch, "52.8%" and "1,234" in English.
+//
+// These are typography, not words, so they stay here rather than in the catalogue of
+// words: nobody translates them, a catalogue key would hold "," in two languages and "."
+// in the third (the drift its tests refuse), and they must agree with jsLocale, which
+// the charts' Intl.NumberFormat uses. The words around them come from the catalogue.
 type reportNumbers struct {
-	lang     string
 	decimal  string
 	group    string
 	pctSep   string // between a number and "%"
 	colon    string // before a colon: French puts a space there
 	jsLocale string // for Intl.NumberFormat
+	docLang  string // the language tag of the workbook's properties
 }
 
-var reportNumberFormats = map[string]reportNumbers{
-	"fr": {lang: "fr", decimal: ",", group: "\u00a0", pctSep: "\u00a0", colon: "\u00a0: ", jsLocale: "fr-FR"},
-	"nl": {lang: "nl", decimal: ",", group: ".", colon: ": ", jsLocale: "nl-BE"},
-	"en": {lang: "en", decimal: ".", group: ",", colon: ": ", jsLocale: "en-GB"},
+var reportNumberFormats = map[words.Lang]reportNumbers{
+	words.FR: {decimal: ",", group: "\u00a0", pctSep: "\u00a0", colon: "\u00a0: ", jsLocale: "fr-FR", docLang: "fr-BE"},
+	words.NL: {decimal: ",", group: ".", colon: ": ", jsLocale: "nl-BE", docLang: "nl-BE"},
+	words.EN: {decimal: ".", group: ",", colon: ": ", jsLocale: "en-GB", docLang: "en"},
 }
 
-// reportLang returns a supported language: fr, nl or en; French for anything else.
-func reportLang(lang string) string {
-	if _, ok := reportNumberFormats[lang]; ok {
-		return lang
-	}
-	return "fr"
+// reportLanguage reads the language an output is asked for, in the one way every output
+// does: words.Parse with French as the default. A language other than fr, nl or en is
+// an error, never a silent French.
+func reportLanguage(lang string) (words.Lang, error) {
+	return words.Parse(lang, words.FR)
 }
 
 // int writes a count with thousands separators.

@@ -278,10 +278,9 @@ func (s *Server) latestYear(ctx context.Context, this int) int {
 func arrivalsHTML(f *Figures, ct CrossTable, lang string, w dashboardText) htmlTable {
 	t := htmlCrossTable(f, ct, lang)
 	t.Indicator, t.Caption = "questionnaires", w.Arrivals
-	months := htmlWords[lang].months
 	for i, code := range ct.Cols {
 		if m, err := strconv.Atoi(code[len(code)-2:]); err == nil && m >= 1 && m <= 12 {
-			t.Head[i+1] = months[m-1]
+			t.Head[i+1] = reportMonth(lang, m)
 		}
 	}
 	return t

@@ -9,14 +9,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/tamtam-ngo/tamtam/collector/words"
 	"github.com/tamtam-ngo/tamtam/reports/assets"
 	"github.com/tamtam-ngo/tamtam/reports/disclosure"
 )
 
 // HTMLOptions set how report.html is written.
 type HTMLOptions struct {
-	Lang string // fr (the default when empty), nl or en
+	Lang string // fr (the default when empty), nl or en, as words.Parse reads it
 }
 
 // WriteHTML writes report.html: one self-contained page that works offline. The ECharts
@@ -25,19 +27,12 @@ type HTMLOptions struct {
 // suppressed cell shows "x" as in every other output. The same f and opts give the same
 // bytes. It returns an error for a language other than fr, nl or en.
 func WriteHTML(w io.Writer, f *Figures, opts HTMLOptions) error {
-	lang := opts.Lang
-	if lang == "" {
-		lang = "fr"
-	}
-	if _, ok := reportNumberFormats[lang]; !ok {
-		return fmt.Errorf("reports: html: unsupported language %q (fr, nl or en)", lang)
-	}
 	if len(assets.EChartsJS) == 0 || bytes.Contains(bytes.ToLower(assets.EChartsJS), []byte("</script")) {
 		return fmt.Errorf("reports: html: the embedded ECharts library is missing or cannot be inlined")
 	}
-	page, err := htmlBuildPage(f, lang)
+	page, err := htmlBuildPage(f, opts.Lang)
 	if err != nil {
-		return err
+		return fmt.Errorf("reports: html: %w", err)
 	}
 	// Inlined here only: the dashboard, which shares htmlBuildPage, loads the library
 	// as a file, and a conversion copies its megabyte.
@@ -111,12 +106,19 @@ type htmlCell struct {
 	Group  string // data-group of a cell of a cross table
 }
 
+// htmlBuildPage lays out the report of f in the language named lang (see words.Parse):
+// the page of report.html, and the body of the dashboard.
 func htmlBuildPage(f *Figures, lang string) (*htmlPage, error) {
-	w := htmlWords[lang]
-	nf := reportNumberFormats[lang]
+	l, err := reportLanguage(lang)
+	if err != nil {
+		return nil, err
+	}
+	lang = string(l)
+	nf := reportNumberFormats[l]
 	cat := f.Catalog
-	p := &htmlPage{Lang: lang, Title: fmt.Sprintf(w.title, f.Year),
-		W: htmlHeadings{Contents: w.contents, Method: w.method, Summary: w.summary, Notes: w.notesHeading, Reference: cat.Text("reference", lang)}}
+	p := &htmlPage{Lang: lang, Title: l.T("report.title", f.Year),
+		W: htmlHeadings{Contents: l.T("report.contents"), Method: l.T("report.method"), Summary: l.T("report.key_figures"),
+			Notes: l.T("report.notes"), Reference: l.T("report.reference")}}
 
 	var sites, pooled []string
 	for _, s := range f.Sites {
@@ -126,26 +128,26 @@ func htmlBuildPage(f *Figures, lang string) (*htmlPage, error) {
 		}
 	}
 	p.Meta = []htmlMeta{
-		{w.year, strconv.Itoa(f.Year)},
-		{cat.Text("release", lang), f.Release + " — " + cat.Text("release_rule", lang)},
-		{cat.Text("figures_of", lang), GroupName(f, lang)},
-		{w.sites, strings.Join(sites, ", ")},
+		{l.T("report.year"), strconv.Itoa(f.Year)},
+		{l.T("report.release"), f.Release + " — " + l.T("report.release_rule")},
+		{l.T("report.figures_of"), GroupName(f, lang)},
+		{l.T("report.sites"), strings.Join(sites, ", ")},
 	}
 	if len(pooled) > 0 {
-		p.Meta = append(p.Meta, htmlMeta{fmt.Sprintf(w.pooledInto, f.Label(DimSite, OtherSites, lang)), strings.Join(pooled, ", ")})
+		p.Meta = append(p.Meta, htmlMeta{l.T("report.counted_in", f.Label(DimSite, OtherSites, lang)), strings.Join(pooled, ", ")})
 	}
 	p.Meta = append(p.Meta,
-		htmlMeta{w.cutOff, w.date(f.CutOff.Year(), int(f.CutOff.Month()), f.CutOff.Day(), f.CutOff.Hour(), f.CutOff.Minute())},
-		htmlMeta{w.k, strconv.Itoa(f.Config.K)})
+		htmlMeta{l.T("report.cut_off"), reportDate(l, f.CutOff)},
+		htmlMeta{l.T("report.k"), strconv.Itoa(f.Config.K)})
 	if len(f.Levels) > 0 {
-		p.Meta = append(p.Meta, htmlMeta{cat.Text("merged_breakdowns", lang), LevelsText(f, lang)})
+		p.Meta = append(p.Meta, htmlMeta{l.T("report.merged_breakdowns"), LevelsText(f, lang)})
 	}
-	p.SuppressNote = strings.Replace(cat.Text("suppressed_note", lang), " k ", " k = "+strconv.Itoa(f.Config.K)+" ", 1)
-	p.LowRelNote = "* " + cat.Text("low_reliability_note", lang)
-	p.EmptyNote = w.emptyNote
-	p.Method = []string{cat.Text("entrants_note", lang), w.ciNote, w.refNote}
+	p.SuppressNote = strings.Replace(l.T("report.suppressed_note"), " k ", " k = "+strconv.Itoa(f.Config.K)+" ", 1)
+	p.LowRelNote = "* " + l.T("report.low_reliability_note")
+	p.EmptyNote = l.T("report.empty_note")
+	p.Method = []string{l.T("report.entrants_note"), l.T("report.ci_note"), l.T("report.ref_note")}
 
-	p.Summary = htmlTable{Breakdown: Total, Caption: w.summary, Head: []string{w.indicator, "n", "N", "%", w.ci}}
+	p.Summary = htmlTable{Breakdown: Total, Caption: l.T("report.key_figures"), Head: []string{l.T("report.indicator"), "n", "N", "%", l.T("report.ci")}}
 	for _, ind := range f.Indicator {
 		row := htmlShareRow(ind.Total(), "", ind.Short.In(lang), nf)
 		row.Group = ind.ID
@@ -154,7 +156,7 @@ func htmlBuildPage(f *Figures, lang string) (*htmlPage, error) {
 
 	chartsByID := map[string]chartSpec{}
 	var specs []string
-	for _, c := range chartSpecs(f, lang) {
+	for _, c := range chartSpecs(f, l) {
 		chartsByID[c.ID] = c
 		js, err := chartOptionScript(c.Options)
 		if err != nil {
@@ -169,21 +171,21 @@ func htmlBuildPage(f *Figures, lang string) (*htmlPage, error) {
 		hf := htmlFamily{ID: fam.ID, Title: fam.Title.In(lang)}
 		if c, ok := chartsByID["chart-"+fam.ID]; ok {
 			hf.ChartID = c.ID
-			hf.ChartLabel = c.Title + ". " + w.chartAlt
+			hf.ChartLabel = c.Title + ". " + l.T("report.chart.alt")
 			hf.Caption = c.caption
 		}
 		for _, ind := range f.Indicator {
 			if ind.Family != fam.ID {
 				continue
 			}
-			hf.Indicators = append(hf.Indicators, htmlIndicatorOf(f, ind, lang))
+			hf.Indicators = append(hf.Indicators, htmlIndicatorOf(f, ind, l))
 		}
 		if len(hf.Indicators) > 0 {
 			p.Families = append(p.Families, hf)
 		}
 	}
 
-	p.EntrantsTitle = w.entrants
+	p.EntrantsTitle = l.T("report.entrants_interviewed")
 	for _, ct := range f.Entrants {
 		p.Entrants = append(p.Entrants, htmlCrossTable(f, ct, lang))
 	}
@@ -191,19 +193,19 @@ func htmlBuildPage(f *Figures, lang string) (*htmlPage, error) {
 	return p, nil
 }
 
-func htmlIndicatorOf(f *Figures, ind IndicatorFigures, lang string) htmlIndicator {
-	w := htmlWords[lang]
-	nf := reportNumberFormats[lang]
+func htmlIndicatorOf(f *Figures, ind IndicatorFigures, l words.Lang) htmlIndicator {
+	lang := string(l)
+	nf := reportNumberFormats[l]
 	hi := htmlIndicator{ID: ind.ID, Label: ind.Label.In(lang), Definition: []htmlMeta{
-		{w.denominator + nf.colon, ind.Denominator.In(lang)}, {w.numerator + nf.colon, ind.Numerator.In(lang)}}}
+		{l.T("report.denominator") + nf.colon, ind.Denominator.In(lang)}, {l.T("report.numerator") + nf.colon, ind.Numerator.In(lang)}}}
 	total := ind.Total()
-	hi.Total = w.totalLine(nf, total)
+	hi.Total = htmlTotalLine(l, total)
 	for _, r := range f.Catalog.ReferencesOf(ind.ID) {
 		hi.References = append(hi.References, htmlReference{
-			Value:      f.Catalog.Text("reference", lang) + nf.colon + nf.refRange(r.Low, r.High),
+			Value:      l.T("report.reference") + nf.colon + nf.refRange(r.Low, r.High),
 			Population: fmt.Sprintf("%s (%d)", r.Population.In(lang), r.Year),
 			Note:       r.Note.In(lang),
-			Source:     w.source + nf.colon + r.Source,
+			Source:     l.T("report.source") + nf.colon + r.Source,
 		})
 	}
 	for _, b := range ind.Breakdowns {
@@ -211,8 +213,8 @@ func htmlIndicatorOf(f *Figures, ind IndicatorFigures, lang string) htmlIndicato
 			continue
 		}
 		t := htmlTable{Indicator: ind.ID, Breakdown: b.Dim,
-			Caption: ind.Short.In(lang) + " — " + w.by + " " + strings.ToLower(f.DimLabel(b.Dim, lang)),
-			Head:    []string{f.DimLabel(b.Dim, lang), "n", "N", "%", w.ci}}
+			Caption: ind.Short.In(lang) + " — " + l.T("report.by") + " " + strings.ToLower(f.DimLabel(b.Dim, lang)),
+			Head:    []string{f.DimLabel(b.Dim, lang), "n", "N", "%", l.T("report.ci")}}
 		for _, r := range b.Rows {
 			t.Rows = append(t.Rows, htmlShareRow(r, r.Group, f.Label(b.Dim, r.Group, lang), nf))
 		}
@@ -252,11 +254,12 @@ func htmlCountCell(n Number, nf reportNumbers) htmlCell {
 
 func htmlSuppressedCell() htmlCell { return htmlCell{Text: "x", Class: "x"} }
 
+// htmlCrossTable lays out a cross table of entrants in lang, which the caller parsed.
 func htmlCrossTable(f *Figures, ct CrossTable, lang string) htmlTable {
-	w := htmlWords[lang]
-	nf := reportNumberFormats[lang]
+	l := words.Lang(lang)
+	nf := reportNumberFormats[l]
 	t := htmlTable{Indicator: "I19", Breakdown: ct.RowDim + "+" + ct.ColDim,
-		Caption: fmt.Sprintf(w.entrantsBy, strings.ToLower(f.DimLabel(ct.RowDim, lang)), strings.ToLower(f.DimLabel(ct.ColDim, lang))),
+		Caption: l.T("report.entrants_by", strings.ToLower(f.DimLabel(ct.RowDim, lang)), strings.ToLower(f.DimLabel(ct.ColDim, lang))),
 		Head:    []string{f.DimLabel(ct.RowDim, lang)}}
 	for _, c := range ct.Cols {
 		t.Head = append(t.Head, f.Label(ct.ColDim, c, lang))
@@ -305,24 +308,24 @@ func htmlChartBoot(specs []string) string {
 		`})();`
 }
 
-// htmlText holds the words of the page in one language.
-type htmlText struct {
-	title, year, sites, pooledInto, cutOff, k, contents, method, summary, indicator, ci string
-	numerator, denominator, source, by, chartAlt, entrants, entrantsBy, emptyNote       string
-	ciNote, refNote, notesHeading, totalWord                                            string
-	months                                                                              [12]string
-	dateFormat                                                                          string // day, month, year, hour, minute
+// reportDate writes a data cut-off, in UTC, as the language writes dates: "15 mars 2025
+// à 14:00 UTC".
+func reportDate(l words.Lang, t time.Time) string {
+	t = t.UTC()
+	return l.T("report.date", t.Day(), reportMonth(string(l), int(t.Month())), t.Year(), t.Hour(), t.Minute())
 }
 
-// date writes the data cut-off, in UTC, as the language writes dates.
-func (w htmlText) date(year, month, day, hour, minute int) string {
-	return fmt.Sprintf(w.dateFormat, day, w.months[month-1], year, hour, minute)
+// reportMonth names month m (1–12) in lang, which the caller parsed: report.html's
+// cut-off and the dashboard's arrivals.
+func reportMonth(lang string, m int) string {
+	return words.Lang(lang).T(fmt.Sprintf("report.month.%02d", m))
 }
 
-// totalLine sums up an indicator: "Total : 52,8 % (IC à 95 % : 45,1–60,2 %), n = 53, N = 100".
-func (w htmlText) totalLine(nf reportNumbers, r Row) string {
+// htmlTotalLine sums up an indicator: "Total : 52,8 % (IC à 95 % : 45,1–60,2 %), n = 53, N = 100".
+func htmlTotalLine(l words.Lang, r Row) string {
+	nf := reportNumberFormats[l]
 	var b strings.Builder
-	b.WriteString(w.totalWord + nf.colon)
+	b.WriteString(l.T("report.total") + nf.colon)
 	est, ok := r.Share.Estimate()
 	switch {
 	case ok:
@@ -330,7 +333,7 @@ func (w htmlText) totalLine(nf reportNumbers, r Row) string {
 		if r.Share.Status() == disclosure.LowReliability {
 			b.WriteString(" *")
 		}
-		b.WriteString(" (" + w.ci + nf.colon + nf.interval(est.Low, est.High) + ")")
+		b.WriteString(" (" + l.T("report.ci") + nf.colon + nf.interval(est.Low, est.High) + ")")
 	case r.Share.Status() == disclosure.Empty:
 		b.WriteString("–")
 	default:
@@ -338,48 +341,6 @@ func (w htmlText) totalLine(nf reportNumbers, r Row) string {
 	}
 	b.WriteString(", n = " + htmlCountCell(r.Numerator, nf).Text + ", N = " + htmlCountCell(r.Denominator, nf).Text)
 	return b.String()
-}
-
-var htmlWords = map[string]htmlText{
-	"fr": {
-		title: "Santé et usage de drogues à l’entrée en prison — chiffres %d", year: "Année", sites: "Prisons couvertes",
-		pooledInto: "Regroupées dans «\u00a0%s\u00a0»", cutOff: "Données arrêtées au", k: "Seuil de protection k",
-		contents: "Sommaire", method: "Méthode et lecture", summary: "Chiffres clés", indicator: "Indicateur", ci: "IC à 95 %",
-		numerator: "Numérateur", denominator: "Dénominateur", source: "Source", by: "par",
-		chartAlt: "Les valeurs du graphique sont dans les tableaux qui suivent.", entrants: "Entrants interrogés",
-		entrantsBy: "Entrants interrogés par %s et %s", emptyNote: "– : personne dans le groupe (N = 0).",
-		ciNote:       "n : personnes concernées (numérateur) ; N : personnes à qui la question s'appliquait (dénominateur) ; IC à 95 % : intervalle de confiance de Wilson à 95 %.",
-		refNote:      "Les valeurs de référence viennent d'autres enquêtes, sur d'autres populations : elles sont montrées à part, pour situer nos chiffres, jamais mêlées à eux.",
-		notesHeading: "Notes", totalWord: "Total",
-		months:     [12]string{"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"},
-		dateFormat: "%d %s %d à %02d:%02d UTC",
-	},
-	"nl": {
-		title: "Gezondheid en druggebruik bij binnenkomst in de gevangenis — cijfers %d", year: "Jaar", sites: "Gevangenissen",
-		pooledInto: "Samengevoegd in ‘%s’", cutOff: "Gegevens afgesloten op", k: "Beschermingsdrempel k",
-		contents: "Inhoud", method: "Methode en lezing", summary: "Kerncijfers", indicator: "Indicator", ci: "95%-BI",
-		numerator: "Teller", denominator: "Noemer", source: "Bron", by: "per",
-		chartAlt: "De waarden van de grafiek staan in de tabellen hieronder.", entrants: "Bevraagde binnenkomers",
-		entrantsBy: "Bevraagde binnenkomers per %s en %s", emptyNote: "–: niemand in de groep (N = 0).",
-		ciNote:       "n: betrokken personen (teller); N: personen op wie de vraag van toepassing was (noemer); 95%-BI: 95%-betrouwbaarheidsinterval volgens Wilson.",
-		refNote:      "Referentiewaarden komen uit andere onderzoeken, bij andere populaties: ze staan apart, om onze cijfers te situeren, en worden er nooit mee vermengd.",
-		notesHeading: "Noten", totalWord: "Totaal",
-		months:     [12]string{"januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december"},
-		dateFormat: "%d %s %d om %02d:%02d UTC",
-	},
-	"en": {
-		title: "Health and drug use on entering prison — %d figures", year: "Year", sites: "Prisons covered",
-		pooledInto: "Pooled into ‘%s’", cutOff: "Data cut-off", k: "Protection threshold k",
-		contents: "Contents", method: "Method and how to read", summary: "Key figures", indicator: "Indicator", ci: "95% CI",
-		numerator: "Numerator", denominator: "Denominator", source: "Source", by: "by",
-		chartAlt: "The values of the chart are in the tables that follow.", entrants: "Interviewed entrants",
-		entrantsBy: "Interviewed entrants by %s and %s", emptyNote: "–: nobody in the group (N = 0).",
-		ciNote:       "n: people concerned (numerator); N: people the question applied to (denominator); 95% CI: Wilson 95% confidence interval.",
-		refNote:      "Reference values come from other surveys of other populations: they are shown apart, to put our figures in context, and never mixed with them.",
-		notesHeading: "Notes", totalWord: "Total",
-		months:     [12]string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"},
-		dateFormat: "%d %s %d, %02d:%02d UTC",
-	},
 }
 
 // htmlTemplate is report.html. Its only scripts are inline (the ECharts library and the

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 
+	"github.com/tamtam-ngo/tamtam/collector/words"
 	"github.com/tamtam-ngo/tamtam/reports/assets"
 	"github.com/tamtam-ngo/tamtam/reports/disclosure"
 )
@@ -255,7 +256,7 @@ func TestWriteHTMLTables(t *testing.T) {
 	f := htmlTestFigures(t)
 	for _, lang := range []string{"fr", "nl", "en"} {
 		t.Run(lang, func(t *testing.T) {
-			nf := reportNumberFormats[lang]
+			nf := reportNumberFormats[words.Lang(lang)]
 			doc := parseTestHTML(t, writeTestHTML(t, f, lang))
 			tables := map[string]*html.Node{}
 			for _, tb := range htmlAll(doc, func(n *html.Node) bool { return n.DataAtom == atom.Table }) {
@@ -429,7 +430,7 @@ func TestWriteHTMLNumberFormat(t *testing.T) {
 	}{
 		{"fr", 1234, "1\u00a0234"}, {"nl", 1234, "1.234"}, {"en", 1234567, "1,234,567"}, {"fr", 999, "999"}, {"en", 0, "0"},
 	} {
-		if got := reportNumberFormats[tc.lang].int(tc.n); got != tc.want {
+		if got := reportNumberFormats[words.Lang(tc.lang)].int(tc.n); got != tc.want {
 			t.Errorf("int(%s, %d) = %q, want %q", tc.lang, tc.n, got, tc.want)
 		}
 	}
@@ -440,7 +441,7 @@ func TestWriteHTMLNumberFormat(t *testing.T) {
 	}{
 		{"fr", 51, 69, "51–69\u00a0%"}, {"fr", 36.1, 36.1, "36,1\u00a0%"}, {"nl", 51.2, 51.2, "51,2%"}, {"en", 51.2, 75, "51.2–75%"},
 	} {
-		if got := reportNumberFormats[tc.lang].refRange(tc.low, tc.high); got != tc.want {
+		if got := reportNumberFormats[words.Lang(tc.lang)].refRange(tc.low, tc.high); got != tc.want {
 			t.Errorf("refRange(%s, %g, %g) = %q, want %q", tc.lang, tc.low, tc.high, got, tc.want)
 		}
 	}
@@ -519,12 +520,25 @@ func htmlTestChartBars(t *testing.T, c Chart) (labels []string, values [][]float
 	return labels, values, option
 }
 
+// testCharts returns the charts of f in lang, failing the test on an error.
+func testCharts(t *testing.T, f *Figures, lang string) []Chart {
+	t.Helper()
+	charts, err := Charts(f, lang)
+	if err != nil {
+		t.Fatalf("Charts(%q) error: %v", lang, err)
+	}
+	return charts
+}
+
 // TestCharts checks the chart specifications: pinned ids, no animation, only published
 // shares plotted with the table's digits, suppressed groups left out and named, and the
 // references marked.
 func TestCharts(t *testing.T) {
 	f := htmlTestFigures(t)
-	charts := Charts(f, "fr")
+	charts := testCharts(t, f, "fr")
+	if _, err := Charts(f, "de"); err == nil {
+		t.Error(`Charts(f, "de") error = nil, want an unknown language refused`)
+	}
 	if len(charts) != len(f.Catalog.Families) {
 		t.Fatalf("Charts = %d charts, want %d (one per family)", len(charts), len(f.Catalog.Families))
 	}
@@ -610,7 +624,7 @@ func TestCharts(t *testing.T) {
 	}
 
 	// The same release gives the same options.
-	again := Charts(htmlTestFigures(t), "fr")
+	again := testCharts(t, htmlTestFigures(t), "fr")
 	for i := range charts {
 		if !bytes.Equal(charts[i].Options, again[i].Options) {
 			t.Errorf("Charts: %s differs between two runs", charts[i].ID)

@@ -92,7 +92,7 @@ func (m *Manifest) Settings() string {
 
 // ReleaseOptions configure WriteRelease.
 type ReleaseOptions struct {
-	Lang   string
+	Lang   string // fr (the default when empty), nl or en, as words.Parse reads it
 	Logger *slog.Logger
 }
 
@@ -110,15 +110,18 @@ func (f *Figures) manifest(lang string) *Manifest {
 
 // WriteRelease writes every output of f into dir: the workbook, the HTML report, the tidy
 // CSV, the figures (SVG and PNG, when a Chromium is found; otherwise the manifest says
-// they were skipped) and last the manifest with the hash of every file.
+// they were skipped) and last the manifest with the hash of every file. A language other
+// than fr, nl or en is an error, before anything is written.
 func WriteRelease(ctx context.Context, f *Figures, dir string, opts ReleaseOptions) (*Manifest, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if opts.Lang == "" {
-		opts.Lang = "fr"
+	l, err := reportLanguage(opts.Lang)
+	if err != nil {
+		return nil, fmt.Errorf("reports: %w", err)
 	}
+	opts.Lang = string(l)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("reports: %w", err)
 	}

@@ -93,12 +93,16 @@ func StartBrowser(ctx context.Context, extra ...chromedp.ExecAllocatorOption) (b
 // RenderFigures draws every chart of f in headless Chromium with ECharts, as the report
 // page does, and writes dir/<id>.svg (for print) and dir/<id>.png (900×500 at twice the
 // pixel density, on white). It returns the paths written, in chart order. Without a
-// browser it returns an error wrapping ErrNoBrowser and writes nothing.
+// browser it returns an error wrapping ErrNoBrowser and writes nothing; a language other
+// than fr, nl or en is an error too.
 func RenderFigures(ctx context.Context, f *Figures, lang, dir string) ([]string, error) {
+	charts, err := Charts(f, lang)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := findBrowser(); err != nil {
 		return nil, err
 	}
-	charts := Charts(f, lang)
 	ctx, cancel := context.WithTimeout(ctx, renderTimeout)
 	defer cancel()
 	bctx, stop, err := StartBrowser(ctx)

@@ -20,6 +20,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/tamtam-ngo/tamtam/collector/words"
 )
 
 // requireBrowser fails the test when Chromium is missing: the browser tests are part of
@@ -124,7 +126,7 @@ func TestReportInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read the charts: %v", err)
 	}
-	charts := Charts(f, "fr")
+	charts := testCharts(t, f, "fr")
 	if len(states) != len(charts) {
 		t.Fatalf("the page has %d chart containers, want %d", len(states), len(charts))
 	}
@@ -168,7 +170,7 @@ func TestReportInChromium(t *testing.T) {
 	}
 	ind, _ := f.Find("I01")
 	est, _ := ind.Total().Share.Estimate()
-	if want := reportNumberFormats["fr"].share(est.P); !strings.Contains(tip, want) || !strings.Contains(tip, "IC à 95") {
+	if want := reportNumberFormats[words.FR].share(est.P); !strings.Contains(tip, want) || !strings.Contains(tip, "IC à 95") {
 		t.Errorf("the I01 tooltip is %q, want it to hold %q and the interval", tip, want)
 	}
 
@@ -217,7 +219,7 @@ func TestRenderFigures(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RenderFigures error: %v", err)
 	}
-	charts := Charts(f, "fr")
+	charts := testCharts(t, f, "fr")
 	if len(paths) != 2*len(charts) {
 		t.Fatalf("RenderFigures wrote %d files, want %d", len(paths), 2*len(charts))
 	}
@@ -254,7 +256,7 @@ func TestRenderFigures(t *testing.T) {
 	svg, _ := os.ReadFile(filepath.Join(dir, "chart-I01.svg"))
 	ind, _ := f.Find("I01")
 	est, _ := ind.Total().Share.Estimate()
-	for _, want := range []string{reportNumberFormats["fr"].share(est.P), "Référence (2021)\u00a0: 51–69\u00a0%", "Non représentés (x)"} {
+	for _, want := range []string{reportNumberFormats[words.FR].share(est.P), "Référence (2021)\u00a0: 51–69\u00a0%", "Non représentés (x)"} {
 		if !bytes.Contains(svg, []byte(want)) {
 			t.Errorf("chart-I01.svg does not show %q", want)
 		}

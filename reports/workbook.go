@@ -14,13 +14,14 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/tamtam-ngo/tamtam/collector/words"
 	"github.com/tamtam-ngo/tamtam/reports/disclosure"
 )
 
 // WorkbookOptions is what the workbook states besides the figures.
 type WorkbookOptions struct {
 	// Lang is the language of every label and text: "fr" (the default when empty), "nl"
-	// or "en".
+	// or "en", as words.Parse reads it.
 	Lang string
 	// Questionnaires lists the questionnaire versions the figures cover ("entry v1",
 	// "followup v1"), for the methodology sheet.
@@ -57,19 +58,16 @@ const (
 // WriteWorkbook returns an error for an unknown language, figures without a catalog or a
 // data cut-off, or when writing to w fails.
 func WriteWorkbook(w io.Writer, f *Figures, opts WorkbookOptions) error {
-	lang := opts.Lang
-	if lang == "" {
-		lang = "fr"
-	}
+	l, err := reportLanguage(opts.Lang)
 	switch {
-	case lang != "fr" && lang != "nl" && lang != "en":
-		return fmt.Errorf("reports: workbook: unknown language %q (fr, nl or en)", opts.Lang)
+	case err != nil:
+		return fmt.Errorf("reports: workbook: %w", err)
 	case f == nil || f.Catalog == nil:
 		return errors.New("reports: workbook: no figures or no catalog")
 	case f.CutOff.IsZero():
 		return errors.New("reports: workbook: the figures have no data cut-off")
 	}
-	b := &workbook{x: excelize.NewFile(), f: f, lang: lang, opts: opts}
+	b := &workbook{x: excelize.NewFile(), f: f, l: l, lang: string(l), opts: opts}
 	defer b.x.Close()
 	b.build()
 	if b.err != nil {
@@ -155,7 +153,8 @@ func sortContentTypeDefaults(part []byte) []byte {
 type workbook struct {
 	x    *excelize.File
 	f    *Figures
-	lang string
+	l    words.Lang // the language of every text
+	lang string     // l, for the labels of the figures
 	opts WorkbookOptions
 	st   workbookStyles
 	// err is the first error of a cell write; later writes do nothing, so that the
@@ -169,24 +168,10 @@ type workbookStyles struct {
 	count, percent, mark                          int
 }
 
-// t returns the workbook text key in the workbook's language, formatted with args.
-func (b *workbook) t(key string, args ...any) string {
-	s := workbookText[key].In(b.lang)
-	if len(args) > 0 {
-		s = fmt.Sprintf(s, args...)
-	}
-	return s
-}
-
-// cat returns the catalog text key in the workbook's language.
-func (b *workbook) cat(key string) string { return b.f.Catalog.Text(key, b.lang) }
-
-func (b *workbook) mark() string { return b.f.Catalog.Text("suppressed_mark", b.lang) }
-
 func (b *workbook) build() {
 	b.styles()
 	b.properties()
-	summary := b.t("sheet_summary")
+	summary := b.l.T("report.sheet_summary")
 	if b.err == nil {
 		b.err = b.x.SetSheetName("Sheet1", summary)
 	}
@@ -202,8 +187,8 @@ func (b *workbook) build() {
 			b.familySheet(fam, inds)
 		}
 	}
-	b.entrantsSheet(b.t("sheet_entrants"))
-	b.methodSheet(b.t("sheet_method"))
+	b.entrantsSheet(b.l.T("report.entrants"))
+	b.methodSheet(b.l.T("report.sheet_method"))
 	b.x.SetActiveSheet(0)
 }
 
@@ -253,20 +238,19 @@ func (b *workbook) styles() {
 func (b *workbook) properties() {
 	title := b.opts.Title
 	if title == "" {
-		title = b.t("title", b.f.Year)
+		title = b.l.T("report.title", b.f.Year)
 	}
 	stamp := b.f.CutOff.UTC().Format(time.RFC3339)
-	tag := map[string]string{"fr": "fr-BE", "nl": "nl-BE", "en": "en"}[b.lang]
 	if b.err == nil {
 		b.err = b.x.SetDocProps(&excelize.DocProperties{
 			Title:          title,
-			Subject:        b.t("subject", b.f.Year, b.f.Config.K),
-			Description:    b.cat("entrants_note"),
+			Subject:        b.l.T("report.subject", b.f.Year, b.f.Config.K),
+			Description:    b.l.T("report.entrants_note"),
 			Creator:        "tamtam",
 			LastModifiedBy: "tamtam",
 			Created:        stamp,
 			Modified:       stamp,
-			Language:       tag,
+			Language:       reportNumberFormats[b.l].docLang,
 		})
 	}
 }
@@ -292,7 +276,7 @@ func (b *workbook) putCount(sheet string, col, row int, n Number) {
 		b.put(sheet, col, row, v, b.st.count)
 		return
 	}
-	b.put(sheet, col, row, b.mark(), b.st.mark)
+	b.put(sheet, col, row, b.l.T("report.suppressed_mark"), b.st.mark)
 }
 
 // putShare writes a protected proportion as a fraction formatted as a percentage, its
@@ -306,7 +290,7 @@ func (b *workbook) putShare(sheet string, col, row int, s Share) {
 		b.put(sheet, col+2, row, est.High, b.st.percent)
 	case s.Status() != disclosure.Empty:
 		for i := range 3 {
-			b.put(sheet, col+i, row, b.mark(), b.st.mark)
+			b.put(sheet, col+i, row, b.l.T("report.suppressed_mark"), b.st.mark)
 		}
 	}
 	if flag := b.flag(s); flag != "" {
@@ -319,11 +303,11 @@ func (b *workbook) putShare(sheet string, col, row int, s Share) {
 func (b *workbook) flag(s Share) string {
 	switch st := s.Status(); {
 	case st == disclosure.LowReliability:
-		return b.t("flag_low")
+		return b.l.T("report.low_reliability")
 	case st == disclosure.Empty:
-		return b.t("flag_empty")
+		return b.l.T("report.flag_empty")
 	case !st.Publishable():
-		return b.t("flag_suppressed")
+		return b.l.T("report.flag_suppressed")
 	}
 	return ""
 }
@@ -366,11 +350,11 @@ func (b *workbook) header(sheet string, col, row int, headers ...string) {
 // notes writes the footnotes of the tables from row, the low-reliability one if they
 // show proportions, and returns the next free row.
 func (b *workbook) notes(sheet string, row int, proportions bool) int {
-	notes := []string{b.cat("suppressed_note") + fmt.Sprintf(" (k = %d).", b.f.Config.K)}
+	notes := []string{b.l.T("report.suppressed_note") + fmt.Sprintf(" (k = %d).", b.f.Config.K)}
 	if proportions {
-		notes = append(notes, b.cat("low_reliability_note"))
+		notes = append(notes, b.l.T("report.low_reliability_note"))
 	}
-	notes = append(notes, b.cat("entrants_note"))
+	notes = append(notes, b.l.T("report.entrants_note"))
 	for _, n := range notes {
 		b.put(sheet, 1, row, n, b.st.note)
 		row++
@@ -381,7 +365,7 @@ func (b *workbook) notes(sheet string, row int, proportions bool) int {
 // siteNames lists the names of sites.
 func (b *workbook) siteNames(sites []string) string {
 	if len(sites) == 0 {
-		return b.t("none")
+		return b.l.T("report.none")
 	}
 	names := make([]string, len(sites))
 	for i, s := range sites {
@@ -395,17 +379,17 @@ func (b *workbook) siteNames(sites []string) string {
 func (b *workbook) releaseFacts(sheet string, row int) int {
 	questionnaires := strings.Join(b.opts.Questionnaires, ", ")
 	if questionnaires == "" {
-		questionnaires = b.t("not_stated")
+		questionnaires = b.l.T("report.not_stated")
 	}
 	facts := [][2]string{
-		{b.t("year"), strconv.Itoa(b.f.Year)},
-		{b.t("release"), b.f.Release},
-		{b.t("group"), b.groupName()},
-		{b.t("cut_off"), b.f.CutOff.UTC().Format("2006-01-02 15:04 UTC")},
-		{b.t("sites"), b.siteNames(b.f.Sites)},
-		{b.t("pooled", b.f.Label(DimSite, OtherSites, b.lang)), b.siteNames(b.f.Pooled)},
-		{b.t("k"), strconv.Itoa(b.f.Config.K)},
-		{b.t("questionnaires"), questionnaires},
+		{b.l.T("report.year"), strconv.Itoa(b.f.Year)},
+		{b.l.T("report.release"), b.f.Release},
+		{b.l.T("report.figures_of"), b.groupName()},
+		{b.l.T("report.cut_off"), b.f.CutOff.UTC().Format("2006-01-02 15:04 UTC")},
+		{b.l.T("report.sites"), b.siteNames(b.f.Sites)},
+		{b.l.T("report.counted_in", b.f.Label(DimSite, OtherSites, b.lang)), b.siteNames(b.f.Pooled)},
+		{b.l.T("report.k"), strconv.Itoa(b.f.Config.K)},
+		{b.l.T("report.questionnaires"), questionnaires},
 	}
 	for _, fact := range facts {
 		b.put(sheet, 1, row, fact[0], b.st.bold)
@@ -421,38 +405,24 @@ func (b *workbook) groupName() string { return GroupName(b.f, b.lang) }
 // levelsText lists the breakdowns the release merged or left out (R6).
 func (b *workbook) levelsText() string { return LevelsText(b.f, b.lang) }
 
-// referenceValueText writes a reference value, a percentage or a range of percentages, as text:
-// it is a comparison, never a figure to compute with.
-func referenceValueText(r Reference, lang string) string {
-	num := func(v float64) string {
-		s := strconv.FormatFloat(v, 'f', -1, 64)
-		if lang != "en" {
-			s = strings.Replace(s, ".", ",", 1)
-		}
-		return s
-	}
-	v := num(r.Low)
-	if r.High != r.Low {
-		v += "–" + num(r.High)
-	}
-	if lang == "fr" {
-		return v + "\u00a0%"
-	}
-	return v + "%"
+// referenceValue writes a reference value, a percentage or a range of percentages, as
+// text: it is a comparison, never a figure to compute with.
+func (b *workbook) referenceValue(r Reference) string {
+	return reportNumberFormats[b.l].refRange(r.Low, r.High)
 }
 
 func (b *workbook) summarySheet(sheet string) {
 	title := b.opts.Title
 	if title == "" {
-		title = b.t("title", b.f.Year)
+		title = b.l.T("report.title", b.f.Year)
 	}
 	b.put(sheet, 1, 1, title, b.st.title)
-	b.put(sheet, 1, 2, b.cat("entrants_note"), b.st.note)
+	b.put(sheet, 1, 2, b.l.T("report.entrants_note"), b.st.note)
 	row := b.releaseFacts(sheet, 4) + 1
 
-	b.header(sheet, 1, row, b.t("col_code"), b.t("col_family"), b.t("col_indicator"), "N", "%",
-		b.t("col_low"), b.t("col_high"), b.t("col_flag"))
-	for i, h := range []string{b.t("col_ref_value"), b.t("col_ref_year"), b.t("col_ref_population")} {
+	b.header(sheet, 1, row, b.l.T("report.col_code"), b.l.T("report.col_family"), b.l.T("report.indicator"), "N", "%",
+		b.l.T("report.col_low"), b.l.T("report.col_high"), b.l.T("report.remark"))
+	for i, h := range []string{b.l.T("report.col_ref_value"), b.l.T("report.col_ref_year"), b.l.T("report.col_ref_population")} {
 		b.put(sheet, 9+i, row, h, b.st.refHeader)
 	}
 	b.freeze(sheet, row)
@@ -471,7 +441,7 @@ func (b *workbook) summarySheet(sheet string) {
 		if refs := b.f.Catalog.ReferencesOf(ind.ID); len(refs) > 0 {
 			var values, years, sources []string
 			for _, r := range refs {
-				values = append(values, referenceValueText(r, b.lang))
+				values = append(values, b.referenceValue(r))
 				years = append(years, strconv.Itoa(r.Year))
 				sources = append(sources, r.Population.In(b.lang)+" — "+r.Source)
 			}
@@ -512,11 +482,11 @@ func excelRange(sheet string, col, row1, row2 int) string {
 func (b *workbook) familySheet(fam Family, inds []IndicatorFigures) {
 	sheet := excelSheetName(fam.ID + " " + fam.Title.In(b.lang))
 	b.newSheet(sheet)
-	b.header(sheet, 1, 1, b.t("col_group"), b.t("col_num"), b.t("col_den"), "%", b.t("col_low"), b.t("col_high"), b.t("col_flag"))
+	b.header(sheet, 1, 1, b.l.T("report.col_group"), b.l.T("report.numerator"), b.l.T("report.col_den"), "%", b.l.T("report.col_low"), b.l.T("report.col_high"), b.l.T("report.remark"))
 	b.freeze(sheet, 1)
 	b.widths(sheet, 1, 44, 12, 14, 9, 11, 11, 18, 3, 30, 16, 16, 16, 16)
 	b.put(sheet, 1, 2, fam.ID+" — "+fam.Title.In(b.lang), b.st.title)
-	b.put(sheet, 1, 3, b.cat("entrants_note"), b.st.note)
+	b.put(sheet, 1, 3, b.l.T("report.entrants_note"), b.st.note)
 	row := 5
 	for _, ind := range inds {
 		b.put(sheet, 1, row, ind.ID+" — "+ind.Label.In(b.lang), b.st.heading)
@@ -553,18 +523,18 @@ func (b *workbook) references(sheet string, row int, inds []IndicatorFigures) {
 	for _, ind := range inds {
 		for _, r := range b.f.Catalog.ReferencesOf(ind.ID) {
 			if first {
-				b.put(sheet, 1, row, b.t("references"), b.st.refHeader)
+				b.put(sheet, 1, row, b.l.T("report.references"), b.st.refHeader)
 				row++
 				first = false
 			}
 			b.put(sheet, 1, row, ind.ID+" — "+ind.Short.In(b.lang), b.st.bold)
 			row++
 			for _, kv := range [][2]string{
-				{b.t("ref_value"), referenceValueText(r, b.lang)},
-				{b.t("ref_year"), strconv.Itoa(r.Year)},
-				{b.t("ref_population"), r.Population.In(b.lang)},
-				{b.t("ref_source"), r.Source},
-				{b.t("ref_note"), r.Note.In(b.lang)},
+				{b.l.T("report.ref_value"), b.referenceValue(r)},
+				{b.l.T("report.year"), strconv.Itoa(r.Year)},
+				{b.l.T("report.ref_population"), r.Population.In(b.lang)},
+				{b.l.T("report.source"), r.Source},
+				{b.l.T("report.remark"), r.Note.In(b.lang)},
 			} {
 				b.put(sheet, 1, row, kv[0], b.st.group)
 				b.put(sheet, 2, row, kv[1], b.st.text)
@@ -597,14 +567,14 @@ func (b *workbook) familyChart(sheet string, fam Family, inds []IndicatorFigures
 		return chartDataPoint{est.P, ok}
 	}
 	if slices.Contains(chartOfParts, fam.ID) {
-		catHeader, title = b.t("col_indicator"), b.t("chart_by_part", fam.Title.In(b.lang))
-		seriesName = []string{b.cat("total")}
+		catHeader, title = b.l.T("report.indicator"), b.l.T("report.chart.title_parts", fam.Title.In(b.lang))
+		seriesName = []string{b.l.T("report.total")}
 		for _, ind := range inds {
 			cats = append(cats, ind.Short.In(b.lang))
 			values = append(values, []chartDataPoint{point(ind.Total().Share)})
 		}
 	} else {
-		catHeader, title = b.f.DimLabel(DimSite, b.lang), b.t("chart_by_site", fam.Title.In(b.lang))
+		catHeader, title = b.f.DimLabel(DimSite, b.lang), b.l.T("report.chart.title_by_site", fam.Title.In(b.lang))
 		var groups []string
 		bySite := make([]map[string]Share, len(inds))
 		for i, ind := range inds {
@@ -640,9 +610,9 @@ func (b *workbook) familyChart(sheet string, fam Family, inds []IndicatorFigures
 			kept = append(kept, pts)
 		}
 	}
-	b.put(sheet, chartDataCol, 2, b.t("chart_data"), b.st.heading)
+	b.put(sheet, chartDataCol, 2, b.l.T("report.chart.data"), b.st.heading)
 	if len(kept) == 0 {
-		b.put(sheet, chartDataCol, 3, b.t("chart_none"), b.st.note)
+		b.put(sheet, chartDataCol, 3, b.l.T("report.chart.none"), b.st.note)
 		return
 	}
 	b.header(sheet, chartDataCol, 3, append([]string{catHeader}, seriesName...)...)
@@ -687,8 +657,8 @@ func (b *workbook) familyChart(sheet string, fam Family, inds []IndicatorFigures
 
 func (b *workbook) entrantsSheet(sheet string) {
 	b.newSheet(sheet)
-	b.put(sheet, 1, 1, b.t("entrants_title"), b.st.title)
-	b.put(sheet, 1, 2, b.cat("entrants_note"), b.st.note)
+	b.put(sheet, 1, 1, b.l.T("report.entrants_title"), b.st.title)
+	b.put(sheet, 1, 2, b.l.T("report.entrants_note"), b.st.note)
 	row, cols := 4, 0
 	for _, ct := range b.f.Entrants {
 		b.put(sheet, 1, row, b.f.DimLabel(ct.RowDim, b.lang)+" × "+b.f.DimLabel(ct.ColDim, b.lang), b.st.heading)
@@ -697,7 +667,7 @@ func (b *workbook) entrantsSheet(sheet string) {
 		for _, c := range ct.Cols {
 			headers = append(headers, b.f.Label(ct.ColDim, c, b.lang))
 		}
-		headers = append(headers, b.cat("total"))
+		headers = append(headers, b.l.T("report.total"))
 		b.header(sheet, 1, row, headers...)
 		cols = max(cols, len(headers))
 		row++
@@ -709,7 +679,7 @@ func (b *workbook) entrantsSheet(sheet string) {
 			b.putCount(sheet, 2+len(ct.Cols), row, ct.RowTotals[r])
 			row++
 		}
-		b.put(sheet, 1, row, b.cat("total"), b.st.bold)
+		b.put(sheet, 1, row, b.l.T("report.total"), b.st.bold)
 		for c := range ct.Cols {
 			b.putCount(sheet, 2+c, row, ct.ColTotals[c])
 		}
@@ -726,9 +696,9 @@ func (b *workbook) entrantsSheet(sheet string) {
 func (b *workbook) methodSheet(sheet string) {
 	b.newSheet(sheet)
 	b.widths(sheet, 1, 28, 110)
-	b.put(sheet, 1, 1, b.t("sheet_method"), b.st.title)
-	heading := func(row int, key string) int {
-		b.put(sheet, 1, row, b.t(key), b.st.heading)
+	b.put(sheet, 1, 1, b.l.T("report.sheet_method"), b.st.title)
+	heading := func(row int, text string) int {
+		b.put(sheet, 1, row, text, b.st.heading)
 		return row + 1
 	}
 	para := func(row int, label, text string) int {
@@ -737,41 +707,41 @@ func (b *workbook) methodSheet(sheet string) {
 		return row + 1
 	}
 
-	row := heading(3, "h_release")
+	row := heading(3, b.l.T("report.h_release"))
 	row = b.releaseFacts(sheet, row) + 1
 
 	cfg := b.f.Config
-	row = heading(row, "h_protection")
-	row = para(row, b.t("m_threshold"), b.t("p_threshold", cfg.K-1, cfg.K))
-	row = para(row, b.t("m_mark"), b.t("p_mark", b.mark()))
-	row = para(row, b.t("m_secondary"), b.t("p_secondary"))
-	row = para(row, b.t("m_joint"), b.t("p_joint"))
-	row = para(row, b.t("m_release"), b.t("p_release", b.f.Release))
-	row = para(row, b.t("m_group"), b.t("p_group"))
-	row = para(row, b.t("m_wilson"), b.t("p_wilson"))
+	row = heading(row, b.l.T("report.h_protection"))
+	row = para(row, b.l.T("report.m_threshold"), b.l.T("report.p_threshold", cfg.K-1, cfg.K))
+	row = para(row, b.l.T("report.m_mark"), b.l.T("report.p_mark", b.l.T("report.suppressed_mark")))
+	row = para(row, b.l.T("report.m_secondary"), b.l.T("report.p_secondary"))
+	row = para(row, b.l.T("report.m_joint"), b.l.T("report.p_joint"))
+	row = para(row, b.l.T("report.m_release"), b.l.T("report.p_release", b.f.Release))
+	row = para(row, b.l.T("report.m_group"), b.l.T("report.p_group"))
+	row = para(row, b.l.T("report.m_wilson"), b.l.T("report.p_wilson"))
 	width := strconv.FormatFloat(cfg.LowReliabilityWidth*100, 'f', -1, 64)
 	if cfg.SuppressLowReliability {
-		row = para(row, b.t("m_low"), b.t("p_low_hidden", cfg.LowReliabilityN, width))
+		row = para(row, b.l.T("report.m_low"), b.l.T("report.p_low_hidden", cfg.LowReliabilityN, width))
 	} else {
-		row = para(row, b.t("m_low"), b.t("p_low", cfg.LowReliabilityN, width, b.t("flag_low")))
+		row = para(row, b.l.T("report.m_low"), b.l.T("report.p_low", cfg.LowReliabilityN, width, b.l.T("report.low_reliability")))
 	}
-	row = para(row, b.t("m_pooling"), b.t("p_pooling", cfg.SmallSiteMinimum, b.f.Label(DimSite, OtherSites, b.lang)))
-	row = para(row, b.t("m_pooled"), b.siteNames(b.f.Pooled))
-	row = para(row, b.t("m_merged"), b.levelsText())
-	row = para(row, b.t("m_flow"), b.cat("entrants_note"))
+	row = para(row, b.l.T("report.m_pooling"), b.l.T("report.p_pooling", cfg.SmallSiteMinimum, b.f.Label(DimSite, OtherSites, b.lang)))
+	row = para(row, b.l.T("report.m_pooled"), b.siteNames(b.f.Pooled))
+	row = para(row, b.l.T("report.m_merged"), b.levelsText())
+	row = para(row, b.l.T("report.entrants"), b.l.T("report.entrants_note"))
 	row++
 
-	row = heading(row, "h_definitions")
+	row = heading(row, b.l.T("report.h_definitions"))
 	for _, ind := range b.f.Indicator {
 		b.put(sheet, 1, row, ind.ID, b.st.bold)
 		b.put(sheet, 2, row, ind.Label.In(b.lang), b.st.bold)
-		row = para(row+1, b.t("m_numerator"), ind.Numerator.In(b.lang))
-		row = para(row, b.t("m_denominator"), ind.Denominator.In(b.lang))
+		row = para(row+1, b.l.T("report.numerator"), ind.Numerator.In(b.lang))
+		row = para(row, b.l.T("report.denominator"), ind.Denominator.In(b.lang))
 	}
 	row++
 
-	row = heading(row, "h_references")
-	b.put(sheet, 1, row, b.t("references"), b.st.refHeader)
+	row = heading(row, b.l.T("report.h_references"))
+	b.put(sheet, 1, row, b.l.T("report.references"), b.st.refHeader)
 	row++
 	for _, r := range b.f.Catalog.References {
 		label := r.Indicator
@@ -781,124 +751,10 @@ func (b *workbook) methodSheet(sheet string) {
 		b.put(sheet, 1, row, r.Indicator, b.st.bold)
 		b.put(sheet, 2, row, label, b.st.bold)
 		row++
-		row = para(row, b.t("ref_value"), referenceValueText(r, b.lang))
-		row = para(row, b.t("ref_population"), r.Population.In(b.lang))
-		row = para(row, b.t("ref_year"), strconv.Itoa(r.Year))
-		row = para(row, b.t("ref_source"), r.Source)
-		row = para(row, b.t("ref_note"), r.Note.In(b.lang))
+		row = para(row, b.l.T("report.ref_value"), b.referenceValue(r))
+		row = para(row, b.l.T("report.ref_population"), r.Population.In(b.lang))
+		row = para(row, b.l.T("report.year"), strconv.Itoa(r.Year))
+		row = para(row, b.l.T("report.source"), r.Source)
+		row = para(row, b.l.T("report.remark"), r.Note.In(b.lang))
 	}
-}
-
-// workbookText holds the workbook's own words; the indicator labels and the notes shared
-// with the other outputs come from the catalog.
-var workbookText = map[string]Text{
-	"sheet_summary":  {FR: "Résumé", NL: "Overzicht", EN: "Summary"},
-	"sheet_entrants": {FR: "Entrants", NL: "Instroom", EN: "Entrants"},
-	"sheet_method":   {FR: "Méthodologie", NL: "Methode", EN: "Methodology"},
-	"title": {FR: "Drogues et santé à l'entrée en prison : chiffres %d",
-		NL: "Drugs en gezondheid bij binnenkomst in de gevangenis: cijfers %d",
-		EN: "Drugs and health on entering prison: figures for %d"},
-	"subject": {FR: "Indicateurs %d des entrants interrogés, chiffres protégés (k = %d)",
-		NL: "Indicatoren %d van de bevraagde binnenkomende gedetineerden, beschermde cijfers (k = %d)",
-		EN: "Indicators %d for the entrants interviewed, protected figures (k = %d)"},
-	"entrants_title": {FR: "Entrants interrogés dans l'année", NL: "Bevraagde binnenkomende gedetineerden van het jaar", EN: "Entrants interviewed during the year"},
-
-	"year":           {FR: "Année", NL: "Jaar", EN: "Year"},
-	"cut_off":        {FR: "Données arrêtées au", NL: "Gegevens tot en met", EN: "Data cut-off"},
-	"sites":          {FR: "Prisons couvertes", NL: "Gevangenissen", EN: "Prisons covered"},
-	"pooled":         {FR: "Comptées dans « %s »", NL: "Meegeteld in ‘%s’", EN: "Counted in “%s”"},
-	"none":           {FR: "aucune", NL: "geen", EN: "none"},
-	"k":              {FR: "Seuil de protection k", NL: "Beschermingsdrempel k", EN: "Protection threshold k"},
-	"questionnaires": {FR: "Questionnaires", NL: "Vragenlijsten", EN: "Questionnaires"},
-	"not_stated":     {FR: "non précisé", NL: "niet vermeld", EN: "not stated"},
-
-	"col_code":           {FR: "Code", NL: "Code", EN: "Code"},
-	"col_family":         {FR: "Thème", NL: "Thema", EN: "Topic"},
-	"col_indicator":      {FR: "Indicateur", NL: "Indicator", EN: "Indicator"},
-	"col_group":          {FR: "Groupe", NL: "Groep", EN: "Group"},
-	"col_num":            {FR: "Numérateur", NL: "Teller", EN: "Numerator"},
-	"col_den":            {FR: "Dénominateur (N)", NL: "Noemer (N)", EN: "Denominator (N)"},
-	"col_low":            {FR: "IC 95 % bas", NL: "BI 95% onder", EN: "95% CI low"},
-	"col_high":           {FR: "IC 95 % haut", NL: "BI 95% boven", EN: "95% CI high"},
-	"col_flag":           {FR: "Remarque", NL: "Opmerking", EN: "Remark"},
-	"col_ref_value":      {FR: "Référence : valeur", NL: "Referentie: waarde", EN: "Reference: value"},
-	"col_ref_year":       {FR: "Référence : année", NL: "Referentie: jaar", EN: "Reference: year"},
-	"col_ref_population": {FR: "Référence : population et source", NL: "Referentie: bevolking en bron", EN: "Reference: population and source"},
-
-	"flag_low":        {FR: "fiabilité faible", NL: "weinig betrouwbaar", EN: "low reliability"},
-	"flag_suppressed": {FR: "masqué", NL: "verborgen", EN: "hidden"},
-	"flag_empty":      {FR: "aucune réponse", NL: "geen antwoorden", EN: "no answers"},
-
-	"references":     {FR: "Valeurs de référence : autres enquêtes, pas nos chiffres", NL: "Referentiewaarden: andere studies, niet onze cijfers", EN: "Reference values: other surveys, not our figures"},
-	"ref_value":      {FR: "Valeur", NL: "Waarde", EN: "Value"},
-	"ref_year":       {FR: "Année", NL: "Jaar", EN: "Year"},
-	"ref_population": {FR: "Population", NL: "Bevolking", EN: "Population"},
-	"ref_source":     {FR: "Source", NL: "Bron", EN: "Source"},
-	"ref_note":       {FR: "Remarque", NL: "Opmerking", EN: "Remark"},
-
-	"chart_data":    {FR: "Données du graphique (chiffres publiés seulement)", NL: "Gegevens van de grafiek (alleen gepubliceerde cijfers)", EN: "Chart data (published figures only)"},
-	"chart_none":    {FR: "Pas de graphique : aucun pourcentage ne peut être montré.", NL: "Geen grafiek: geen enkel percentage mag getoond worden.", EN: "No chart: no percentage may be shown."},
-	"chart_by_site": {FR: "%s, par prison (entrants)", NL: "%s, per gevangenis (instroom)", EN: "%s, by prison (entrants)"},
-	"chart_by_part": {FR: "%s (entrants)", NL: "%s (instroom)", EN: "%s (entrants)"},
-
-	"h_release":     {FR: "Cette publication", NL: "Deze publicatie", EN: "This release"},
-	"h_protection":  {FR: "Protection des personnes", NL: "Bescherming van de personen", EN: "Protecting people"},
-	"h_definitions": {FR: "Définitions des indicateurs", NL: "Definities van de indicatoren", EN: "Indicator definitions"},
-	"h_references":  {FR: "Valeurs de référence", NL: "Referentiewaarden", EN: "Reference values"},
-	"m_threshold":   {FR: "Seuil", NL: "Drempel", EN: "Threshold"},
-	"m_mark":        {FR: "Marque", NL: "Teken", EN: "Mark"},
-	"m_secondary":   {FR: "Masquage secondaire", NL: "Tweede afscherming", EN: "Secondary suppression"},
-	"m_joint":       {FR: "Tableaux liés", NL: "Samenhangende tabellen", EN: "Linked tables"},
-	"m_release":     {FR: "Publication figée", NL: "Vastgelegde publicatie", EN: "Frozen release"},
-	"m_merged":      {FR: "Ventilations regroupées", NL: "Samengevoegde uitsplitsingen", EN: "Merged breakdowns"},
-	"release":       {FR: "Publication", NL: "Publicatie", EN: "Release"},
-	"group":         {FR: "Chiffres de", NL: "Cijfers van", EN: "Figures of"},
-	"p_release": {FR: "Tous les chiffres de cette année viennent de publications protégées ensemble : chaque chiffre est une case de la publication %s, figée à sa date de données et conservée dans le registre ; les publications d'une même année sont protégées conjointement, de sorte qu'aucune différence entre elles, ni entre les vues (prisons, financeurs, langues), ne redonne une personne.",
-		NL: "Alle cijfers van dit jaar komen uit publicaties die samen beschermd zijn: elk cijfer is een cel van publicatie %s, vastgelegd op haar gegevensdatum en bewaard in het register; de publicaties van eenzelfde jaar worden samen beschermd, zodat geen verschil tussen publicaties of tussen weergaven (gevangenissen, financiers, talen) een persoon prijsgeeft.",
-		EN: "Every figure of this year comes from releases protected together: each figure is a cell of release %s, frozen at its data cut-off and kept in the ledger; the releases of one year are protected jointly, so that no difference between releases, or between views (prisons, funders, languages), gives a person back."},
-	"m_group":       {FR: "Questions sensibles", NL: "Gevoelige vragen", EN: "Sensitive questions"},
-	"m_wilson":      {FR: "Pourcentages", NL: "Percentages", EN: "Percentages"},
-	"m_low":         {FR: "Fiabilité faible", NL: "Weinig betrouwbaar", EN: "Low reliability"},
-	"m_pooling":     {FR: "Petites prisons", NL: "Kleine gevangenissen", EN: "Small prisons"},
-	"m_pooled":      {FR: "Prisons regroupées", NL: "Samengevoegde gevangenissen", EN: "Pooled prisons"},
-	"m_flow":        {FR: "Entrants", NL: "Instroom", EN: "Entrants"},
-	"m_numerator":   {FR: "Numérateur", NL: "Teller", EN: "Numerator"},
-	"m_denominator": {FR: "Dénominateur", NL: "Noemer", EN: "Denominator"},
-
-	"p_threshold": {
-		FR: "Un nombre de 1 à %d personnes n'est jamais montré, ni dans les tableaux ni dans leurs totaux (seuil k = %d). Un zéro est montré.",
-		NL: "Een aantal van 1 tot %d personen wordt nooit getoond, niet in de tabellen en niet in hun totalen (drempel k = %d). Een nul wordt wel getoond.",
-		EN: "A number from 1 to %d people is never shown, neither in the tables nor in their totals (threshold k = %d). A zero is shown."},
-	"p_mark": {
-		FR: "Toutes les cases cachées portent la même marque « %s » : une case cachée parce qu'elle est petite ressemble à une case cachée pour en protéger une autre.",
-		NL: "Alle verborgen cellen hebben hetzelfde teken ‘%s’: een cel die verborgen is omdat ze klein is, ziet er hetzelfde uit als een cel die verborgen is om een andere te beschermen.",
-		EN: "Every hidden cell carries the same mark “%s”: a cell hidden because it is small looks the same as a cell hidden to protect another one."},
-	"p_secondary": {
-		FR: "Dans chaque ligne et chaque colonne dont le total est montré : s'il ne reste qu'une case cachée, ou si les cases cachées comptent ensemble moins de k personnes, on cache aussi la plus petite autre case non nulle. On recommence jusqu'à ce que plus rien ne change. Ensuite, un programme vérifie qu'aucune case cachée ne peut être retrouvée par calcul à partir des cases montrées.",
-		NL: "In elke rij en elke kolom waarvan het totaal getoond wordt: als er maar één cel verborgen is, of als de verborgen cellen samen minder dan k personen tellen, wordt ook de kleinste andere cel (niet nul) verborgen. Dat wordt herhaald tot er niets meer verandert. Daarna controleert een programma dat geen enkele verborgen cel uit de getoonde cellen berekend kan worden.",
-		EN: "In every row and every column whose total is shown: if only one cell is hidden, or if the hidden cells together hold fewer than k people, the smallest other non-zero cell is hidden too. This is repeated until nothing changes. A program then checks that no hidden cell can be worked out from the cells shown."},
-	"p_joint": {
-		FR: "Tous les tableaux de cette publication sont protégés ensemble : une même case a le même statut dans tous les tableaux. On ne peut donc pas retrouver une case cachée en comparant deux tableaux.",
-		NL: "Alle tabellen van deze publicatie worden samen beschermd: dezelfde cel heeft in elke tabel dezelfde status. Door twee tabellen te vergelijken vind je dus geen verborgen cel terug.",
-		EN: "All the tables of this release are protected together: a cell has the same status in every table. Comparing two tables therefore cannot reveal a hidden cell."},
-	"p_group": {
-		FR: "Pour les questions sensibles (drogues, injection, prison…), dans chaque groupe montré, le nombre de « oui » et le nombre de « non » doivent être 0 ou au moins k. Sinon le pourcentage est caché : on ne doit rien apprendre sur une personne parce qu'elle fait partie d'un groupe.",
-		NL: "Bij gevoelige vragen (drugs, spuiten, gevangenis…) moeten in elke getoonde groep het aantal ‘ja’ en het aantal ‘nee’ 0 of minstens k zijn. Anders wordt het percentage verborgen: je mag niets over een persoon te weten komen omdat die tot een groep behoort.",
-		EN: "For sensitive questions (drugs, injecting, prison…), in every group shown, the number of “yes” and the number of “no” answers must each be 0 or at least k. Otherwise the percentage is hidden: nothing may be learned about a person from belonging to a group."},
-	"p_wilson": {
-		FR: "Chaque pourcentage est donné avec N (le dénominateur) et un intervalle de confiance à 95 % calculé par la méthode de Wilson. Si le numérateur ou le dénominateur est caché, le pourcentage l'est aussi.",
-		NL: "Elk percentage wordt getoond met N (de noemer) en een 95%-betrouwbaarheidsinterval volgens de methode van Wilson. Als de teller of de noemer verborgen is, is het percentage dat ook.",
-		EN: "Every percentage comes with N (the denominator) and a 95% confidence interval computed with the Wilson method. If the numerator or the denominator is hidden, so is the percentage."},
-	"p_low": {
-		FR: "Moins de %d personnes au dénominateur, ou un intervalle de confiance large de %s points de pourcentage ou plus. Le pourcentage est montré avec la remarque « %s » : à lire avec prudence.",
-		NL: "Minder dan %d personen in de noemer, of een betrouwbaarheidsinterval van %s procentpunten breed of meer. Het percentage wordt getoond met de opmerking ‘%s’: voorzichtig lezen.",
-		EN: "Fewer than %d people in the denominator, or a confidence interval %s percentage points wide or more. The percentage is shown with the remark “%s”: read it with care."},
-	"p_low_hidden": {
-		FR: "Moins de %d personnes au dénominateur, ou un intervalle de confiance large de %s points de pourcentage ou plus. Dans cette publication, ces pourcentages sont cachés.",
-		NL: "Minder dan %d personen in de noemer, of een betrouwbaarheidsinterval van %s procentpunten breed of meer. In deze publicatie worden die percentages verborgen.",
-		EN: "Fewer than %d people in the denominator, or a confidence interval %s percentage points wide or more. In this release such percentages are hidden."},
-	"p_pooling": {
-		FR: "Une prison où moins de %d entrants ont été interrogés dans l'année n'est pas montrée seule : elle est comptée dans « %s ». Si une seule prison est petite, la plus petite des autres la rejoint, pour que le groupe ne soit pas une seule prison sous un autre nom.",
-		NL: "Een gevangenis waar in het jaar minder dan %d binnenkomende gedetineerden bevraagd werden, wordt niet apart getoond: ze wordt meegeteld in ‘%s’. Is er maar één kleine gevangenis, dan komt de kleinste van de andere erbij, zodat de groep niet één gevangenis onder een andere naam is.",
-		EN: "A prison where fewer than %d entrants were interviewed in the year is not shown on its own: it is counted in “%s”. If only one prison is small, the smallest of the others joins it, so that the group is not one prison under another name."},
 }

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"html"
 	"math"
@@ -21,22 +20,9 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/tamtam-ngo/tamtam/collector/words"
 	"github.com/tamtam-ngo/tamtam/reports/disclosure"
 )
-
-// The -update flag rewrites golden files. Other golden tests of the package may define it
-// too, so it is defined here only if nobody did (init runs after every package variable)
-// and read through the flag package.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite the golden files under testdata")
-	}
-}
-
-func workbookUpdate() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 // workbookReaderTimeout bounds each run of an external reader.
 const workbookReaderTimeout = 30 * time.Second
@@ -148,11 +134,8 @@ func TestWorkbookGolden(t *testing.T) {
 	for _, lang := range []string{"fr", "en"} {
 		t.Run(lang, func(t *testing.T) {
 			got := dumpWorkbook(t, writeTestWorkbook(t, f, WorkbookOptions{Lang: lang, Questionnaires: workbookQuestionnaires}))
-			path := filepath.Join("testdata", "workbook", lang+".txt")
-			if workbookUpdate() {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
+			path := filepath.Join("testdata", "workbook."+lang+".golden")
+			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -160,7 +143,7 @@ func TestWorkbookGolden(t *testing.T) {
 			}
 			want, err := os.ReadFile(path)
 			if err != nil {
-				t.Fatalf("%v (run go test -run Workbook ./reports/ -update to create it)", err)
+				t.Fatalf("%v (go test ./reports -run TestWorkbookGolden -update creates it)", err)
 			}
 			if got != string(want) {
 				gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
@@ -723,7 +706,7 @@ func TestWorkbookHiddenValues(t *testing.T) {
 	for col := 2; col <= 6; col++ {
 		c.expect(i01, col, row, "x")
 	}
-	c.expect(i01, 7, row, workbookText["flag_suppressed"].FR)
+	c.expect(i01, 7, row, words.FR.T("report.flag_suppressed"))
 	if got := c.raw(i01, chartDataCol, 4); got == label {
 		t.Errorf("the I01 chart data still lists %s, whose value is hidden", label)
 	}

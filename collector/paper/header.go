@@ -85,7 +85,7 @@ func (rd *rowReader) labels(cells []string) bool {
 		var label collector.Text
 		switch c := rd.cols[i]; {
 		case c.id:
-			label = collector.Text{FR: textsFR.idLabel, NL: textsNL.idLabel, EN: textsEN.idLabel}
+			label = idLabels
 			if cell == label.FR || cell == label.NL || cell == label.EN {
 				return true
 			}

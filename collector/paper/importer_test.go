@@ -191,7 +191,7 @@ func csvFileOf(t *testing.T, d *collector.Definition, comma rune, labels bool, r
 	w := csv.NewWriter(&buf)
 	w.Comma = comma
 	header := []string{IDColumn}
-	label := []string{textsFR.idLabel}
+	label := []string{idLabels.FR}
 	for _, it := range d.Items {
 		header = append(header, it.Code)
 		label = append(label, it.Label.FR)

@@ -3,7 +3,6 @@ package paper
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -11,6 +10,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/tamtam-ngo/tamtam/collector"
+	"github.com/tamtam-ngo/tamtam/collector/words"
 )
 
 // The layout of a template, shared by the template writer and the importer.
@@ -38,7 +38,17 @@ const (
 
 // DataSheetNames are the names of the data sheet in each language; the importer looks for
 // any of them, then falls back to the first sheet.
-var DataSheetNames = collector.Text{FR: "Données", NL: "Gegevens", EN: "Data"}
+var DataSheetNames = templateText(words.All("template.data_sheet"))
+
+// idLabels are the label of the submission id column in each language, which the
+// importer also accepts on the label row.
+var idLabels = templateText(words.All("template.id_label"))
+
+// templateText is a text of the catalogue of words in every language, as the importer
+// and the questionnaire labels carry it.
+func templateText(t map[words.Lang]string) collector.Text {
+	return collector.Text{FR: t[words.FR], NL: t[words.NL], EN: t[words.EN]}
+}
 
 // fontFamily is set on every style: excelize writes styles without a family unless told,
 // and readers then pick different fonts (DESIGN.md §8).
@@ -51,15 +61,20 @@ const (
 )
 
 // Template returns the data-entry workbook of questionnaire d with its labels in lang
-// (fr, nl or en): a data sheet (row 1 the item codes, row 2 the questions, one row per
-// questionnaire from row 3, dropdowns, input hints and checks per column), an
-// instructions sheet, the Codes sheet the dropdowns read, and a hidden sheet naming the
-// questionnaire and version. It returns an error for an unknown language.
+// (fr, nl or en, read by words.Parse; empty is French): a data sheet (row 1 the item
+// codes, row 2 the questions, one row per questionnaire from row 3, dropdowns, input
+// hints and checks per column), an instructions sheet, the Codes sheet the dropdowns
+// read, and a hidden sheet naming the questionnaire and version. It returns an error
+// for an unknown language.
+//
+// The template's own words are the template.* texts of the catalogue of words
+// (collector/words), written for people with little schooling: short and plain.
 func Template(d *collector.Definition, lang string) (*excelize.File, error) {
-	if !slices.Contains(collector.Languages, lang) {
-		return nil, fmt.Errorf("paper: unknown language %q: use %s", lang, strings.Join(collector.Languages, ", "))
+	l, err := words.Parse(lang, words.FR)
+	if err != nil {
+		return nil, fmt.Errorf("paper: %w", err)
 	}
-	t := &templateWriter{f: excelize.NewFile(), d: d, lang: lang, tx: texts(lang)}
+	t := &templateWriter{f: excelize.NewFile(), d: d, l: l, lang: string(l)}
 	if err := t.write(); err != nil {
 		t.f.Close()
 		return nil, fmt.Errorf("paper: template %s v%d: %w", d.ID, d.Version, err)
@@ -83,8 +98,8 @@ func WriteTemplate(w io.Writer, d *collector.Definition, lang string) error {
 type templateWriter struct {
 	f    *excelize.File
 	d    *collector.Definition
-	lang string
-	tx   *templateTexts
+	l    words.Lang // the language of the template's own words
+	lang string     // l, for the questionnaire's labels
 	st   struct{ code, label, title, heading, wrap, text, number, tableHead int }
 	// codesRange is the Codes sheet range of each choice item's dropdown entries.
 	codesRange map[string]string
@@ -139,7 +154,7 @@ func (t *templateWriter) sheets() error {
 	if err := t.f.SetSheetName(t.f.GetSheetName(0), DataSheetNames.In(t.lang)); err != nil {
 		return err
 	}
-	for _, name := range []string{t.tx.instructionsSheet, CodesSheet, metaSheet} {
+	for _, name := range []string{t.l.T("template.instructions_sheet"), CodesSheet, metaSheet} {
 		if _, err := t.f.NewSheet(name); err != nil {
 			return err
 		}
@@ -204,9 +219,8 @@ func (t *templateWriter) freeze(sheet string) error {
 
 func (t *templateWriter) dataSheet() error {
 	sheet := DataSheetNames.In(t.lang)
-	tx := t.tx
 	headers := []any{IDColumn}
-	labels := []any{tx.idLabel}
+	labels := []any{t.l.T("template.id_label")}
 	for _, it := range t.d.Items {
 		headers = append(headers, it.Code)
 		label := it.Label.In(t.lang)
@@ -233,8 +247,8 @@ func (t *templateWriter) dataSheet() error {
 	}
 	// The submission id column: optional, a UUID of 36 characters when given.
 	if err := t.column(sheet, 1, 38, t.st.text, func(dv *excelize.DataValidation) error {
-		dv.SetInput(IDColumn, tx.promptID)
-		dv.SetError(excelize.DataValidationErrorStyleWarning, IDColumn, tx.promptID)
+		dv.SetInput(IDColumn, t.l.T("template.prompt_id"))
+		dv.SetError(excelize.DataValidationErrorStyleWarning, IDColumn, t.l.T("template.prompt_id"))
 		return dv.SetRange(36, 36, excelize.DataValidationTypeTextLength, excelize.DataValidationOperatorEqual)
 	}); err != nil {
 		return err
@@ -276,12 +290,11 @@ func (t *templateWriter) column(sheet string, n int, width float64, style int, s
 }
 
 func (t *templateWriter) itemColumn(sheet string, n int, it *collector.Item) error {
-	tx := t.tx
 	title := clip(it.Code, maxPromptTitle)
 	prompt := func(what string) string {
 		parts := []string{strings.TrimSuffix(what, ".") + "."}
 		if cond := t.onlyIf(it, false); cond != "" {
-			parts = append(parts, fmt.Sprintf(tx.promptOnlyIf, cond))
+			parts = append(parts, t.l.T("template.prompt_only_if", cond))
 		}
 		if it.Hint != nil {
 			parts = append(parts, it.Hint.In(t.lang))
@@ -298,21 +311,21 @@ func (t *templateWriter) itemColumn(sheet string, n int, it *collector.Item) err
 			// Always a range on the Codes sheet: an inline list is limited to 255
 			// characters and breaks on labels holding a comma.
 			dv.SetSqrefDropList(t.codesRange[it.Code])
-			dv.SetInput(title, prompt(tx.promptChoice))
+			dv.SetInput(title, prompt(t.l.T("template.prompt_choice")))
 			// A warning, not a stop: the code alone ("F") is accepted by the importer.
-			dv.SetError(excelize.DataValidationErrorStyleWarning, clip(tx.errChoiceTitle, maxPromptTitle), clip(tx.errChoice, maxPrompt))
+			dv.SetError(excelize.DataValidationErrorStyleWarning, clip(t.l.T("template.err_choice_title"), maxPromptTitle), clip(t.l.T("template.err_choice"), maxPrompt))
 			return nil
 		})
 	case collector.TypeMulti:
 		// The item's hint is for the paper form ("none: tick nothing"); in the sheet
 		// "none" is written "-", and an empty cell means not asked.
-		what := tx.promptMulti
+		what := t.l.T("template.prompt_multi")
 		if it.SubsetOf != "" {
-			what += " " + fmt.Sprintf(tx.promptSubset, it.SubsetOf)
+			what += " " + t.l.T("template.prompt_subset", it.SubsetOf)
 		}
 		parts := []string{what}
 		if cond := t.onlyIf(it, false); cond != "" {
-			parts = append(parts, fmt.Sprintf(tx.promptOnlyIf, cond))
+			parts = append(parts, t.l.T("template.prompt_only_if", cond))
 		}
 		return t.column(sheet, n, 30, t.st.text, func(dv *excelize.DataValidation) error {
 			dv.Type = "none" // a prompt only: a list validation would allow one code
@@ -321,24 +334,24 @@ func (t *templateWriter) itemColumn(sheet string, n int, it *collector.Item) err
 		})
 	case collector.TypeInteger:
 		return t.column(sheet, n, 12, t.st.number, func(dv *excelize.DataValidation) error {
-			what := fmt.Sprintf(tx.promptInteger, *it.Min, *it.Max)
+			what := t.l.T("template.prompt_integer", *it.Min, *it.Max)
 			if it.MaxItem != "" {
-				what += fmt.Sprintf(tx.notAbove, it.MaxItem)
+				what += t.l.T("template.not_above", it.MaxItem)
 			}
 			dv.SetInput(title, prompt(what))
-			dv.SetError(excelize.DataValidationErrorStyleStop, clip(tx.errIntegerTitle, maxPromptTitle), fmt.Sprintf(tx.errInteger, *it.Min, *it.Max))
+			dv.SetError(excelize.DataValidationErrorStyleStop, clip(t.l.T("template.err_integer_title"), maxPromptTitle), t.l.T("template.err_integer", *it.Min, *it.Max))
 			return dv.SetRange(*it.Min, *it.Max, excelize.DataValidationTypeWhole, excelize.DataValidationOperatorBetween)
 		})
 	case collector.TypeMonth:
 		return t.column(sheet, n, 12, t.st.text, func(dv *excelize.DataValidation) error {
-			dv.SetInput(title, prompt(tx.promptMonth))
-			dv.SetError(excelize.DataValidationErrorStyleStop, clip(tx.errMonthTitle, maxPromptTitle), tx.errMonth)
+			dv.SetInput(title, prompt(t.l.T("template.prompt_month")))
+			dv.SetError(excelize.DataValidationErrorStyleStop, clip(t.l.T("template.err_month_title"), maxPromptTitle), t.l.T("template.err_month"))
 			return dv.SetRange(7, 7, excelize.DataValidationTypeTextLength, excelize.DataValidationOperatorEqual)
 		})
 	case collector.TypeIdentifier:
 		return t.column(sheet, n, 18, t.st.text, func(dv *excelize.DataValidation) error {
-			dv.SetInput(title, prompt(tx.promptIdentifier))
-			dv.SetError(excelize.DataValidationErrorStyleWarning, clip(tx.errIdentifierTitle, maxPromptTitle), tx.promptIdentifier)
+			dv.SetInput(title, prompt(t.l.T("template.prompt_identifier")))
+			dv.SetError(excelize.DataValidationErrorStyleWarning, clip(t.l.T("template.err_identifier_title"), maxPromptTitle), t.l.T("template.prompt_identifier"))
 			return dv.SetRange(3, 64, excelize.DataValidationTypeTextLength, excelize.DataValidationOperatorBetween)
 		})
 	}
@@ -359,50 +372,49 @@ func (t *templateWriter) onlyIf(it *collector.Item, withLabels bool) string {
 			}
 			codes = append(codes, s)
 		}
-		conds = append(conds, c.Item+" = "+strings.Join(codes, t.tx.or))
+		conds = append(conds, c.Item+" = "+strings.Join(codes, t.l.T("template.or")))
 	}
-	return strings.Join(conds, t.tx.and)
+	return strings.Join(conds, t.l.T("template.and"))
 }
 
 // answerText describes the expected answer of an item for the instructions table.
 func (t *templateWriter) answerText(it *collector.Item) string {
-	tx := t.tx
 	var s string
 	switch it.Type {
 	case collector.TypeChoice:
-		s = tx.answerChoice
+		s = t.l.T("template.answer_choice")
 		if len(it.Choices) <= 12 {
 			var codes []string
 			for _, ch := range it.Choices {
 				codes = append(codes, ch.Code+" = "+ch.Label.In(t.lang))
 			}
-			s += tx.colon + strings.Join(codes, "; ")
+			s += t.l.T("template.colon") + strings.Join(codes, "; ")
 		} else {
-			s += tx.seeCodes
+			s += t.l.T("template.see_codes")
 		}
 	case collector.TypeMulti:
-		s = tx.answerMulti
+		s = t.l.T("template.answer_multi")
 	case collector.TypeInteger:
-		s = fmt.Sprintf(tx.answerInteger, *it.Min, *it.Max)
+		s = t.l.T("template.answer_integer", *it.Min, *it.Max)
 		if it.MaxItem != "" {
-			s += fmt.Sprintf(tx.notAbove, it.MaxItem)
+			s += t.l.T("template.not_above", it.MaxItem)
 		}
 	case collector.TypeMonth:
-		s = tx.answerMonth
+		s = t.l.T("template.answer_month")
 		if it.MinMonth != "" {
-			s += fmt.Sprintf(tx.notBefore, it.MinMonth)
+			s += t.l.T("template.not_before", it.MinMonth)
 		}
 		if it.NotFuture {
-			s += tx.notFuture
+			s += t.l.T("template.not_future")
 		}
 	case collector.TypeIdentifier:
-		s = tx.answerIdentifier
+		s = t.l.T("template.answer_identifier")
 	}
 	if it.SubsetOf != "" {
-		s += fmt.Sprintf(tx.subsetOf, it.SubsetOf)
+		s += t.l.T("template.subset_of", it.SubsetOf)
 	}
 	if it.Required {
-		s = tx.required + s
+		s = t.l.T("template.required") + s
 	}
 	return upperFirst(s)
 }
@@ -413,8 +425,7 @@ func upperFirst(s string) string {
 }
 
 func (t *templateWriter) instructionsSheet() error {
-	sheet := t.tx.instructionsSheet
-	tx := t.tx
+	sheet := t.l.T("template.instructions_sheet")
 	row := 1
 	set := func(cell string, v any, style int) error {
 		if err := t.f.SetCellValue(sheet, cell, v); err != nil {
@@ -444,33 +455,35 @@ func (t *templateWriter) instructionsSheet() error {
 		style int
 	}
 	paras := []para{
-		{fmt.Sprintf(tx.title, t.d.Title.In(t.lang), t.d.Version), t.st.title},
+		{t.l.T("template.title", t.d.Title.In(t.lang), t.d.Version), t.st.title},
 		{t.d.Description.In(t.lang), t.st.wrap},
 		{"", t.st.wrap},
-		{tx.howTitle, t.st.heading},
+		{t.l.T("template.how_title"), t.st.heading},
 	}
-	for i, s := range tx.how {
-		if strings.Contains(s, "%s") {
-			s = fmt.Sprintf(s, DataSheetNames.In(t.lang))
-		}
+	how := []string{
+		t.l.T("template.how.1", DataSheetNames.In(t.lang)), t.l.T("template.how.2"), t.l.T("template.how.3"),
+		t.l.T("template.how.4"), t.l.T("template.how.5"), t.l.T("template.how.6"), t.l.T("template.how.7"),
+		t.l.T("template.how.8"), t.l.T("template.how.9"), t.l.T("template.how.10"), t.l.T("template.how.11"),
+	}
+	for i, s := range how {
 		paras = append(paras, para{fmt.Sprintf("%d. %s", i+1, s), t.st.wrap})
 	}
-	never := tx.never
+	never := t.l.T("template.never")
 	if id := t.identifierItem(); id != "" {
-		never += " " + fmt.Sprintf(tx.neverIdentifier, id)
+		never += " " + t.l.T("template.never_identifier", id)
 	}
-	paras = append(paras, para{"", t.st.wrap}, para{tx.neverTitle, t.st.heading}, para{never, t.st.wrap},
-		para{"", t.st.wrap}, para{tx.importTitle, t.st.heading})
-	for i, s := range tx.importSteps {
+	paras = append(paras, para{"", t.st.wrap}, para{t.l.T("template.never_title"), t.st.heading}, para{never, t.st.wrap},
+		para{"", t.st.wrap}, para{t.l.T("template.import_title"), t.st.heading})
+	for i, s := range []string{t.l.T("template.import_steps.1"), t.l.T("template.import_steps.2"), t.l.T("template.import_steps.3")} {
 		paras = append(paras, para{fmt.Sprintf("%d. %s", i+1, s), t.st.wrap})
 	}
-	paras = append(paras, para{"", t.st.wrap}, para{tx.itemsTitle, t.st.heading})
+	paras = append(paras, para{"", t.st.wrap}, para{t.l.T("template.items_title"), t.st.heading})
 	for _, p := range paras {
 		if err := line(p.text, p.style); err != nil {
 			return err
 		}
 	}
-	head := []any{tx.colCode, tx.colQuestion, tx.colAnswer, tx.colOnlyIf}
+	head := []any{t.l.T("template.col_code"), t.l.T("template.col_question"), t.l.T("template.col_answer"), t.l.T("template.col_only_if")}
 	if err := t.f.SetSheetRow(sheet, fmt.Sprintf("A%d", row), &head); err != nil {
 		return err
 	}
@@ -481,7 +494,7 @@ func (t *templateWriter) instructionsSheet() error {
 	for _, it := range t.d.Items {
 		onlyIf := t.onlyIf(it, true)
 		if onlyIf == "" {
-			onlyIf = tx.always
+			onlyIf = t.l.T("template.always")
 		}
 		question := it.Label.In(t.lang)
 		if it.Hint != nil {
@@ -552,7 +565,7 @@ func (t *templateWriter) metaSheet() error {
 
 func (t *templateWriter) props() error {
 	return t.f.SetDocProps(&excelize.DocProperties{
-		Title:    fmt.Sprintf(t.tx.title, t.d.Title.In(t.lang), t.d.Version),
+		Title:    t.l.T("template.title", t.d.Title.In(t.lang), t.d.Version),
 		Creator:  "tamtam",
 		Language: t.lang,
 		Subject:  t.d.ID + " v" + strconv.Itoa(t.d.Version),
@@ -587,224 +600,3 @@ func clip(s string, n int) string {
 
 // requiredMark follows the label of a required item on the data sheet.
 const requiredMark = " *"
-
-// templateTexts are the words of the template in one language.
-type templateTexts struct {
-	instructionsSheet, idLabel, title                                       string
-	howTitle                                                                string
-	how                                                                     []string
-	neverTitle, never, neverIdentifier                                      string
-	importTitle                                                             string
-	importSteps                                                             []string
-	itemsTitle, colCode, colQuestion, colAnswer, colOnlyIf                  string
-	answerChoice, answerMulti, answerInteger, answerMonth, answerIdentifier string
-	notAbove, notBefore, notFuture, subsetOf, required, always, and, or     string
-	colon, seeCodes                                                         string
-	promptID, promptChoice, promptMulti, promptInteger, promptMonth         string
-	promptIdentifier, promptOnlyIf, promptSubset                            string
-	errChoiceTitle, errChoice, errIntegerTitle, errInteger                  string
-	errMonthTitle, errMonth, errIdentifierTitle                             string
-}
-
-func texts(lang string) *templateTexts {
-	switch lang {
-	case "nl":
-		return &textsNL
-	case "en":
-		return &textsEN
-	}
-	return &textsFR
-}
-
-// The texts are written for people with little schooling: short and plain.
-var textsFR = templateTexts{
-	instructionsSheet: "Mode d'emploi",
-	idLabel:           "Identifiant de saisie (laisser vide)",
-	title:             "%s (version %d) : modèle de saisie",
-	howTitle:          "Comment remplir",
-	how: []string{
-		"Une ligne par questionnaire papier, à partir de la ligne 3 de la feuille « %s ».",
-		"Ne modifiez pas les lignes 1 et 2 : la ligne 1 porte les codes que tamtam lit, la ligne 2 les questions. N'ajoutez pas de colonne.",
-		"Choisissez les réponses dans la liste (flèche à droite de la cellule). Le code seul, avant « — », est aussi accepté (par ex. F).",
-		"Plusieurs réponses : les codes séparés par un point-virgule, par ex. cannabis;cocaine. Écrivez - (un tiret) si aucune ne convient. Les codes sont sur la feuille « Codes ».",
-		"Mois : AAAA-MM, par ex. 2025-03. Jamais le jour.",
-		"Nombres : un nombre entier, par ex. 34.",
-		"Laissez la cellule vide si la question n'a pas été posée ou ne s'applique pas (colonne « Seulement si » plus bas). Répondre à une question qui ne s'applique pas est une erreur.",
-		"8 = refuse de répondre, 9 = ne sait pas : possibles pour presque toutes les questions à choix.",
-		"* après la question : réponse obligatoire quand la question s'applique.",
-		"Laissez la colonne submission_id vide : tamtam crée l'identifiant à partir des réponses. Importer deux fois le même fichier n'enregistre rien deux fois. Deux lignes aux réponses exactement identiques comptent pour deux questionnaires (deux personnes), sauf si elles ont le même code de suivi : c'est alors la même personne, comptée une fois.",
-		"Pas de colonne « site » : le site est donné au moment de l'import.",
-	},
-	neverTitle:      "Ne jamais écrire",
-	never:           "Pas de nom ni de prénom, pas de numéro de registre national, pas de numéro d'écrou ou de détenu, pas de date de naissance complète, pas de numéro de cellule, d'adresse ni de téléphone, aucun commentaire ni texte libre.",
-	neverIdentifier: "L'identifiant de liaison (%s) est le code propre à l'équipe, jamais un de ces numéros.",
-	importTitle:     "Importer le fichier",
-	importSteps: []string{
-		"Vérifier d'abord (rien n'est enregistré) : tamtam import FICHIER.xlsx --site CODE --dry-run --report verification.xlsx. Les cellules en erreur y sont colorées en rouge, avec un commentaire.",
-		"Corriger, puis importer : tamtam import FICHIER.xlsx --site CODE. Si une seule ligne a une erreur, rien n'est enregistré.",
-		"Le fichier contient des réponses sensibles : gardez-le en lieu sûr et supprimez-le après l'import.",
-	},
-	itemsTitle:         "Les questions",
-	colCode:            "Code (ligne 1)",
-	colQuestion:        "Question",
-	colAnswer:          "Réponse",
-	colOnlyIf:          "Seulement si",
-	answerChoice:       "un code de la liste",
-	answerMulti:        "des codes séparés par ; (- = aucun)",
-	answerInteger:      "un nombre entier de %d à %d",
-	answerMonth:        "un mois AAAA-MM",
-	answerIdentifier:   "le code de l'équipe (3 à 64 lettres ou chiffres), jamais un nom ni un numéro officiel",
-	notAbove:           ", pas plus que %s",
-	notBefore:          ", pas avant %s",
-	notFuture:          ", pas dans le futur",
-	subsetOf:           ", seulement des codes aussi donnés en %s",
-	required:           "Obligatoire. ",
-	colon:              "\u00a0: ",
-	seeCodes:           " (voir la feuille Codes)",
-	always:             "toujours",
-	and:                " et ",
-	or:                 " ou ",
-	promptID:           "Laisser vide : tamtam le calcule.",
-	promptChoice:       "Choisir dans la liste.",
-	promptMulti:        "Codes séparés par ; (ex. cannabis;cocaine). - = aucun. Voir la feuille Codes.",
-	promptInteger:      "Nombre entier de %d à %d",
-	promptMonth:        "Mois AAAA-MM (ex. 2025-03).",
-	promptIdentifier:   "Code de l'équipe. Jamais un nom ni un numéro officiel.",
-	promptOnlyIf:       "Seulement si %s.",
-	promptSubset:       "Seulement des codes aussi donnés en %s.",
-	errChoiceTitle:     "Pas dans la liste",
-	errChoice:          "Choisissez dans la liste. Le code seul (avant « — ») est aussi accepté.",
-	errIntegerTitle:    "Nombre entier",
-	errInteger:         "Un nombre entier de %d à %d.",
-	errMonthTitle:      "Mois",
-	errMonth:           "Écrivez le mois AAAA-MM, par ex. 2025-03.",
-	errIdentifierTitle: "Identifiant",
-}
-
-var textsNL = templateTexts{
-	instructionsSheet: "Handleiding",
-	idLabel:           "Invoercode (leeg laten)",
-	title:             "%s (versie %d): invoersjabloon",
-	howTitle:          "Zo vult u in",
-	how: []string{
-		"Eén rij per papieren vragenlijst, vanaf rij 3 van het blad „%s”.",
-		"Verander rij 1 en 2 niet: rij 1 bevat de codes die tamtam leest, rij 2 de vragen. Voeg geen kolommen toe.",
-		"Kies de antwoorden uit de lijst (pijltje rechts van de cel). Alleen de code, vóór „—”, mag ook (bv. F).",
-		"Meerdere antwoorden: de codes gescheiden door een puntkomma, bv. cannabis;cocaine. Schrijf - (een streepje) als geen enkele past. De codes staan op het blad „Codes”.",
-		"Maand: JJJJ-MM, bv. 2025-03. Nooit de dag.",
-		"Getallen: een geheel getal, bv. 34.",
-		"Laat de cel leeg als de vraag niet gesteld werd of niet van toepassing is (kolom „Alleen als” hieronder). Een antwoord op een vraag die niet van toepassing is, is een fout.",
-		"8 = wil niet antwoorden, 9 = weet het niet: mogelijk bij bijna elke keuzevraag.",
-		"* na de vraag: antwoord verplicht als de vraag van toepassing is.",
-		"Laat de kolom submission_id leeg: tamtam maakt de code zelf uit de antwoorden. Hetzelfde bestand twee keer importeren slaat niets dubbel op. Twee rijen met precies dezelfde antwoorden tellen als twee vragenlijsten (twee personen), behalve als ze dezelfde opvolgingscode hebben: dan is het dezelfde persoon, één keer geteld.",
-		"Geen kolom „site”: de site geeft u op bij het importeren.",
-	},
-	neverTitle:      "Nooit invullen",
-	never:           "Geen naam of voornaam, geen rijksregisternummer, geen gedetineerdennummer, geen volledige geboortedatum, geen celnummer, adres of telefoonnummer, geen opmerkingen of vrije tekst.",
-	neverIdentifier: "De koppelcode (%s) is de eigen code van het team, nooit een van die nummers.",
-	importTitle:     "Het bestand importeren",
-	importSteps: []string{
-		"Eerst controleren (er wordt niets opgeslagen): tamtam import BESTAND.xlsx --site CODE --dry-run --report controle.xlsx. De cellen met een fout zijn daarin rood gekleurd, met een opmerking.",
-		"Verbeteren en dan importeren: tamtam import BESTAND.xlsx --site CODE. Als ook maar één rij een fout heeft, wordt niets opgeslagen.",
-		"Het bestand bevat gevoelige antwoorden: bewaar het veilig en verwijder het na het importeren.",
-	},
-	itemsTitle:         "De vragen",
-	colCode:            "Code (rij 1)",
-	colQuestion:        "Vraag",
-	colAnswer:          "Antwoord",
-	colOnlyIf:          "Alleen als",
-	answerChoice:       "een code uit de lijst",
-	answerMulti:        "codes gescheiden door ; (- = geen)",
-	answerInteger:      "een geheel getal van %d tot %d",
-	answerMonth:        "een maand JJJJ-MM",
-	answerIdentifier:   "de code van het team (3 tot 64 letters of cijfers), nooit een naam of officieel nummer",
-	notAbove:           ", niet meer dan %s",
-	notBefore:          ", niet vóór %s",
-	notFuture:          ", niet in de toekomst",
-	subsetOf:           ", alleen codes die ook bij %s staan",
-	required:           "Verplicht. ",
-	colon:              ": ",
-	seeCodes:           " (zie blad Codes)",
-	always:             "altijd",
-	and:                " en ",
-	or:                 " of ",
-	promptID:           "Leeg laten: tamtam berekent het.",
-	promptChoice:       "Kies uit de lijst.",
-	promptMulti:        "Codes gescheiden door ; (bv. cannabis;cocaine). - = geen. Zie blad Codes.",
-	promptInteger:      "Geheel getal van %d tot %d",
-	promptMonth:        "Maand JJJJ-MM (bv. 2025-03).",
-	promptIdentifier:   "Code van het team. Nooit een naam of officieel nummer.",
-	promptOnlyIf:       "Alleen als %s.",
-	promptSubset:       "Alleen codes die ook bij %s staan.",
-	errChoiceTitle:     "Niet in de lijst",
-	errChoice:          "Kies uit de lijst. Alleen de code (vóór „—”) mag ook.",
-	errIntegerTitle:    "Geheel getal",
-	errInteger:         "Een geheel getal van %d tot %d.",
-	errMonthTitle:      "Maand",
-	errMonth:           "Schrijf de maand als JJJJ-MM, bv. 2025-03.",
-	errIdentifierTitle: "Koppelcode",
-}
-
-var textsEN = templateTexts{
-	instructionsSheet: "Instructions",
-	idLabel:           "Entry id (leave empty)",
-	title:             "%s (version %d): data-entry template",
-	howTitle:          "How to fill in",
-	how: []string{
-		"One row per paper questionnaire, from row 3 of the sheet “%s”.",
-		"Do not change rows 1 and 2: row 1 holds the codes tamtam reads, row 2 the questions. Do not add columns.",
-		"Choose the answers from the list (arrow at the right of the cell). The code alone, before “—”, is also accepted (e.g. F).",
-		"Several answers: the codes separated by a semicolon, e.g. cannabis;cocaine. Write - (a dash) if none applies. The codes are on the sheet “Codes”.",
-		"Months: YYYY-MM, e.g. 2025-03. Never the day.",
-		"Numbers: a whole number, e.g. 34.",
-		"Leave the cell empty if the question was not asked or does not apply (column “Only if” below). An answer to a question that does not apply is an error.",
-		"8 = refused to answer, 9 = does not know: possible on almost every choice question.",
-		"* after the question: an answer is required when the question applies.",
-		"Leave the submission_id column empty: tamtam makes the id from the answers. Importing the same file twice stores nothing twice. Two rows with exactly the same answers count as two questionnaires (two people), unless they have the same follow-up code: then it is the same person, counted once.",
-		"No “site” column: the site is given when importing.",
-	},
-	neverTitle:      "Never write",
-	never:           "No name or first name, no national register number, no prisoner number, no full date of birth, no cell number, address or phone number, no comment or free text.",
-	neverIdentifier: "The linkage identifier (%s) is the team's own code, never one of these numbers.",
-	importTitle:     "Importing the file",
-	importSteps: []string{
-		"Check first (nothing is stored): tamtam import FILE.xlsx --site CODE --dry-run --report check.xlsx. The cells in error are coloured red there, with a comment.",
-		"Correct, then import: tamtam import FILE.xlsx --site CODE. If even one row has an error, nothing is stored.",
-		"The file holds sensitive answers: keep it safe and delete it after the import.",
-	},
-	itemsTitle:         "The questions",
-	colCode:            "Code (row 1)",
-	colQuestion:        "Question",
-	colAnswer:          "Answer",
-	colOnlyIf:          "Only if",
-	answerChoice:       "a code of the list",
-	answerMulti:        "codes separated by ; (- = none)",
-	answerInteger:      "a whole number from %d to %d",
-	answerMonth:        "a month YYYY-MM",
-	answerIdentifier:   "the team's own code (3 to 64 letters or digits), never a name or an official number",
-	notAbove:           ", not more than %s",
-	notBefore:          ", not before %s",
-	notFuture:          ", not in the future",
-	subsetOf:           ", only codes also given in %s",
-	required:           "Required. ",
-	colon:              ": ",
-	seeCodes:           " (see the sheet Codes)",
-	always:             "always",
-	and:                " and ",
-	or:                 " or ",
-	promptID:           "Leave empty: tamtam computes it.",
-	promptChoice:       "Choose from the list.",
-	promptMulti:        "Codes separated by ; (e.g. cannabis;cocaine). - = none. See the sheet Codes.",
-	promptInteger:      "Whole number from %d to %d",
-	promptMonth:        "Month YYYY-MM (e.g. 2025-03).",
-	promptIdentifier:   "The team's own code. Never a name or an official number.",
-	promptOnlyIf:       "Only if %s.",
-	promptSubset:       "Only codes also given in %s.",
-	errChoiceTitle:     "Not in the list",
-	errChoice:          "Choose from the list. The code alone (before “—”) is also accepted.",
-	errIntegerTitle:    "Whole number",
-	errInteger:         "A whole number from %d to %d.",
-	errMonthTitle:      "Month",
-	errMonth:           "Write the month as YYYY-MM, e.g. 2025-03.",
-	errIdentifierTitle: "Identifier",
-}

@@ -16,9 +16,12 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/tamtam-ngo/tamtam/collector"
+	"github.com/tamtam-ngo/tamtam/collector/words"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata")
+// update rewrites the golden files of the package's tests (testdata/*.golden) instead
+// of comparing with them: go test ./collector/paper -run Golden -update.
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func builtinCatalog(t *testing.T) *collector.Catalog {
 	t.Helper()
@@ -114,7 +117,7 @@ func TestTemplateGolden(t *testing.T) {
 			}
 			want, err := os.ReadFile(path)
 			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
+				t.Fatalf("%v (go test ./collector/paper -run TestTemplateGolden -update creates it)", err)
 			}
 			if got != string(want) {
 				t.Errorf("template %s differs from %s (go test -update rewrites it); got:\n%s", lang, path, got)
@@ -132,7 +135,7 @@ func TestTemplate(t *testing.T) {
 		t.Run(lang, func(t *testing.T) {
 			f := openXLSX(t, templateBytes(t, d, lang))
 			sheets := f.GetSheetList()
-			if want := []string{DataSheetNames.In(lang), texts(lang).instructionsSheet, CodesSheet, metaSheet}; !slices.Equal(sheets, want) {
+			if want := []string{DataSheetNames.In(lang), words.Lang(lang).T("template.instructions_sheet"), CodesSheet, metaSheet}; !slices.Equal(sheets, want) {
 				t.Fatalf("sheets = %q, want %q", sheets, want)
 			}
 			data := sheets[0]
@@ -265,5 +268,22 @@ func TestClip(t *testing.T) {
 		if got := clip(tt.in, tt.n); got != tt.want {
 			t.Errorf("clip(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
 		}
+	}
+}
+
+// TestTemplateLanguage checks that a language is read as every output reads it: empty is
+// French, another language than fr, nl or en an error.
+func TestTemplateLanguage(t *testing.T) {
+	d := entryDefinition(t)
+	if _, err := Template(d, "de"); err == nil {
+		t.Error(`Template(d, "de") error = nil, want an unknown language refused`)
+	}
+	f, err := Template(d, "")
+	if err != nil {
+		t.Fatalf(`Template(d, "") error: %v`, err)
+	}
+	defer f.Close()
+	if got, want := f.GetSheetName(0), DataSheetNames.FR; got != want {
+		t.Errorf(`Template(d, "") data sheet = %q, want %q (French)`, got, want)
 	}
 }
