@@ -145,7 +145,7 @@ func outcomeStatus(o Outcome) (int, string) {
 	case Replayed:
 		return http.StatusOK, "stored"
 	}
-	return http.StatusConflict, "conflict"
+	return CodeConflict.Status(), "conflict"
 }
 
 // Prepare checks an envelope for principal p (questionnaire, version, site and scope,
