@@ -47,8 +47,12 @@ func TestAbortWithError(t *testing.T) {
 	page := &fakePage{}
 	invalidErr := invalid([]FieldError{{Item: "site", Code: ErrUnknownSite, Message: "no such site"}})
 	r := gin.New()
-	r.GET("/limited", func(c *gin.Context) { AbortWithError(c, nil, RateLimited("api.too_many_requests", 2500*time.Millisecond)) })
-	r.GET("/unavailable", func(c *gin.Context) { AbortWithError(c, nil, Errorf(CodeUnavailable, "the store is unavailable; retry later")) })
+	r.GET("/limited", func(c *gin.Context) {
+		AbortWithError(c, nil, RateLimited("api.too_many_requests", 2500*time.Millisecond))
+	})
+	r.GET("/unavailable", func(c *gin.Context) {
+		AbortWithError(c, nil, Errorf(CodeUnavailable, "the store is unavailable; retry later"))
+	})
 	r.GET("/invalid", func(c *gin.Context) { AbortWithError(c, nil, invalidErr) })
 	r.GET("/bug", func(c *gin.Context) { AbortWithError(c, nil, errors.New("secret detail")) })
 	r.GET("/page", UseErrorPage(page), func(c *gin.Context) { AbortWithError(c, nil, NewError(CodeForbidden, "forbidden_role")) })
