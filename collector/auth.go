@@ -216,7 +216,7 @@ func (a *Authenticator) AuthenticateHash(ctx context.Context, hash string) (Prin
 // wait in a *failureLimit.
 func (a *Authenticator) authenticate(ctx context.Context, bearer, addr string) (Principal, error) {
 	if bearer == "" {
-		return Principal{}, Errorf(CodeUnauthorized, "a bearer token is required")
+		return Principal{}, NewError(CodeUnauthorized, "api.token_required")
 	}
 	return a.authenticateHash(ctx, HashToken(bearer), addr)
 }
@@ -238,7 +238,7 @@ func (a *Authenticator) authenticateHash(ctx context.Context, hash, addr string)
 	return Principal{TokenID: TokenID(hash), Role: tok.Role, Sites: tok.Sites, Label: tok.Label}, nil
 }
 
-func errUnauthorized() *Error { return Errorf(CodeUnauthorized, "unknown, expired or revoked token") }
+func errUnauthorized() *Error { return NewError(CodeUnauthorized, "api.token_unknown") }
 
 // failureLimit is the cause of a CodeRateLimited error of authenticate.
 type failureLimit struct{ wait time.Duration }
@@ -265,8 +265,9 @@ func (a *Authenticator) state(ctx context.Context, hash, addr string, now time.T
 	limited := !known && addr != ""
 	if limited {
 		if ok, wait := a.failures.Check(addr); !ok {
-			return Token{}, &Error{Code: CodeRateLimited, Message: "too many failed authentications from this address; retry later",
-				Err: &failureLimit{wait}}
+			e := NewError(CodeRateLimited, "api.too_many_failures")
+			e.RetryAfter, e.Err = wait, &failureLimit{wait}
+			return Token{}, e
 		}
 	}
 	tok, err := a.ask(ctx, hash)
@@ -282,7 +283,9 @@ func (a *Authenticator) state(ctx context.Context, hash, addr string, now time.T
 	if errors.Is(err, ErrNoToken) {
 		return Token{}, errUnauthorized()
 	}
-	return Token{}, &Error{Code: CodeUnavailable, Message: "cannot check the token now; retry later", Err: err}
+	e := NewError(CodeUnavailable, "api.token_unchecked")
+	e.Err = err
+	return Token{}, e
 }
 
 // ask returns the store's answer about hash, waiting for it at most a.wait. The question
@@ -350,9 +353,9 @@ func (a *Authenticator) lookup(hash string, l *lookup) {
 const principalKey = "tamtam.principal"
 
 // RequireToken is Gin middleware that authenticates the bearer token of the request and
-// stores the principal for [PrincipalOf]; it answers 401 (or 503) itself otherwise. An
-// address that presented too many unknown tokens is answered 429 with Retry-After
-// (see [AuthOptions.MaxFailures]) without asking the store.
+// stores the principal for [PrincipalOf]; it answers 401 (with WWW-Authenticate) or 503
+// itself otherwise. An address that presented too many unknown tokens is answered 429
+// with Retry-After (see [AuthOptions.MaxFailures]) without asking the store.
 func (a *Authenticator) RequireToken() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		h := c.GetHeader("Authorization")
@@ -362,13 +365,6 @@ func (a *Authenticator) RequireToken() gin.HandlerFunc {
 		}
 		p, err := a.authenticate(c.Request.Context(), strings.TrimSpace(bearer), AddressKey(c.ClientIP()))
 		if err != nil {
-			var limit *failureLimit
-			switch {
-			case errors.As(err, &limit):
-				SetRetryAfter(c, limit.wait)
-			case ErrorCode(err) == CodeUnauthorized:
-				c.Header("WWW-Authenticate", `Bearer realm="tamtam"`)
-			}
 			AbortWithError(c, nil, err)
 			return
 		}

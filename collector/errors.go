@@ -4,9 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tamtam-ngo/tamtam/collector/words"
 )
 
-// Code classifies an error. Each code maps to exactly one HTTP status in [Code.Status].
+// Code classifies an error. Each code has one HTTP status, one Retry-After policy and one
+// catalogue key for its message, in [answers]: the only mapping of errors to answers.
 type Code string
 
 // Error codes of the whole API.
@@ -22,41 +27,74 @@ const (
 	CodeRateLimited  Code = "rate_limited"
 	CodeUnavailable  Code = "unavailable" // the record cannot be made durable now
 	CodeInternal     Code = "internal"    // a bug or an unexpected failure
+	// CodeUnprocessable is a file read whole whose rows have problems: nothing of it is
+	// stored (the import page; the API answers per submission instead).
+	CodeUnprocessable Code = "unprocessable"
 )
 
-// Status returns the HTTP status of the code. It is the only place where errors become
-// statuses.
-func (c Code) Status() int {
-	switch c {
-	case CodeInvalid:
-		return http.StatusBadRequest
-	case CodeUnauthorized:
-		return http.StatusUnauthorized
-	case CodeForbidden:
-		return http.StatusForbidden
-	case CodeNotFound, CodeNoRelease:
-		return http.StatusNotFound
-	case CodeConflict:
-		return http.StatusConflict
-	case CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case CodeMediaType:
-		return http.StatusUnsupportedMediaType
-	case CodeRateLimited:
-		return http.StatusTooManyRequests
-	case CodeUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
+// codeAnswer is how an error of one code is answered.
+type codeAnswer struct {
+	status int
+	// retryAfter is what Retry-After says when the error does not compute its own wait
+	// ([Error.RetryAfter]); 0: no Retry-After.
+	retryAfter time.Duration
+	// key is the catalogue key of the message of an error that carries none of its own
+	// on a page (the API then shows the error's Message).
+	key string
 }
+
+// answers is the one table from error codes to answers. A code missing from it is answered
+// as CodeInternal.
+var answers = map[Code]codeAnswer{
+	CodeInvalid:      {status: http.StatusBadRequest, key: "bad_form"},
+	CodeUnauthorized: {status: http.StatusUnauthorized, key: "session_expired"},
+	CodeForbidden:    {status: http.StatusForbidden, key: "forbidden_role"},
+	CodeNotFound:     {status: http.StatusNotFound, key: "not_found"},
+	CodeNoRelease:    {status: http.StatusNotFound, key: "not_found"},
+	CodeConflict:     {status: http.StatusConflict, key: "conflict"},
+	CodeTooLarge:     {status: http.StatusRequestEntityTooLarge, key: "too_large"},
+	CodeMediaType:    {status: http.StatusUnsupportedMediaType, key: "bad_form"},
+	// A wait that is known (a token's rate, failed sign-ins) is computed by the limiter;
+	// this one is for a wait nobody can know, such as another upload of the same token.
+	CodeRateLimited: {status: http.StatusTooManyRequests, retryAfter: 10 * time.Second, key: "too_many_requests"},
+	// The spool full, the store lost, the audit log unwritable: short states that the
+	// ingester and the store recover from by themselves.
+	CodeUnavailable:   {status: http.StatusServiceUnavailable, retryAfter: 5 * time.Second, key: "unavailable"},
+	CodeInternal:      {status: http.StatusInternalServerError, key: "internal"},
+	CodeUnprocessable: {status: http.StatusUnprocessableEntity, key: "check_bad"},
+}
+
+func (c Code) answer() codeAnswer {
+	if a, ok := answers[c]; ok {
+		return a
+	}
+	return answers[CodeInternal]
+}
+
+// Status returns the HTTP status of the code.
+func (c Code) Status() int { return c.answer().status }
+
+// RetryAfter returns the wait an answer with this code asks for when the error computes
+// none (0: the answer has no Retry-After).
+func (c Code) RetryAfter() time.Duration { return c.answer().retryAfter }
+
+// Key returns the catalogue key of the message of the code, for an error without one.
+func (c Code) Key() string { return c.answer().key }
 
 // Error is tamtam's domain error: a code, a message safe to show to the client, and an
 // optional cause for the log. Messages never quote an answer.
 type Error struct {
-	Code    Code
+	Code Code
+	// Message is the message in English: the log's, and the API's when Key is empty.
 	Message string
-	Fields  []FieldError // itemised problems, for CodeInvalid
-	Err     error        // cause, logged, never shown
+	// Key is the catalogue key (package words) of the message in every language, formatted
+	// with Args; empty: Message, or on a page the code's key.
+	Key  string
+	Args []any
+	// RetryAfter is the wait of a 429 whose limiter computed it; 0: the code's.
+	RetryAfter time.Duration
+	Fields     []FieldError // itemised problems, for CodeInvalid
+	Err        error        // cause, logged, never shown
 }
 
 func (e *Error) Error() string {
@@ -68,9 +106,42 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Errorf returns an *Error with a formatted message.
+// Errorf returns an *Error with a formatted message in English only. Prefer [NewError].
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// NewError returns an *Error whose message is the catalogue's key, formatted with args:
+// shown in the language of the request, and in English in the log.
+func NewError(code Code, key string, args ...any) *Error {
+	return &Error{Code: code, Message: words.EN.T(key, args...), Key: key, Args: args}
+}
+
+// Text returns the message of e in lang: its key's text; else its Message, translated when
+// the API's catalogue has that English text under a key of its own (the messages of the
+// ingester and the validator carry no key); else the text of its code's key.
+func (e *Error) Text(lang words.Lang) string {
+	switch {
+	case e.Key != "":
+		return lang.T(e.Key, e.Args...)
+	case e.Message != "":
+		return translate(e.Message, lang)
+	}
+	return lang.T(e.Code.Key())
+}
+
+// translate returns msg, an English message of the API, in lang: the text of the "api."
+// key whose English is exactly msg, or msg itself when there is none.
+func translate(msg string, lang words.Lang) string {
+	if lang == words.EN {
+		return msg
+	}
+	for _, k := range words.Keys() {
+		if strings.HasPrefix(k, "api.") && words.EN.T(k) == msg {
+			return lang.T(k)
+		}
+	}
+	return msg
 }
 
 // ErrorCode returns the code of err: the code of the first *Error in its chain, or
@@ -120,5 +191,7 @@ const (
 
 // invalid wraps field errors into an *Error for a 400.
 func invalid(fields []FieldError) *Error {
-	return &Error{Code: CodeInvalid, Message: "the submission has errors", Fields: fields}
+	e := NewError(CodeInvalid, "api.submission_errors")
+	e.Fields = fields
+	return e
 }

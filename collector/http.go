@@ -5,12 +5,15 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/tamtam-ngo/tamtam/collector/words"
 )
 
 // Request body limits. A questionnaire is under 4 KiB; the limits leave room and no more.
@@ -70,13 +73,13 @@ func (a *API) getQuestionnaire(c *gin.Context) {
 	if v := c.Query("version"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			AbortWithError(c, a.Logger, Errorf(CodeInvalid, "version must be a whole number"))
+			AbortWithError(c, a.Logger, NewError(CodeInvalid, "api.version_not_number"))
 			return
 		}
 		d, ok = a.Catalog.Get(id, n)
 	}
 	if !ok {
-		AbortWithError(c, a.Logger, Errorf(CodeNotFound, "no such questionnaire or version"))
+		AbortWithError(c, a.Logger, NewError(CodeNotFound, "api.no_questionnaire"))
 		return
 	}
 	c.JSON(http.StatusOK, d)
@@ -95,7 +98,7 @@ type submissionResponse struct {
 func (a *API) postSubmission(c *gin.Context) {
 	p, _ := PrincipalOf(c)
 	if p.Role != RoleIntake {
-		AbortWithError(c, a.Logger, Errorf(CodeForbidden, "only intake tokens submit questionnaires"))
+		AbortWithError(c, a.Logger, NewError(CodeForbidden, "api.intake_only"))
 		return
 	}
 	if !a.Records.SpendRecords(c, p, 1) {
@@ -142,7 +145,7 @@ func outcomeStatus(o Outcome) (int, string) {
 	case Replayed:
 		return http.StatusOK, "stored"
 	}
-	return http.StatusConflict, "conflict"
+	return CodeConflict.Status(), "conflict"
 }
 
 // Prepare checks an envelope for principal p (questionnaire, version, site and scope,
@@ -159,8 +162,9 @@ func (a *API) Prepare(p Principal, env *Envelope) (Record, error) {
 	if _, known := a.Sites.Get(env.Site); !known {
 		ferrs = append(ferrs, FieldError{Item: "site", Code: ErrUnknownSite, Message: "no such site"})
 	} else if !p.CanSubmit(env.Site) {
-		return Record{}, &Error{Code: CodeForbidden, Message: "this token may not submit for this site",
-			Fields: []FieldError{{Item: "site", Code: ErrSiteNotAllowed, Message: "this token may not submit for this site"}}}
+		e := NewError(CodeForbidden, "api.site_not_allowed")
+		e.Fields = []FieldError{{Item: "site", Code: ErrSiteNotAllowed, Message: e.Message}}
+		return Record{}, e
 	}
 	if ferrs != nil {
 		return Record{}, invalid(ferrs)
@@ -195,7 +199,7 @@ type batchResult struct {
 func (a *API) postBatch(c *gin.Context) {
 	p, _ := PrincipalOf(c)
 	if p.Role != RoleIntake {
-		AbortWithError(c, a.Logger, Errorf(CodeForbidden, "only intake tokens submit questionnaires"))
+		AbortWithError(c, a.Logger, NewError(CodeForbidden, "api.intake_only"))
 		return
 	}
 	body, err := readJSONBody(c, MaxBatchBytes)
@@ -211,6 +215,7 @@ func (a *API) postBatch(c *gin.Context) {
 	if !a.Records.SpendRecords(c, p, len(items)) {
 		return
 	}
+	lang := words.Match(c.GetHeader("Accept-Language"), words.EN)
 	results := make([]batchResult, len(items))
 	var recs []Record
 	var at []int
@@ -218,7 +223,7 @@ func (a *API) postBatch(c *gin.Context) {
 		results[i].Index = i
 		env, ferrs := DecodeEnvelope(raw)
 		if ferrs != nil {
-			results[i].Code, results[i].Status, results[i].Errors = http.StatusBadRequest, "invalid", ferrs
+			results[i].Code, results[i].Status, results[i].Errors = CodeInvalid.Status(), "invalid", translated(ferrs, lang)
 			continue
 		}
 		results[i].SubmissionID = env.SubmissionID
@@ -226,7 +231,7 @@ func (a *API) postBatch(c *gin.Context) {
 		if err != nil {
 			var e *Error
 			errors.As(err, &e)
-			results[i].Code, results[i].Errors = e.Code.Status(), e.Fields
+			results[i].Code, results[i].Errors = e.Code.Status(), translated(e.Fields, lang)
 			results[i].Status = map[bool]string{true: "forbidden", false: "invalid"}[e.Code == CodeForbidden]
 			continue
 		}
@@ -282,18 +287,18 @@ func decodeBatch(body []byte) ([]json.RawMessage, error) {
 func readJSONBody(c *gin.Context, limit int64) ([]byte, error) {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return nil, Errorf(CodeMediaType, "the body must be JSON, sent with Content-Type: application/json")
+		return nil, NewError(CodeMediaType, "api.media_type")
 	}
 	if c.Request.ContentLength > limit {
-		return nil, Errorf(CodeTooLarge, "the body is larger than %d bytes", limit)
+		return nil, NewError(CodeTooLarge, "api.too_large", limit)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, Errorf(CodeTooLarge, "the body is larger than %d bytes", limit)
+			return nil, NewError(CodeTooLarge, "api.too_large", limit)
 		}
-		return nil, Errorf(CodeInvalid, "the body could not be read")
+		return nil, NewError(CodeInvalid, "api.unreadable")
 	}
 	return body, nil
 }
@@ -301,37 +306,112 @@ func readJSONBody(c *gin.Context, limit int64) ([]byte, error) {
 // reasonKey holds the code of an error answer in the Gin context, for metrics.
 const reasonKey = "tamtam.reason"
 
-// retryAfterSeconds is what a 503 asks clients to wait.
-const retryAfterSeconds = "5"
+// errorPageKey holds the [ErrorPage] of the request's route, if any.
+const errorPageKey = "tamtam.errorpage"
 
-// AbortWithError writes err as the response, the one place where errors become HTTP
-// answers (package reports uses it too). A 5xx says "internal error" (or that the store is unavailable) and the details
-// go to the log; request bodies and answers never do.
-func AbortWithError(c *gin.Context, log *slog.Logger, err error) {
+// ErrorPage renders an error answer as an HTML page, for the routes people open in a
+// browser. It is given the status and the error; the message it shows is the error's key
+// (else its code's) in the page's language. Package web implements it.
+type ErrorPage interface {
+	RenderError(c *gin.Context, status int, e *Error)
+}
+
+// UseErrorPage is middleware making [AbortWithError] answer the errors of the routes
+// after it as pages rendered by p. Without it (or with a nil p) errors are answered in
+// JSON, as the API's are.
+func UseErrorPage(p ErrorPage) gin.HandlerFunc {
+	return func(c *gin.Context) { SetErrorPage(c, p) }
+}
+
+// SetErrorPage is [UseErrorPage] for one request, from a handler: a download route among
+// pages answers its errors in JSON, as the API's download does (nil p).
+func SetErrorPage(c *gin.Context, p ErrorPage) { c.Set(errorPageKey, p) }
+
+// ErrorStatus returns the status of the answer to err and sets what goes with it: the
+// Retry-After of a 429 or 503 (the error's computed wait, else its code's) and the code
+// for the metrics. [AbortWithError] calls it; a handler that answers an error with a page
+// of its own (a form shown again with its problems) calls it for the status.
+func ErrorStatus(c *gin.Context, err error) int {
+	e := asError(err)
+	c.Set(reasonKey, e.Code)
+	wait := e.RetryAfter
+	if wait <= 0 {
+		wait = e.Code.RetryAfter()
+	}
+	if wait > 0 {
+		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+	}
+	return e.Code.Status()
+}
+
+// asError returns the *Error of err's chain, or an internal error caused by err.
+func asError(err error) *Error {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = &Error{Code: CodeInternal, Message: "internal error", Err: err}
 	}
-	status := e.Code.Status()
-	c.Set(reasonKey, e.Code)
+	return e
+}
+
+// AbortWithError answers the request with err: the one place where errors become HTTP
+// answers, for the API, the downloads and the pages alike. The status and Retry-After
+// come from the error's code ([ErrorStatus]). On a route with an [ErrorPage] the answer
+// is that page; otherwise JSON: {"error":{"code","message"}}, plus the itemised
+// "errors" when there are any (a 400 has only those), with messages in the language of
+// Accept-Language (English by default). A 5xx says "internal error" (or that the store
+// is unavailable) and the details go to the log; request bodies and answers never do.
+func AbortWithError(c *gin.Context, log *slog.Logger, err error) {
+	e := asError(err)
+	status := ErrorStatus(c, e)
 	// 500s are bugs: logged with their cause. A 503 is a state (spool full, store
 	// lost) that the ingester logs once when it changes, and metrics count.
-	if status == http.StatusInternalServerError && log != nil {
-		log.Error("request failed", "method", c.Request.Method, "route", c.FullPath(), "status", status, "err", err)
-	}
-	switch {
-	case e.Code == CodeUnavailable:
-		c.Header("Retry-After", retryAfterSeconds)
-	case status == http.StatusInternalServerError:
+	if status == http.StatusInternalServerError {
+		if log != nil {
+			log.Error("request failed", "method", c.Request.Method, "route", c.FullPath(), "status", status, "err", err)
+		}
 		e = &Error{Code: CodeInternal, Message: "internal error"}
 	}
-	if e.Code == CodeInvalid && len(e.Fields) > 0 {
-		c.AbortWithStatusJSON(status, gin.H{"errors": e.Fields})
+	if v, _ := c.Get(errorPageKey); v != nil {
+		page := v.(ErrorPage)
+		page.RenderError(c, status, e)
+		c.Abort()
 		return
 	}
-	body := gin.H{"error": gin.H{"code": e.Code, "message": e.Message}}
-	if len(e.Fields) > 0 {
-		body["errors"] = e.Fields
+	if status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", `Bearer realm="tamtam"`)
+	}
+	lang := words.Match(c.GetHeader("Accept-Language"), words.EN)
+	fields := translated(e.Fields, lang)
+	if e.Code == CodeInvalid && len(fields) > 0 {
+		c.AbortWithStatusJSON(status, gin.H{"errors": fields})
+		return
+	}
+	body := gin.H{"error": gin.H{"code": e.Code, "message": e.Text(lang)}}
+	if len(fields) > 0 {
+		body["errors"] = fields
 	}
 	c.AbortWithStatusJSON(status, body)
+}
+
+// translated returns the field errors with their messages in lang (see [Error.Text]).
+func translated(fields []FieldError, lang words.Lang) []FieldError {
+	var out []FieldError
+	for _, f := range fields {
+		f.Message = translate(f.Message, lang)
+		out = append(out, f)
+	}
+	return out
+}
+
+// PageContent is what a handler of a page gives the layout of the pages: the page's own
+// title, data and scripts. Package web renders it inside the layout (language, menu,
+// sign-out); package reports fills it for the dashboard without depending on web.
+type PageContent struct {
+	Title string
+	// Main is the page-specific data.
+	Main any
+	// Scripts are script files (paths under /static or the page's own) loaded at the end.
+	Scripts []string
+	// Wide lets the page use the full width (tables, charts).
+	Wide bool
 }

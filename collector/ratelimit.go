@@ -2,7 +2,6 @@ package collector
 
 import (
 	"math"
-	"strconv"
 	"sync"
 	"time"
 
@@ -113,8 +112,7 @@ func (r *RateLimiter) Middleware() gin.HandlerFunc {
 		}
 		p, _ := PrincipalOf(c)
 		if ok, wait := r.Allow(p.TokenID); !ok {
-			SetRetryAfter(c, wait)
-			AbortWithError(c, nil, Errorf(CodeRateLimited, "too many requests for this token; retry later"))
+			AbortWithError(c, nil, RateLimited("api.too_many_requests", wait))
 			return
 		}
 		c.Next()
@@ -138,15 +136,17 @@ func NewRecordBudget(perMinute int, now func() time.Time) *RateLimiter {
 // Retry-After itself and reports false.
 func (r *RateLimiter) SpendRecords(c *gin.Context, p Principal, n int) bool {
 	if ok, wait := r.AllowN(p.TokenID, n); !ok {
-		SetRetryAfter(c, wait)
-		AbortWithError(c, nil, Errorf(CodeRateLimited, "too many records for this token; retry later"))
+		AbortWithError(c, nil, RateLimited("api.too_many_records", wait))
 		return false
 	}
 	return true
 }
 
-// SetRetryAfter sets the Retry-After of a 429: wait in whole seconds, at least 1. The
-// pages use it too, so that every 429 says the same.
-func SetRetryAfter(c *gin.Context, wait time.Duration) {
-	c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+// RateLimited returns the CodeRateLimited error of a limiter that computed the wait: its
+// answer says Retry-After wait, in whole seconds, at least 1. The message is the
+// catalogue's key.
+func RateLimited(key string, wait time.Duration) *Error {
+	e := NewError(CodeRateLimited, key)
+	e.RetryAfter = max(wait, time.Second)
+	return e
 }

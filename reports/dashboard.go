@@ -15,7 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/tamtam-ngo/tamtam/collector"
-	"github.com/tamtam-ngo/tamtam/collector/web"
+	"github.com/tamtam-ngo/tamtam/collector/words"
 	"github.com/tamtam-ngo/tamtam/reports/assets"
 )
 
@@ -32,7 +32,7 @@ const echartsFile = "echarts-5.4.3.min.js"
 // under /reports/, the downloads (the same files, ledger and audit as the API's) and the
 // scripts of the page. Every figure is a cell of a stored release: a coordinator chooses
 // among the releases of a year and their groups, never among ad-hoc sets of sites.
-func (s *Server) UsePages(sessions *web.Sessions, pages *web.Pages) error {
+func (s *Server) UsePages(sessions Sessions, pages Pages) error {
 	if err := pages.Add("dashboard", pageTemplates, "templates/dashboard.html", "templates/table.html"); err != nil {
 		return err
 	}
@@ -44,9 +44,9 @@ func (s *Server) UsePages(sessions *web.Sessions, pages *web.Pages) error {
 func (s *Server) mountPages(r gin.IRouter) {
 	// The chart script of each view, for the browser to fetch right after the page (which
 	// may hold no inline script): it holds figures, so only its viewer may.
-	s.scripts = web.NewCache(30*time.Minute, 64<<20, 8, s.Now)
+	s.scripts = collector.NewPrivateCache(30*time.Minute, 64<<20, 8, s.Now)
 	// The token's rate limit applies as on the API.
-	g := r.Group("", web.Headers(), s.sessions.Require(s.pages, collector.RoleCoordinator, collector.RoleFunder), s.Limiter.Middleware())
+	g := r.Group("", s.pages.Middleware(), s.sessions.Require(collector.RoleCoordinator, collector.RoleFunder), s.Limiter.Middleware())
 	g.GET("/reports", s.dashboard)
 	g.GET("/reports/:file", s.pageFile)
 }
@@ -63,12 +63,15 @@ func (s *Server) pageFile(c *gin.Context) {
 		p, _ := collector.PrincipalOf(c)
 		body, _, ok := s.scripts.Get(strings.TrimSuffix(strings.TrimPrefix(name, "charts-"), ".js"), p.TokenID)
 		if !ok {
-			c.AbortWithStatus(http.StatusNotFound)
+			collector.AbortWithError(c, s.Logger, collector.NewError(collector.CodeNotFound, "not_found"))
 			return
 		}
 		c.Header("Cache-Control", "no-store")
 		c.Data(http.StatusOK, "text/javascript; charset=utf-8", body)
 	default:
+		// A download answers its errors as the API's download does, in JSON: a browser
+		// asked for a file, not a page.
+		collector.SetErrorPage(c, nil)
 		s.download(c)
 	}
 }
@@ -100,30 +103,18 @@ type groupChoice struct {
 	Selected    bool
 }
 
-// dashboardText holds the words of the dashboard in one language.
+// dashboardText holds the words of the dashboard in one language, from the catalogue
+// (texts/dashboard.json).
 type dashboardText struct {
-	Title, Year, Release, Group, Show, Download, XLSX, HTML, CSV, Arrivals, ArrivalsNote, NoRelease, Charts, CutOff string
+	Title, Year, Release, Group, Show, Download, XLSX, HTML, CSV, Arrivals, ArrivalsNote, NoRelease, CutOff string
 }
 
-var dashboardWords = map[string]dashboardText{
-	"fr": {Title: "Tableau de bord", Year: "Année", Release: "Publication", Group: "Chiffres de", Show: "Afficher", Download: "Télécharger",
-		XLSX: "Classeur Excel (figures.xlsx)", HTML: "Rapport HTML hors ligne", CSV: "Tableau CSV (figures.csv)",
-		Arrivals:     "Questionnaires reçus par prison et par mois",
-		ArrivalsNote: "En direct, entrée et suivi confondus, par mois du questionnaire : ce ne sont pas des chiffres publiés. Les nombres de 1 à k-1 sont masqués.",
-		NoRelease:    "Aucune publication pour %d. Le coordinateur en fait une avec « tamtam release --year %d ».", Charts: "Indicateurs",
-		CutOff: "données au"},
-	"nl": {Title: "Dashboard", Year: "Jaar", Release: "Publicatie", Group: "Cijfers van", Show: "Tonen", Download: "Downloaden",
-		XLSX: "Excel-werkmap (figures.xlsx)", HTML: "Offline HTML-rapport", CSV: "CSV-tabel (figures.csv)",
-		Arrivals:     "Ontvangen vragenlijsten per gevangenis en per maand",
-		ArrivalsNote: "Live, binnenkomst en opvolging samen, per maand van de vragenlijst: geen gepubliceerde cijfers. Aantallen van 1 tot k-1 zijn verborgen.",
-		NoRelease:    "Geen publicatie voor %d. De coördinator maakt er een met ‘tamtam release --year %d’.", Charts: "Indicatoren",
-		CutOff: "gegevens tot"},
-	"en": {Title: "Dashboard", Year: "Year", Release: "Release", Group: "Figures of", Show: "Show", Download: "Download",
-		XLSX: "Excel workbook (figures.xlsx)", HTML: "Offline HTML report", CSV: "CSV table (figures.csv)",
-		Arrivals:     "Questionnaires received by prison and month",
-		ArrivalsNote: "Live, entry and follow-up together, by month of the questionnaire: not published figures. Counts from 1 to k-1 are hidden.",
-		NoRelease:    "No release for %d. The coordinator makes one with “tamtam release --year %d”.", Charts: "Indicators",
-		CutOff: "data to"},
+func dashboardWords(lang string) dashboardText {
+	l := words.Lang(lang)
+	return dashboardText{Title: l.T("nav_reports"), Year: l.T("dashboard.year"), Release: l.T("dashboard.release"),
+		Group: l.T("dashboard.group"), Show: l.T("show"), Download: l.T("dashboard.download"), XLSX: l.T("dashboard.xlsx"),
+		HTML: l.T("dashboard.html"), CSV: l.T("dashboard.csv"), Arrivals: l.T("dashboard.arrivals"),
+		ArrivalsNote: l.T("dashboard.arrivals_note"), NoRelease: l.T("dashboard.no_release"), CutOff: l.T("dashboard.cut_off")}
 }
 
 // firstYear is the earliest year the year list offers: entry months start in 2015.
@@ -135,11 +126,9 @@ const firstYear = 2015
 func (s *Server) dashboard(c *gin.Context) {
 	p, _ := collector.PrincipalOf(c)
 	ctx := c.Request.Context()
-	pg := s.pages.NewPage(c, "nav_reports")
-	pg.Wide = true
-	lang := pg.Lang
-	m := &dashboardMain{Lang: lang, W: dashboardWords[lang], Year: s.Now().Year(), ChooseGroup: p.Role == collector.RoleCoordinator}
-	pg.Title = m.W.Title
+	lang := s.pages.Lang(c)
+	m := &dashboardMain{Lang: lang, W: dashboardWords(lang), Year: s.Now().Year(), ChooseGroup: p.Role == collector.RoleCoordinator}
+	pg := collector.PageContent{Title: m.W.Title, Main: m, Wide: true}
 	if y, err := strconv.Atoi(c.Query("year")); err == nil && y >= firstYear && y <= m.Year {
 		m.Year = y
 	} else {
@@ -151,29 +140,28 @@ func (s *Server) dashboard(c *gin.Context) {
 	event := collector.AuditEvent{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Sites: s.readable(p),
 		Action: "dashboard.view", Detail: strconv.Itoa(m.Year) + "?lang=" + lang, Outcome: "ok"}
 	// refuse audits a view that shows no figures ("denied" or "failed"), logs a failure,
-	// and answers the error page.
-	refuse := func(outcome string, status int, key string, err error) {
+	// and answers the error page of code with the page message key.
+	refuse := func(outcome string, code collector.Code, key string, err error) {
 		event.Outcome = outcome
 		s.audit(event)
 		if outcome == "failed" {
 			s.Logger.Error("dashboard failed", "err", err)
 		}
-		s.pages.Error(c, status, key)
+		collector.AbortWithError(c, nil, &collector.Error{Code: code, Key: key, Err: err})
 	}
 	if err := s.checkSites(p, c.QueryArray("site")); err != nil {
-		refuse("denied", collector.ErrorCode(err).Status(), "forbidden_site", err)
+		refuse("denied", collector.ErrorCode(err), "forbidden_site", err)
 		return
 	}
 	valid, err := s.Publisher.Valid(ctx, m.Year)
 	if err != nil {
-		refuse("failed", http.StatusServiceUnavailable, "unavailable", err)
+		refuse("failed", collector.CodeUnavailable, "unavailable", err)
 		return
 	}
 	if len(valid) == 0 {
-		m.Empty = fmt.Sprintf(m.W.NoRelease, m.Year, m.Year)
+		m.Empty = words.Lang(lang).T("dashboard.no_release", m.Year, m.Year)
 		s.audit(event)
-		pg.Main = m
-		s.pages.Render(c, http.StatusOK, "dashboard", pg)
+		s.pages.Show(c, http.StatusOK, "dashboard", pg)
 		return
 	}
 	id := valid[len(valid)-1].ID
@@ -187,7 +175,7 @@ func (s *Server) dashboard(c *gin.Context) {
 	}
 	rel, err := s.release(ctx, m.Year, id)
 	if err != nil {
-		refuse("failed", collector.ErrorCode(err).Status(), "unavailable", err)
+		refuse("failed", collector.ErrorCode(err), "unavailable", err)
 		return
 	}
 	g, err := s.groupFor(p, rel, c.QueryArray("site"), c.Query("group"))
@@ -196,16 +184,15 @@ func (s *Server) dashboard(c *gin.Context) {
 		s.audit(event)
 		if collector.ErrorCode(err) == collector.CodeNoRelease {
 			m.Empty = err.Error()
-			pg.Main = m
-			s.pages.Render(c, http.StatusOK, "dashboard", pg)
+			s.pages.Show(c, http.StatusOK, "dashboard", pg)
 			return
 		}
-		s.pages.Error(c, collector.ErrorCode(err).Status(), "forbidden_site")
+		collector.AbortWithError(c, nil, &collector.Error{Code: collector.ErrorCode(err), Key: "forbidden_site", Err: err})
 		return
 	}
 	f, err := rel.View(s.Catalog, g.Code, s.siteNames())
 	if err != nil {
-		refuse("failed", http.StatusInternalServerError, "internal", err)
+		refuse("failed", collector.CodeInternal, "internal", err)
 		return
 	}
 	m.GroupName = GroupName(f, lang)
@@ -221,7 +208,7 @@ func (s *Server) dashboard(c *gin.Context) {
 	m.Download.HTML = fmt.Sprintf("/reports/%d.html?%s", m.Year, q.Encode())
 	m.Download.CSV = fmt.Sprintf("/reports/%d.csv?%s", m.Year, q.Encode())
 	if m.Report, err = htmlBuildPage(f, lang); err != nil {
-		refuse("failed", http.StatusInternalServerError, "internal", err)
+		refuse("failed", collector.CodeInternal, "internal", err)
 		return
 	}
 	if p.Role == collector.RoleCoordinator {
@@ -237,21 +224,19 @@ func (s *Server) dashboard(c *gin.Context) {
 	if err := WriteCSV(&csv, f); err == nil {
 		err = s.recordDelivery(ctx, p, rel, g, lang, fmt.Sprintf("dashboard-%d.csv", m.Year), csv.Bytes())
 		if err != nil {
-			refuse("failed", http.StatusServiceUnavailable, "unavailable", err)
+			refuse("failed", collector.CodeUnavailable, "unavailable", err)
 			return
 		}
 	}
 	event.Detail += " release " + rel.ID + " " + g.Code
 	// Figures are shown only once the view is in the audit log (see [Server.auditServed]).
 	if err := s.auditServed(ctx, event); err != nil {
-		c.Header("Retry-After", "5")
-		s.pages.Error(c, collector.ErrorCode(err).Status(), "unavailable")
+		collector.AbortWithError(c, nil, &collector.Error{Code: collector.ErrorCode(err), Key: "unavailable", Err: err})
 		return
 	}
 	sid := s.scripts.Put(p.TokenID, "charts.js", []byte(m.Report.ChartsJS))
 	pg.Scripts = []string{"/reports/" + echartsFile, "/reports/charts-" + sid + ".js"}
-	pg.Main = m
-	s.pages.Render(c, http.StatusOK, "dashboard", pg)
+	s.pages.Show(c, http.StatusOK, "dashboard", pg)
 }
 
 // latestYear returns the most recent year, from this one back, with a release: in

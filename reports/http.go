@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -19,7 +20,6 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/tamtam-ngo/tamtam/collector"
-	"github.com/tamtam-ngo/tamtam/collector/web"
 )
 
 // Server serves the published releases to coordinator and funder tokens:
@@ -44,9 +44,9 @@ type Server struct {
 	Logger  *slog.Logger     // nil: discard
 	Now     func() time.Time // nil: time.Now
 
-	sessions *web.Sessions // the dashboard's, set by UsePages
-	pages    *web.Pages
-	scripts  *web.Cache
+	sessions Sessions // the dashboard's, set by UsePages
+	pages    Pages
+	scripts  *collector.PrivateCache
 
 	rendered *lru.Cache[string, []byte]
 	flight   singleflight.Group
@@ -67,6 +67,27 @@ func (s *Server) Mount(r gin.IRouter) {
 	}
 }
 
+// Pages is the shell the dashboard renders in: the layout, security headers and error
+// page shared by every page. It is implemented by *web.Pages; reports declares what it
+// uses so that rendering figures does not depend on the intake pages.
+type Pages interface {
+	// Add parses the page called name from the files of fsys matching patterns.
+	Add(name string, fsys fs.FS, patterns ...string) error
+	// Middleware sets the pages' security headers and answers errors with the error page.
+	Middleware() gin.HandlerFunc
+	// Lang is the language of the request's page.
+	Lang(c *gin.Context) string
+	// Show renders page name, with content, inside the layout.
+	Show(c *gin.Context, status int, name string, content collector.PageContent)
+}
+
+// Sessions guards the dashboard (implemented by *web.Sessions).
+type Sessions interface {
+	// Require is middleware admitting a signed-in principal of one of roles, and
+	// answering anyone else (sign-in first, or 403).
+	Require(roles ...collector.Role) gin.HandlerFunc
+}
+
 var reportFile = regexp.MustCompile(`^(\d{4})\.(xlsx|html|csv)$`)
 
 // contentTypes are the media types of the downloads.
@@ -80,7 +101,7 @@ func (s *Server) download(c *gin.Context) {
 	p, _ := collector.PrincipalOf(c)
 	m := reportFile.FindStringSubmatch(c.Param("file"))
 	if m == nil {
-		collector.AbortWithError(c, s.Logger, collector.Errorf(collector.CodeNotFound, "reports are /api/v1/reports/YEAR.xlsx, YEAR.html or YEAR.csv"))
+		collector.AbortWithError(c, s.Logger, collector.NewError(collector.CodeNotFound, "api.report_file"))
 		return
 	}
 	year, _ := strconv.Atoi(m[1])
@@ -93,11 +114,11 @@ func (s *Server) download(c *gin.Context) {
 		collector.AbortWithError(c, s.Logger, err)
 	}
 	if !slices.Contains(collector.Languages, lang) {
-		fail("denied", collector.Errorf(collector.CodeInvalid, "lang must be fr, nl or en"))
+		fail("denied", collector.NewError(collector.CodeInvalid, "api.report_lang"))
 		return
 	}
 	if p.Role != collector.RoleCoordinator && p.Role != collector.RoleFunder {
-		fail("denied", collector.Errorf(collector.CodeForbidden, "only coordinator and funder tokens read reports"))
+		fail("denied", collector.NewError(collector.CodeForbidden, "api.report_roles"))
 		return
 	}
 	if err := s.checkSites(p, c.QueryArray("site")); err != nil {
@@ -151,12 +172,12 @@ func (s *Server) release(ctx context.Context, year int, id string) (*Release, er
 	}
 	if errors.Is(err, ErrNoRelease) {
 		if id != "" {
-			return nil, collector.Errorf(collector.CodeNoRelease, "%s is not a release of %d", id, year)
+			return nil, collector.NewError(collector.CodeNoRelease, "api.release_unknown", id, year)
 		}
-		return nil, collector.Errorf(collector.CodeNoRelease, "%d has no release yet: the coordinator makes one with tamtam release --year %d", year, year)
+		return nil, collector.NewError(collector.CodeNoRelease, "api.release_none", year, year)
 	}
 	if err != nil {
-		return nil, &collector.Error{Code: collector.CodeUnavailable, Message: "the releases cannot be read now", Err: err}
+		return nil, &collector.Error{Code: collector.CodeUnavailable, Message: "the releases cannot be read now", Key: "api.releases_unreadable", Err: err}
 	}
 	return rel, nil
 }
@@ -180,11 +201,10 @@ func (s *Server) groupFor(p collector.Principal, rel *Release, sites []string, c
 		}
 		g, err := rel.GroupOf(own)
 		if err != nil {
-			return Group{}, collector.Errorf(collector.CodeNoRelease,
-				"release %s publishes no figures of exactly this token's sites; ask the coordinator (tamtam release list shows the groups of each release)", rel.ID)
+			return Group{}, collector.NewError(collector.CodeNoRelease, "api.release_no_group", rel.ID)
 		}
 		if (code != "" && code != g.Code) || (len(sites) > 0 && !slices.Equal(sorted(sites), g.Sites)) {
-			return Group{}, collector.Errorf(collector.CodeForbidden, "a funder's figures cover all of its sites together; leave out site= and group=")
+			return Group{}, collector.NewError(collector.CodeForbidden, "api.funder_group")
 		}
 		return g, nil
 	}
@@ -192,7 +212,7 @@ func (s *Server) groupFor(p collector.Principal, rel *Release, sites []string, c
 	case code != "":
 		g, ok := rel.Plan.group(code)
 		if !ok {
-			return Group{}, collector.Errorf(collector.CodeInvalid, "release %s has no group %q", rel.ID, code)
+			return Group{}, collector.NewError(collector.CodeInvalid, "api.release_group_unknown", rel.ID, code)
 		}
 		return g, nil
 	case len(sites) > 0:
@@ -211,10 +231,10 @@ func (s *Server) groupFor(p collector.Principal, rel *Release, sites []string, c
 func (s *Server) checkSites(p collector.Principal, sites []string) error {
 	for _, a := range sites {
 		if _, known := s.Sites.Get(a); !known {
-			return collector.Errorf(collector.CodeInvalid, "unknown site %q", a)
+			return collector.NewError(collector.CodeInvalid, "api.site_unknown", a)
 		}
 		if !p.CanRead(a) {
-			return collector.Errorf(collector.CodeForbidden, "this token may not read site %q", a)
+			return collector.NewError(collector.CodeForbidden, "api.site_not_readable", a)
 		}
 	}
 	return nil
@@ -297,8 +317,9 @@ func (s *Server) writeAudit(ctx context.Context, e collector.AuditEvent) error {
 // be written, and the caller then serves nothing.
 func (s *Server) auditServed(ctx context.Context, e collector.AuditEvent) error {
 	if err := s.writeAudit(ctx, e); err != nil {
-		return &collector.Error{Code: collector.CodeUnavailable,
-			Message: "the download cannot be recorded in the audit log now; try again in a moment", Err: err}
+		e := collector.NewError(collector.CodeUnavailable, "api.audit_unwritable")
+		e.Err = err
+		return e
 	}
 	return nil
 }

@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,10 +28,34 @@ import (
 // not followed, so that each status can be checked), against a real ClickHouse.
 
 type webClient struct {
-	t    *testing.T
-	base string
-	c    *http.Client
-	last webPage
+	t     *testing.T
+	base  string
+	c     *http.Client
+	last  webPage
+	clock *signInClock // nil: a refused sign-in fails the test
+}
+
+// signInClock is the clock of a test app's web server: real time, moved on a second each
+// time a sign-in is refused for too many attempts from the address (all the tests'
+// clients share 127.0.0.1), as a person would wait, without the test waiting.
+type signInClock struct{ skew atomic.Int64 }
+
+func (k *signInClock) now() time.Time { return time.Now().Add(time.Duration(k.skew.Load())) }
+
+// wait is a second going by for the sign-in limit.
+func (k *signInClock) wait() { k.skew.Add(int64(time.Second)) }
+
+// signInClocks holds the clock installed in each test app, by app.
+var signInClocks sync.Map
+
+// signInClockOf returns the clock of e's web server, installing it on first use (before
+// the app's first page request).
+func signInClockOf(e *testEnv) *signInClock {
+	k, loaded := signInClocks.LoadOrStore(e.app, &signInClock{})
+	if !loaded {
+		e.app.web.Now = k.(*signInClock).now
+	}
+	return k.(*signInClock)
 }
 
 type webPage struct {
@@ -40,7 +66,7 @@ type webPage struct {
 
 func newWebClient(t *testing.T, e *testEnv) *webClient {
 	jar, _ := cookiejar.New(nil)
-	return &webClient{t: t, base: e.srv.URL, c: &http.Client{Jar: jar,
+	return &webClient{t: t, base: e.srv.URL, clock: signInClockOf(e), c: &http.Client{Jar: jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
@@ -98,7 +124,7 @@ func (w *webClient) csrf() string {
 
 // signIn signs in with token and returns the page it was sent to.
 // Sign-ins are limited per address (all the test's clients share 127.0.0.1): a 429 is
-// waited out as a person would.
+// waited out as a person would, on the server's test clock.
 func (w *webClient) signIn(token string) webPage {
 	w.t.Helper()
 	for {
@@ -107,7 +133,10 @@ func (w *webClient) signIn(token string) webPage {
 		if p.status != http.StatusTooManyRequests {
 			return p
 		}
-		time.Sleep(time.Second)
+		if w.clock == nil {
+			w.t.Fatalf("sign-in refused: %d", p.status)
+		}
+		w.clock.wait()
 	}
 }
 
@@ -536,7 +565,7 @@ func TestWebDashboard(t *testing.T) {
 
 	// In Chromium every chart is drawn, with no script error and no CSP violation.
 	b := newBrowser(t, true)
-	b.signIn(t, e.srv.URL, "/reports?year=2025", coordinator)
+	b.signIn(t, e, "/reports?year=2025", coordinator)
 	b.do(t, "charts", waitVisible(".chart svg"))
 	charts := get(t, b, "count the charts", chromedp.Evaluate[[]int](
 		`[document.querySelectorAll('.chart').length, document.querySelectorAll('.chart svg').length]`))

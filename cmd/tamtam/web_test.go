@@ -171,9 +171,10 @@ func waitVisible(sel string) chromedp.Action[chromedp.Void] {
 
 // signIn opens path, is sent to the sign-in page, pastes the token and comes back. A
 // sign-in refused for too many attempts from the address (the tests' clients share
-// 127.0.0.1) is tried again a second later.
-func (b *browser) signIn(t *testing.T, base, path, token string) {
+// 127.0.0.1) is tried again a second later, on the server's test clock.
+func (b *browser) signIn(t *testing.T, e *testEnv, path, token string) {
 	t.Helper()
+	base, clock := e.srv.URL, signInClockOf(e)
 	want := strings.SplitN(path, "?", 2)[0]
 	for try := 0; ; try++ {
 		b.do(t, "sign in",
@@ -196,7 +197,7 @@ func (b *browser) signIn(t *testing.T, base, path, token string) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(time.Second)
+		clock.wait()
 	}
 }
 
@@ -218,7 +219,7 @@ func TestWebIntakeForm(t *testing.T) {
 			e := newTestEnv(t)
 			tok := e.token("intake", "haren")
 			b := newBrowser(t, js)
-			b.signIn(t, e.srv.URL, "/forms/entry", tok)
+			b.signIn(t, e, "/forms/entry", tok)
 			if got := b.text(t, "h1"); got != "Questionnaire d'entrée" {
 				t.Fatalf("h1 after sign-in = %q, want the entry form in French", got)
 			}

@@ -7,6 +7,8 @@ import (
 	"unicode"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/tamtam-ngo/tamtam/collector"
 )
 
 // auditLimit is the most events the page shows; tamtam audit reads more.
@@ -39,7 +41,7 @@ func (s *Server) auditPage(c *gin.Context) {
 		if err != nil {
 			m.Error = pg.T("bad_date")
 			pg.Main = m
-			s.Pages.Render(c, http.StatusBadRequest, "audit", pg)
+			s.Pages.Render(c, collector.ErrorStatus(c, collector.NewError(collector.CodeInvalid, "bad_date")), "audit", pg)
 			return
 		}
 		since = t
@@ -47,7 +49,7 @@ func (s *Server) auditPage(c *gin.Context) {
 	events, err := s.Audit.AuditEvents(c.Request.Context(), since, m.Action, auditLimit)
 	if err != nil {
 		s.Logger.Error("audit page failed", "err", err)
-		s.Pages.Error(c, http.StatusServiceUnavailable, "unavailable")
+		s.fail(c, &collector.Error{Code: collector.CodeUnavailable, Key: "unavailable", Err: err})
 		return
 	}
 	for _, e := range events {

@@ -1,8 +1,15 @@
 // Package web holds the pages people use in a browser: sign-in with a token, the
 // questionnaire forms of intake workers, the import of paper forms, and the coordinator's
 // audit log. The reports dashboard, in package reports, renders through the same
-// [Pages] and [Sessions], so every page shares one layout, one session and one set of
-// security headers.
+// [Pages] and [Sessions] (behind two small interfaces that package declares), so every
+// page shares one layout, one session and one set of security headers.
+//
+// # Errors
+//
+// A page answers an error as the API does, through [collector.AbortWithError]: the
+// status, Retry-After and message key come from the error's code. [Pages.Middleware]
+// makes that answer the error page, in the page's language. A form shown again with its
+// problems takes its status from the same table ([collector.ErrorStatus]).
 //
 // # Sessions
 //

@@ -101,7 +101,7 @@ func (s *Server) postImport(c *gin.Context) {
 	}
 	p, _ := collector.PrincipalOf(c)
 	dryRun := c.PostForm("action") != "import"
-	event := collector.AuditEvent{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Action: "import", Outcome: "failed"}
+	event := collector.AuditEvent{At: s.now(), Actor: p.TokenID, Role: string(p.Role), Action: "import", Outcome: "failed"}
 	if _, known := s.API.Sites.Get(site); known {
 		event.Sites = []string{site} // the audit log holds site codes, not what was typed
 	}
@@ -111,19 +111,23 @@ func (s *Server) postImport(c *gin.Context) {
 	if _, known := s.API.Sites.Get(site); !known || !p.CanSubmit(site) {
 		event.Outcome = "denied"
 		s.audit(event)
-		s.Pages.Error(c, http.StatusForbidden, "forbidden_site")
+		s.fail(c, collector.NewError(collector.CodeForbidden, "forbidden_site"))
 		return
+	}
+	// refuse shows the import page again with the message of err, whose code gives the
+	// status.
+	refuse := func(err *collector.Error, msg string) {
+		m.Error = msg
+		render(collector.ErrorStatus(c, err))
 	}
 	fh, err := c.FormFile("file")
 	if err != nil {
-		m.Error = pg.T("import_no_file")
-		render(http.StatusBadRequest)
+		refuse(collector.NewError(collector.CodeInvalid, "import_no_file"), pg.T("import_no_file"))
 		return
 	}
 	data, err := readUpload(fh)
 	if err != nil {
-		m.Error = pg.T("import_no_file")
-		render(http.StatusBadRequest)
+		refuse(collector.NewError(collector.CodeInvalid, "import_no_file"), pg.T("import_no_file"))
 		return
 	}
 	ctx := c.Request.Context()
@@ -134,29 +138,27 @@ func (s *Server) postImport(c *gin.Context) {
 		event.Detail = "store unavailable"
 		s.audit(event)
 		s.Logger.Error("import failed", "err", err)
-		c.Header("Retry-After", "30")
-		m.Error = pg.T("import_unavailable")
-		render(http.StatusServiceUnavailable)
+		refuse(collector.NewError(collector.CodeUnavailable, "import_unavailable"), pg.T("import_unavailable"))
 		return
 	}
 	if err != nil {
 		event.Detail = "unreadable file"
-		status, msg := http.StatusBadRequest, err.Error()
+		refusal, msg := collector.NewError(collector.CodeInvalid, "import_unreadable"), err.Error()
 		var ce *collector.Error
 		if errors.As(err, &ce) && ce.Code == collector.CodeTooLarge {
 			// A file over the importer's limits (a zip bomb, thousands of columns): its
 			// message names each part over its limit.
 			event.Detail = "file over the limits"
-			status, msg = ce.Code.Status(), ce.Message
+			refusal, msg = ce, ce.Message
 		}
 		s.audit(event)
 		// The importer's messages say what is wrong with the file as a whole (not a
 		// workbook, no header row, another questionnaire's template), never a cell.
-		m.Error = pg.T("import_unreadable") + " : " + msg
-		if pg.Lang != "fr" {
-			m.Error = pg.T("import_unreadable") + ": " + msg
+		if pg.Lang == "fr" {
+			refuse(refusal, pg.T("import_unreadable")+" : "+msg)
+		} else {
+			refuse(refusal, pg.T("import_unreadable")+": "+msg)
 		}
-		render(status)
 		return
 	}
 	d, _ := s.API.Catalog.Get(b.Questionnaire, b.Version)
@@ -196,13 +198,13 @@ func (s *Server) postImport(c *gin.Context) {
 		res.Message = pg.T("no_rows")
 		event.Outcome = "failed"
 		s.audit(event)
-		render(http.StatusBadRequest)
+		render(collector.ErrorStatus(c, collector.NewError(collector.CodeInvalid, "no_rows")))
 		return
 	case len(b.Problems) > 0:
 		res.Message = pg.T("check_bad")
 		event.Outcome = "failed"
 		s.audit(event)
-		render(http.StatusUnprocessableEntity)
+		render(collector.ErrorStatus(c, collector.NewError(collector.CodeUnprocessable, "check_bad")))
 		return
 	case dryRun:
 		res.OK = true
@@ -218,12 +220,10 @@ func (s *Server) postImport(c *gin.Context) {
 	if err != nil {
 		s.audit(event)
 		if collector.ErrorCode(err) == collector.CodeUnavailable {
-			m.Error = pg.T("unavailable")
-			render(http.StatusServiceUnavailable)
+			refuse(collector.NewError(collector.CodeUnavailable, "unavailable"), pg.T("unavailable"))
 			return
 		}
-		s.Logger.Error("import failed", "err", err)
-		s.Pages.Error(c, http.StatusInternalServerError, "internal")
+		s.fail(c, fmt.Errorf("web: import: %w", err))
 		return
 	}
 	event.Outcome = "ok"
@@ -239,7 +239,7 @@ func (s *Server) annotatedFile(c *gin.Context) {
 	p, _ := collector.PrincipalOf(c)
 	body, name, ok := s.annotated.Get(c.Param("id"), p.TokenID)
 	if !ok {
-		s.Pages.Error(c, http.StatusNotFound, "not_found")
+		s.fail(c, collector.NewError(collector.CodeNotFound, "not_found"))
 		return
 	}
 	c.Header("Cache-Control", "no-store")

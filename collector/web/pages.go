@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -16,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/tamtam-ngo/tamtam/collector"
+	"github.com/tamtam-ngo/tamtam/collector/words"
 )
 
 //go:embed templates/*.html
@@ -79,21 +81,16 @@ func (p *Pages) Add(name string, fsys fs.FS, patterns ...string) error {
 	return nil
 }
 
-// Page is what the layout shows around a page's content, and the content's data.
+// Page is what the layout shows around a page's content (title, main data, scripts: the
+// [collector.PageContent] a handler fills), and the content's data.
 type Page struct {
-	Lang  string
-	Title string
+	collector.PageContent
+	Lang string
 	// User is the signed-in principal, nil on the sign-in page.
 	User  *collector.Principal
 	CSRF  string
 	Nav   []Link
 	Langs []Link
-	// Main is the page-specific data.
-	Main any
-	// Scripts are script files (paths under /static or the page's own) loaded at the end.
-	Scripts []string
-	// Wide lets the page use the full width (tables, charts).
-	Wide bool
 }
 
 // T returns the page text key in the page's language.
@@ -109,7 +106,8 @@ type Link struct {
 // (if any) with the menu of their role, the CSRF token and the language links.
 func (p *Pages) NewPage(c *gin.Context, titleKey string) *Page {
 	lang := Lang(c)
-	pg := &Page{Lang: lang, Title: word(titleKey, lang)}
+	pg := &Page{Lang: lang}
+	pg.Title = word(titleKey, lang)
 	if pr, ok := collector.PrincipalOf(c); ok {
 		pg.User = &pr
 		pg.CSRF = p.sessions.CSRF(c)
@@ -146,31 +144,61 @@ func navFor(role collector.Role, lang, current string) []Link {
 // Render writes page name with status. A page holds answers or figures meant for one
 // person: it is never cached.
 func (p *Pages) Render(c *gin.Context, status int, name string, pg *Page) {
+	// A page that cannot be rendered is a bug; so would the error page be, whose
+	// rendering it cannot rely on: the answer is a bare 500.
 	t, ok := p.pages[name]
 	if !ok {
 		p.log.Error("page failed", "page", name, "err", "no such page template")
-		c.AbortWithStatus(http.StatusInternalServerError)
+		c.AbortWithStatus(collector.CodeInternal.Status())
 		return
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", pg); err != nil {
 		p.log.Error("page failed", "page", name, "err", err)
-		c.AbortWithStatus(http.StatusInternalServerError)
+		c.AbortWithStatus(collector.CodeInternal.Status())
 		return
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 
+// Show renders page name with the content a handler filled, inside the layout of the
+// request (language, user, menu): the dashboard of package reports renders this way.
+func (p *Pages) Show(c *gin.Context, status int, name string, content collector.PageContent) {
+	pg := p.NewPage(c, "")
+	pg.PageContent = content
+	p.Render(c, status, name, pg)
+}
+
+// Lang returns the language of the request's page (see [Lang]).
+func (p *Pages) Lang(c *gin.Context) string { return Lang(c) }
+
 // errorPage is the content of the error page.
 type errorPage struct{ Message string }
 
-// Error renders the error page with the message key and status, and aborts the request.
-func (p *Pages) Error(c *gin.Context, status int, key string) {
+// RenderError renders the error page of e with status: the message of e's key, else of
+// its code's, in the page's language. It implements [collector.ErrorPage]: errors reach
+// it through [collector.AbortWithError] on the routes behind [Pages.Middleware].
+func (p *Pages) RenderError(c *gin.Context, status int, e *collector.Error) {
 	pg := p.NewPage(c, "error_title")
-	pg.Main = errorPage{Message: word(key, pg.Lang)}
+	key := e.Key
+	if key == "" {
+		key = e.Code.Key()
+	}
+	pg.Main = errorPage{Message: words.Lang(pg.Lang).T(key, e.Args...)}
 	p.Render(c, status, "error", pg)
-	c.Abort()
+}
+
+var _ collector.ErrorPage = (*Pages)(nil)
+
+// Middleware is the middleware of every page route: the security headers of [Headers],
+// and error answers rendered as the error page (see [collector.UseErrorPage]).
+func (p *Pages) Middleware() gin.HandlerFunc {
+	headers, errorsAsPages := Headers(), collector.UseErrorPage(p)
+	return func(c *gin.Context) {
+		errorsAsPages(c)
+		headers(c)
+	}
 }
 
 // Lang returns the language of the request: ?lang= (remembered in a cookie), else the
@@ -217,13 +245,13 @@ func Headers() gin.HandlerFunc {
 // serveStatic serves the style sheet and scripts of the pages.
 func serveStatic(c *gin.Context) {
 	name := strings.TrimPrefix(c.Param("file"), "/")
-	if name == "" || strings.Contains(name, "..") {
-		c.AbortWithStatus(http.StatusNotFound)
-		return
+	var data []byte
+	err := errors.New("web: no such static file")
+	if name != "" && !strings.Contains(name, "..") {
+		data, err = staticFiles.ReadFile("static/" + name)
 	}
-	data, err := staticFiles.ReadFile("static/" + name)
 	if err != nil {
-		c.AbortWithStatus(http.StatusNotFound)
+		collector.AbortWithError(c, nil, &collector.Error{Code: collector.CodeNotFound, Key: "not_found", Err: err})
 		return
 	}
 	ctype := "application/octet-stream"

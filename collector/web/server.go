@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -38,8 +39,10 @@ type Server struct {
 	Importer *paper.Importer
 	Auditor  collector.Auditor
 	Audit    AuditReader
-	Logger   *slog.Logger     // nil: discard
-	Now      func() time.Time // nil: time.Now
+	Logger   *slog.Logger // nil: discard
+	// Now is the clock (nil: time.Now). It is read on every use, so a test may set it
+	// after Mount: the sign-in limit then follows the test's time.
+	Now func() time.Time
 
 	logins  *collector.RateLimiter // sign-in attempts, by client address
 	uploads chan struct{}          // a slot per upload being read
@@ -48,7 +51,7 @@ type Server struct {
 	uploading map[string]bool
 	// annotated keeps the annotated workbook of each check with problems for its
 	// uploader to download (it holds answers: in memory, briefly, for them only).
-	annotated *Cache
+	annotated *collector.PrivateCache
 }
 
 // signInRate is how many sign-in attempts a client address may make per second (bursts of
@@ -61,35 +64,43 @@ func (s *Server) Mount(r gin.IRouter) {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
-	if s.Now == nil {
-		s.Now = time.Now
-	}
-	s.logins = collector.NewRateLimiter(signInRate, s.Now)
-	pages := r.Group("", Headers())
+	s.logins = collector.NewRateLimiter(signInRate, s.now)
+	pages := r.Group("", s.Pages.Middleware())
 	pages.GET("/static/*file", serveStatic)
 	pages.GET("/", s.home)
 	pages.GET("/login", s.loginPage)
 	pages.POST("/login", s.login)
-	pages.POST("/logout", s.Sessions.Require(s.Pages), s.logout)
-	pages.POST("/forms/:questionnaire", s.Sessions.Require(s.Pages, collector.RoleIntake), s.limit, s.spendRecord, s.postForm)
+	pages.POST("/logout", s.Sessions.Require(), s.logout)
+	pages.POST("/forms/:questionnaire", s.Sessions.Require(collector.RoleIntake), s.limit, s.spendRecord, s.postForm)
 	// An upload is read whole into memory, only for a signed-in intake worker, and only
 	// a few at a time.
 	s.uploads, s.uploading = make(chan struct{}, maxConcurrentUploads), map[string]bool{}
-	pages.POST("/import", s.Sessions.Authenticate(s.Pages, collector.RoleIntake), s.limit, s.uploadSlot,
-		s.Sessions.Form(s.Pages, maxUpload+1<<20), s.postImport)
+	pages.POST("/import", s.Sessions.Authenticate(collector.RoleIntake), s.limit, s.uploadSlot,
+		s.Sessions.Form(maxUpload+1<<20), s.postImport)
 
-	intake := pages.Group("", s.Sessions.Require(s.Pages, collector.RoleIntake), s.limit)
+	intake := pages.Group("", s.Sessions.Require(collector.RoleIntake), s.limit)
 	intake.GET("/forms", s.formList)
 	intake.GET("/forms/:questionnaire", s.formPage)
 	intake.GET("/forms/:questionnaire/done", s.donePage)
 	intake.GET("/forms/:questionnaire/template.xlsx", s.template)
 	intake.GET("/import", s.importPage)
-	s.annotated = NewCache(15*time.Minute, 128<<20, 4, s.Now)
+	s.annotated = collector.NewPrivateCache(15*time.Minute, 128<<20, 4, s.now)
 	intake.GET("/import/annotated/:id", s.annotatedFile)
 
-	coord := pages.Group("", s.Sessions.Require(s.Pages, collector.RoleCoordinator), s.limit)
+	coord := pages.Group("", s.Sessions.Require(collector.RoleCoordinator), s.limit)
 	coord.GET("/audit", s.auditPage)
 }
+
+// now reads the clock.
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// fail answers the request with err as the error page (see [collector.AbortWithError]).
+func (s *Server) fail(c *gin.Context, err error) { collector.AbortWithError(c, s.Logger, err) }
 
 // limit applies the token's request rate (--rate-limit) to the pages as to the API: a
 // page is a request of the token its session was opened with, so a browser (or a script
@@ -97,8 +108,7 @@ func (s *Server) Mount(r gin.IRouter) {
 func (s *Server) limit(c *gin.Context) {
 	p, _ := collector.PrincipalOf(c)
 	if ok, wait := s.API.Limiter.Allow(p.TokenID); !ok {
-		collector.SetRetryAfter(c, wait)
-		s.Pages.Error(c, http.StatusTooManyRequests, "too_many_requests")
+		s.fail(c, collector.RateLimited("too_many_requests", wait))
 	}
 }
 
@@ -107,8 +117,7 @@ func (s *Server) limit(c *gin.Context) {
 func (s *Server) spendRecord(c *gin.Context) {
 	p, _ := collector.PrincipalOf(c)
 	if ok, wait := s.API.Records.AllowN(p.TokenID, 1); !ok {
-		collector.SetRetryAfter(c, wait)
-		s.Pages.Error(c, http.StatusTooManyRequests, "too_many_requests")
+		s.fail(c, collector.RateLimited("too_many_requests", wait))
 	}
 }
 
@@ -128,11 +137,11 @@ func homeOf(r collector.Role) string {
 	return "/reports"
 }
 
-// readForm reads the form of a POST, capped at limit bytes, and returns 0, or the status
-// of the problem: 413 when it is too large, 400 when it cannot be read. An upload
+// readForm reads the form of a POST, capped at limit bytes: a CodeTooLarge error when it
+// is too large, CodeInvalid when it cannot be read. An upload
 // (multipart) is read whole into memory: the cap is below the memory the parser may use,
 // so no part of a file, which holds exact answers, is written to a temporary file.
-func readForm(c *gin.Context, limit int64) int {
+func readForm(c *gin.Context, limit int64) error {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	var err error
 	if c.ContentType() == "multipart/form-data" {
@@ -143,20 +152,11 @@ func readForm(c *gin.Context, limit int64) int {
 	var tooBig *http.MaxBytesError
 	switch {
 	case err == nil:
-		return 0
+		return nil
 	case errors.As(err, &tooBig):
-		return http.StatusRequestEntityTooLarge
+		return collector.NewError(collector.CodeTooLarge, "too_large")
 	}
-	return http.StatusBadRequest
-}
-
-// bodyError answers a POST whose form could not be read.
-func bodyError(c *gin.Context, p *Pages, status int) {
-	if status == http.StatusRequestEntityTooLarge {
-		p.Error(c, status, "too_large")
-		return
-	}
-	p.Error(c, http.StatusBadRequest, "bad_form")
+	return collector.NewError(collector.CodeInvalid, "bad_form")
 }
 
 // maxConcurrentUploads is how many uploads the import page reads at once: each may hold
@@ -172,8 +172,7 @@ func (s *Server) uploadSlot(c *gin.Context) {
 	s.uploadMu.Lock()
 	if s.uploading[p.TokenID] {
 		s.uploadMu.Unlock()
-		c.Header("Retry-After", "10")
-		s.Pages.Error(c, http.StatusTooManyRequests, "upload_in_progress")
+		s.fail(c, collector.NewError(collector.CodeRateLimited, "upload_in_progress"))
 		return
 	}
 	s.uploading[p.TokenID] = true
@@ -188,8 +187,7 @@ func (s *Server) uploadSlot(c *gin.Context) {
 		defer func() { <-s.uploads }()
 		c.Next()
 	default:
-		c.Header("Retry-After", "10")
-		s.Pages.Error(c, http.StatusServiceUnavailable, "busy")
+		s.fail(c, collector.NewError(collector.CodeUnavailable, "busy"))
 	}
 }
 
@@ -215,50 +213,50 @@ func (s *Server) loginPage(c *gin.Context) {
 // the session holds its hash, and the audit log its id. A failed sign-in is audited
 // without any part of what was typed.
 func (s *Server) login(c *gin.Context) {
-	if status := readForm(c, 8<<10); status != 0 {
-		bodyError(c, s.Pages, status)
+	if err := readForm(c, 8<<10); err != nil {
+		s.fail(c, err)
 		return
 	}
 	pg := s.Pages.NewPage(c, "login_title")
 	next := localPath(c.PostForm("next"))
 	if !s.Sessions.validLoginCSRF(c) {
-		s.Pages.Error(c, http.StatusForbidden, "csrf")
+		s.fail(c, collector.NewError(collector.CodeForbidden, "csrf"))
 		return
 	}
 	// The address is only a key of the limiter, in memory: it is neither logged nor kept.
 	if ok, wait := s.logins.Allow("addr:" + collector.AddressKey(c.ClientIP())); !ok {
-		c.Header("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
-		s.Pages.Error(c, http.StatusTooManyRequests, "too_many_attempts")
+		s.fail(c, collector.RateLimited("too_many_attempts", wait))
 		return
 	}
 	bearer := strings.TrimSpace(c.PostForm("token")) // a copy and paste adds spaces and line breaks
-	fail := func(status int, key string) {
+	// fail shows the sign-in form again with the message of code and key.
+	fail := func(code collector.Code, key string) {
 		pg.Main = loginMain{Next: next, CSRF: s.Sessions.loginCSRF(c), Error: pg.T(key)}
-		s.Pages.Render(c, status, "login", pg)
+		s.Pages.Render(c, collector.ErrorStatus(c, collector.NewError(code, key)), "login", pg)
 	}
 	if bearer == "" {
-		fail(http.StatusBadRequest, "login_missing")
+		fail(collector.CodeInvalid, "login_missing")
 		return
 	}
 	hash := collector.HashToken(bearer)
 	p, err := s.API.Auth.AuthenticateHash(c.Request.Context(), hash)
-	event := collector.AuditEvent{At: s.Now(), Actor: "-", Action: "session.signin", Outcome: "denied"}
+	event := collector.AuditEvent{At: s.now(), Actor: "-", Action: "session.signin", Outcome: "denied"}
 	if err != nil {
 		if collector.ErrorCode(err) == collector.CodeUnavailable {
 			event.Outcome = "failed"
 			s.audit(event)
-			fail(http.StatusServiceUnavailable, "unavailable")
+			fail(collector.CodeUnavailable, "unavailable")
 			return
 		}
 		s.audit(event)
-		fail(http.StatusUnauthorized, "login_failed")
+		fail(collector.CodeUnauthorized, "login_failed")
 		return
 	}
 	event.Actor, event.Role, event.Sites, event.Outcome = p.TokenID, string(p.Role), p.Sites, "ok"
 	if err := s.Sessions.Open(c, hash); err != nil {
 		event.Outcome = "failed"
 		s.audit(event)
-		fail(http.StatusServiceUnavailable, "unavailable")
+		fail(collector.CodeUnavailable, "unavailable")
 		return
 	}
 	s.audit(event)
@@ -270,14 +268,14 @@ func (s *Server) login(c *gin.Context) {
 
 func (s *Server) logout(c *gin.Context) {
 	p, _ := collector.PrincipalOf(c)
-	event := collector.AuditEvent{At: s.Now(), Actor: p.TokenID, Role: string(p.Role), Sites: p.Sites,
+	event := collector.AuditEvent{At: s.now(), Actor: p.TokenID, Role: string(p.Role), Sites: p.Sites,
 		Action: "session.signout", Outcome: "ok"}
 	if err := s.Sessions.Close(c); err != nil {
 		// The cookie is gone from this browser, but the session could not be ended
 		// in the store: say so, rather than let a copy of the cookie live on unseen.
 		event.Outcome = "failed"
 		s.audit(event)
-		s.Pages.Error(c, http.StatusServiceUnavailable, "unavailable")
+		s.fail(c, &collector.Error{Code: collector.CodeUnavailable, Key: "unavailable", Err: err})
 		return
 	}
 	s.audit(event)
@@ -318,11 +316,11 @@ func (s *Server) formList(c *gin.Context) {
 	s.Pages.Render(c, http.StatusOK, "forms", pg)
 }
 
-// definition returns the questionnaire of the route, or renders 404.
+// definition returns the questionnaire of the route, or answers 404.
 func (s *Server) definition(c *gin.Context) (*collector.Definition, bool) {
 	d, ok := s.API.Catalog.Latest(c.Param("questionnaire"))
 	if !ok {
-		s.Pages.Error(c, http.StatusNotFound, "not_found")
+		s.fail(c, collector.NewError(collector.CodeNotFound, "not_found"))
 	}
 	return d, ok
 }
@@ -384,36 +382,35 @@ func (s *Server) postForm(c *gin.Context) {
 		}
 	}
 	env := envelope(d, values)
-	show := func(status int, ferrs []collector.FieldError, notice, link string) {
+	// show shows the form again, answers kept, with the problems of err: beside their
+	// items, or as a notice (with a link) above the form.
+	show := func(err error, ferrs []collector.FieldError, notice, link string) {
 		f := newForm(d, pg.Lang, values, ferrs)
 		f.SubmissionID = env.SubmissionID
 		f.Sites = s.siteOptions(p, env.Site, pg.Lang)
 		f.Notice, f.NoticeLink = notice, link
-		s.renderForm(c, status, pg, f)
+		s.renderForm(c, collector.ErrorStatus(c, err), pg, f)
 	}
 	rec, err := s.API.Prepare(p, env)
 	if err != nil {
 		var e *collector.Error
 		switch {
 		case errors.As(err, &e) && len(e.Fields) > 0:
-			show(e.Code.Status(), e.Fields, "", "")
+			show(err, e.Fields, "", "")
 		case collector.ErrorCode(err) == collector.CodeForbidden:
-			s.Pages.Error(c, http.StatusForbidden, "forbidden_site")
+			s.fail(c, collector.NewError(collector.CodeForbidden, "forbidden_site"))
 		default:
-			s.Logger.Error("form failed", "questionnaire", d.ID, "err", err)
-			s.Pages.Error(c, http.StatusInternalServerError, "internal")
+			s.fail(c, fmt.Errorf("web: form %s: %w", d.ID, err))
 		}
 		return
 	}
 	outs, err := s.API.Ingester.Submit(c.Request.Context(), []collector.Record{rec})
 	if err != nil {
 		if collector.ErrorCode(err) == collector.CodeUnavailable {
-			c.Header("Retry-After", "30")
-			show(http.StatusServiceUnavailable, nil, pg.T("unavailable"), "")
+			show(err, nil, pg.T("unavailable"), "")
 			return
 		}
-		s.Logger.Error("form failed", "questionnaire", d.ID, "err", err)
-		s.Pages.Error(c, http.StatusInternalServerError, "internal")
+		s.fail(c, fmt.Errorf("web: form %s: %w", d.ID, err))
 		return
 	}
 	s.API.Metrics.Count(outs[0])
@@ -424,7 +421,8 @@ func (s *Server) postForm(c *gin.Context) {
 	case collector.Replayed:
 		q.Set("status", "replayed")
 	default:
-		show(http.StatusConflict, nil, pg.T("conflict"), "/forms/"+d.ID+"?"+url.Values{"site": {env.Site}}.Encode())
+		show(collector.NewError(collector.CodeConflict, "conflict"), nil, pg.T("conflict"),
+			"/forms/"+d.ID+"?"+url.Values{"site": {env.Site}}.Encode())
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/forms/"+d.ID+"/done?"+q.Encode())
@@ -463,8 +461,7 @@ func (s *Server) template(c *gin.Context) {
 	}
 	var buf bytes.Buffer
 	if err := paper.WriteTemplate(&buf, d, Lang(c)); err != nil {
-		s.Logger.Error("template failed", "questionnaire", d.ID, "err", err)
-		s.Pages.Error(c, http.StatusInternalServerError, "internal")
+		s.fail(c, fmt.Errorf("web: template %s: %w", d.ID, err))
 		return
 	}
 	c.Header("Content-Disposition", `attachment; filename="tamtam-`+d.ID+`-v`+strconv.Itoa(d.Version)+`-`+Lang(c)+`.xlsx"`)

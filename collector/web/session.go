@@ -301,9 +301,10 @@ const sessionKey = "tamtam.session"
 // is redirected to the sign-in page (coming back afterwards); anything else gets 401.
 // A principal whose role is not in roles gets 403. Any other method than GET and HEAD
 // then has its form read (at most [MaxFormBytes]) and its CSRF token (the form's csrf
-// field or the X-CSRF-Token header) checked against the session.
-func (s *Sessions) Require(p *Pages, roles ...collector.Role) gin.HandlerFunc {
-	return s.RequireForm(p, MaxFormBytes, roles...)
+// field or the X-CSRF-Token header) checked against the session. Errors are answered
+// through [collector.AbortWithError]: as the error page behind [Pages.Middleware].
+func (s *Sessions) Require(roles ...collector.Role) gin.HandlerFunc {
+	return s.RequireForm(MaxFormBytes, roles...)
 }
 
 // MaxFormBytes is the largest form [Sessions.Require] reads: a questionnaire is under
@@ -311,10 +312,10 @@ func (s *Sessions) Require(p *Pages, roles ...collector.Role) gin.HandlerFunc {
 const MaxFormBytes = 64 << 10
 
 // RequireForm is [Sessions.Require] for forms of up to limit bytes.
-func (s *Sessions) RequireForm(p *Pages, limit int64, roles ...collector.Role) gin.HandlerFunc {
+func (s *Sessions) RequireForm(limit int64, roles ...collector.Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if s.authenticate(c, p, roles) {
-			s.checkForm(c, p, limit)
+		if s.authenticate(c, roles) {
+			s.checkForm(c, limit)
 		}
 	}
 }
@@ -323,35 +324,35 @@ func (s *Sessions) RequireForm(p *Pages, limit int64, roles ...collector.Role) g
 // checks no CSRF token: on any other method than GET and HEAD, follow it with
 // [Sessions.Form] (a route may put a step between the two, such as a limit on
 // concurrent uploads, so that a body is read only for a valid session).
-func (s *Sessions) Authenticate(p *Pages, roles ...collector.Role) gin.HandlerFunc {
-	return func(c *gin.Context) { s.authenticate(c, p, roles) }
+func (s *Sessions) Authenticate(roles ...collector.Role) gin.HandlerFunc {
+	return func(c *gin.Context) { s.authenticate(c, roles) }
 }
 
 // Form is the second half of [Sessions.Require], after [Sessions.Authenticate]: on any
 // other method than GET and HEAD it reads the form (at most limit bytes) and checks its
 // CSRF token against the session.
-func (s *Sessions) Form(p *Pages, limit int64) gin.HandlerFunc {
-	return func(c *gin.Context) { s.checkForm(c, p, limit) }
+func (s *Sessions) Form(limit int64) gin.HandlerFunc {
+	return func(c *gin.Context) { s.checkForm(c, limit) }
 }
 
 // checkForm reads the form of a request that changes something and checks its CSRF
 // token, answering the request itself (and reporting false) when either fails. Each
 // step that fails aborts the request, so the handlers after it do not run.
-func (s *Sessions) checkForm(c *gin.Context, p *Pages, limit int64) bool {
+func (s *Sessions) checkForm(c *gin.Context, limit int64) bool {
 	if c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead {
 		return true
 	}
 	v, ok := c.Get(sessionKey)
 	if !ok {
-		p.Error(c, http.StatusUnauthorized, "session_expired")
+		collector.AbortWithError(c, nil, collector.NewError(collector.CodeUnauthorized, "session_expired"))
 		return false
 	}
-	if status := readForm(c, limit); status != 0 {
-		bodyError(c, p, status)
+	if err := readForm(c, limit); err != nil {
+		collector.AbortWithError(c, nil, err)
 		return false
 	}
 	if !s.validCSRF(v.(session), c) {
-		p.Error(c, http.StatusForbidden, "csrf")
+		collector.AbortWithError(c, nil, collector.NewError(collector.CodeForbidden, "csrf"))
 		return false
 	}
 	return true
@@ -359,26 +360,26 @@ func (s *Sessions) checkForm(c *gin.Context, p *Pages, limit int64) bool {
 
 // authenticate checks the session of the request and the role of its principal,
 // answering the request itself (and reporting false) when either fails.
-func (s *Sessions) authenticate(c *gin.Context, p *Pages, roles []collector.Role) bool {
+func (s *Sessions) authenticate(c *gin.Context, roles []collector.Role) bool {
 	ss, err := s.current(c)
 	if err != nil {
 		if collector.ErrorCode(err) == collector.CodeUnavailable {
-			p.Error(c, http.StatusServiceUnavailable, "unavailable")
+			collector.AbortWithError(c, nil, storeUnavailable(err))
 			return false
 		}
-		s.signInFirst(c, p)
+		s.signInFirst(c)
 		return false
 	}
 	pr, err := s.auth.AuthenticateHash(c.Request.Context(), ss.TokenHash)
 	if err != nil {
 		if collector.ErrorCode(err) == collector.CodeUnavailable {
-			p.Error(c, http.StatusServiceUnavailable, "unavailable")
+			collector.AbortWithError(c, nil, storeUnavailable(err))
 			return false
 		}
 		// Revoked or expired since sign-in: the session ends with its token (which
 		// no longer opens anything, so a failure to record the end changes nothing).
 		_ = s.Close(c)
-		s.signInFirst(c, p)
+		s.signInFirst(c)
 		return false
 	}
 	if now := s.now(); now.Sub(ss.Seen) > refreshAfter {
@@ -390,7 +391,7 @@ func (s *Sessions) authenticate(c *gin.Context, p *Pages, roles []collector.Role
 	collector.SetPrincipal(c, pr)
 	c.Set(sessionKey, ss)
 	if len(roles) > 0 && !roleIn(pr.Role, roles) {
-		p.Error(c, http.StatusForbidden, "forbidden_role")
+		collector.AbortWithError(c, nil, collector.NewError(collector.CodeForbidden, "forbidden_role"))
 		return false
 	}
 	return true
@@ -405,14 +406,19 @@ func roleIn(r collector.Role, roles []collector.Role) bool {
 	return false
 }
 
+// storeUnavailable is the answer to a session or token the store cannot check now.
+func storeUnavailable(err error) *collector.Error {
+	return &collector.Error{Code: collector.CodeUnavailable, Key: "unavailable", Message: "cannot check the session now", Err: err}
+}
+
 // signInFirst sends a browser to the sign-in page, to come back to the page it asked for.
-func (s *Sessions) signInFirst(c *gin.Context, p *Pages) {
+func (s *Sessions) signInFirst(c *gin.Context) {
 	if c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead {
 		c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
 		c.Abort()
 		return
 	}
-	p.Error(c, http.StatusUnauthorized, "session_expired")
+	collector.AbortWithError(c, nil, collector.NewError(collector.CodeUnauthorized, "session_expired"))
 }
 
 // CSRF returns the CSRF token of the request's session ("" without one). It is derived

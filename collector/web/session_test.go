@@ -149,7 +149,7 @@ func (e *sessionEnv) routes(t *testing.T, sessions *Sessions) *gin.Engine {
 		}
 		c.Status(http.StatusNoContent)
 	})
-	g := r.Group("", sessions.Require(pages))
+	g := r.Group("", pages.Middleware(), sessions.Require())
 	g.GET("/page", func(c *gin.Context) { c.String(http.StatusOK, sessions.CSRF(c)) })
 	g.POST("/page", func(c *gin.Context) { c.Status(http.StatusNoContent) })
 	g.POST("/close", func(c *gin.Context) {

@@ -1,13 +1,13 @@
-package web
+package collector
 
 import (
 	"testing"
 	"time"
 )
 
-func TestCache(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	c := NewCache(10*time.Minute, 100, 2, clk.now)
+func TestPrivateCache(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	c := NewPrivateCache(10*time.Minute, 100, 2, clk.Now)
 	a1 := c.Put("alice", "a1", make([]byte, 40))
 	if _, _, ok := c.Get(a1, "bob"); ok {
 		t.Errorf("bob reads alice's entry")
@@ -35,7 +35,7 @@ func TestCache(t *testing.T) {
 	if id := c.Put("dave", "huge", make([]byte, 101)); id != "" {
 		t.Errorf("an entry larger than the cache was kept")
 	}
-	clk.add(10 * time.Minute)
+	clk.Add(10 * time.Minute)
 	if _, _, ok := c.Get(a3, "alice"); ok {
 		t.Errorf("expired entry returned")
 	}
