@@ -111,8 +111,8 @@ type dashboardText struct {
 
 func dashboardWords(lang string) dashboardText {
 	l := words.Lang(lang)
-	return dashboardText{Title: l.T("nav_reports"), Year: l.T("dashboard.year"), Release: l.T("dashboard.release"),
-		Group: l.T("dashboard.group"), Show: l.T("show"), Download: l.T("dashboard.download"), XLSX: l.T("dashboard.xlsx"),
+	return dashboardText{Title: l.T("nav_reports"), Year: l.T("report.year"), Release: l.T("report.release"),
+		Group: l.T("report.figures_of"), Show: l.T("show"), Download: l.T("dashboard.download"), XLSX: l.T("dashboard.xlsx"),
 		HTML: l.T("dashboard.html"), CSV: l.T("dashboard.csv"), Arrivals: l.T("dashboard.arrivals"),
 		ArrivalsNote: l.T("dashboard.arrivals_note"), NoRelease: l.T("dashboard.no_release"), CutOff: l.T("dashboard.cut_off")}
 }
