@@ -150,7 +150,7 @@ func envelopeOf(keys []string, vals map[string]json.RawMessage, dups []string,
 	answers func(json.RawMessage) (map[string]json.RawMessage, []string, error)) (*Envelope, []FieldError) {
 	var errs []FieldError
 	for _, k := range dups {
-		errs = append(errs, FieldError{Item: k, Code: ErrDuplicateKey, Message: "this field is given twice"})
+		errs = append(errs, FieldError{Item: k, Code: ErrDuplicateKey, Key: "api.field.given_twice", Message: "this field is given twice"})
 	}
 	for _, k := range keys {
 		if !slices.Contains(envelopeFields, k) {
@@ -161,7 +161,7 @@ func envelopeOf(keys []string, vals map[string]json.RawMessage, dups []string,
 	str := func(name string, dst *string) {
 		raw, ok := vals[name]
 		if !ok {
-			errs = append(errs, FieldError{Item: name, Code: ErrMissingField, Message: "this field is required"})
+			errs = append(errs, FieldError{Item: name, Code: ErrMissingField, Key: "api.field.required", Message: "this field is required"})
 			return
 		}
 		if s, ok := plainJSONString(raw); ok {
@@ -170,35 +170,35 @@ func envelopeOf(keys []string, vals map[string]json.RawMessage, dups []string,
 			*dst = ""
 		}
 		if *dst == "" {
-			errs = append(errs, FieldError{Item: name, Code: ErrWrongType, Message: "must be a non-empty string"})
+			errs = append(errs, FieldError{Item: name, Code: ErrWrongType, Key: "api.field.non_empty_string", Message: "must be a non-empty string"})
 		}
 	}
 	str("submission_id", &env.SubmissionID)
 	str("questionnaire", &env.Questionnaire)
 	str("site", &env.Site)
 	if raw, ok := vals["version"]; !ok {
-		errs = append(errs, FieldError{Item: "version", Code: ErrMissingField, Message: "this field is required"})
+		errs = append(errs, FieldError{Item: "version", Code: ErrMissingField, Key: "api.field.required", Message: "this field is required"})
 	} else if v, err := strconv.Atoi(string(raw)); err != nil || v < 1 {
-		errs = append(errs, FieldError{Item: "version", Code: ErrWrongType, Message: "must be a positive whole number"})
+		errs = append(errs, FieldError{Item: "version", Code: ErrWrongType, Key: "api.field.positive_number", Message: "must be a positive whole number"})
 	} else {
 		env.Version = v
 	}
 	if env.SubmissionID != "" {
 		if id, err := uuid.Parse(env.SubmissionID); err != nil || len(env.SubmissionID) != 36 {
-			errs = append(errs, FieldError{Item: "submission_id", Code: ErrInvalidID, Message: "must be a UUID chosen by the client, like 0b8f6c1e-3c2a-4d5e-9f10-1a2b3c4d5e6f"})
+			errs = append(errs, FieldError{Item: "submission_id", Code: ErrInvalidID, Key: "api.field.uuid", Message: "must be a UUID chosen by the client, like 0b8f6c1e-3c2a-4d5e-9f10-1a2b3c4d5e6f"})
 		} else {
 			env.SubmissionID = id.String()
 		}
 	}
 	if raw, ok := vals["answers"]; !ok {
-		errs = append(errs, FieldError{Item: "answers", Code: ErrMissingField, Message: "this field is required"})
+		errs = append(errs, FieldError{Item: "answers", Code: ErrMissingField, Key: "api.field.required", Message: "this field is required"})
 	} else {
 		answers, dups, err := answers(raw)
 		if err != nil {
-			errs = append(errs, FieldError{Item: "answers", Code: ErrWrongType, Message: "must be an object of item code to answer"})
+			errs = append(errs, FieldError{Item: "answers", Code: ErrWrongType, Key: "api.field.answers_object", Message: "must be an object of item code to answer"})
 		}
 		for _, k := range dups {
-			errs = append(errs, FieldError{Item: k, Code: ErrDuplicateKey, Message: "this item is answered twice"})
+			errs = append(errs, FieldError{Item: k, Code: ErrDuplicateKey, Key: "api.field.answered_twice", Message: "this item is answered twice"})
 		}
 		env.Answers = answers
 	}

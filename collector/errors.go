@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/tamtam-ngo/tamtam/collector/words"
@@ -117,31 +116,17 @@ func NewError(code Code, key string, args ...any) *Error {
 	return &Error{Code: code, Message: words.EN.T(key, args...), Key: key, Args: args}
 }
 
-// Text returns the message of e in lang: its key's text; else its Message, translated when
-// the API's catalogue has that English text under a key of its own (the messages of the
-// ingester and the validator carry no key); else the text of its code's key.
+// Text returns the message of e in lang: its key's text; else its Message, in English (a
+// message built from values, such as a list of allowed fields, has no key); else the text
+// of its code's key.
 func (e *Error) Text(lang words.Lang) string {
 	switch {
 	case e.Key != "":
 		return lang.T(e.Key, e.Args...)
 	case e.Message != "":
-		return translate(e.Message, lang)
+		return e.Message
 	}
 	return lang.T(e.Code.Key())
-}
-
-// translate returns msg, an English message of the API, in lang: the text of the "api."
-// key whose English is exactly msg, or msg itself when there is none.
-func translate(msg string, lang words.Lang) string {
-	if lang == words.EN {
-		return msg
-	}
-	for _, k := range words.Keys() {
-		if strings.HasPrefix(k, "api.") && words.EN.T(k) == msg {
-			return lang.T(k)
-		}
-	}
-	return msg
 }
 
 // ErrorCode returns the code of err: the code of the first *Error in its chain, or
@@ -158,7 +143,8 @@ func ErrorCode(err error) Code {
 type FieldError struct {
 	Item    string `json:"item"`
 	Code    string `json:"code"`
-	Message string `json:"message"`
+	Message string `json:"message"` // in English; the answer's language when Key is set
+	Key     string `json:"-"`       // catalogue key of Message (package words); empty: English only
 }
 
 // Field error codes, stable: clients and the web form key on them.

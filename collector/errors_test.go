@@ -45,13 +45,13 @@ func (p *fakePage) RenderError(c *gin.Context, status int, e *Error) {
 func TestAbortWithError(t *testing.T) {
 	gin.SetMode(gin.TestMode)
 	page := &fakePage{}
-	invalidErr := invalid([]FieldError{{Item: "site", Code: ErrUnknownSite, Message: "no such site"}})
+	invalidErr := invalid([]FieldError{{Item: "site", Code: ErrUnknownSite, Message: "no such site", Key: "api.field.no_site"}})
 	r := gin.New()
 	r.GET("/limited", func(c *gin.Context) {
 		AbortWithError(c, nil, RateLimited("api.too_many_requests", 2500*time.Millisecond))
 	})
 	r.GET("/unavailable", func(c *gin.Context) {
-		AbortWithError(c, nil, Errorf(CodeUnavailable, "the store is unavailable; retry later"))
+		AbortWithError(c, nil, NewError(CodeUnavailable, "api.store_unavailable"))
 	})
 	r.GET("/invalid", func(c *gin.Context) { AbortWithError(c, nil, invalidErr) })
 	r.GET("/bug", func(c *gin.Context) { AbortWithError(c, nil, errors.New("secret detail")) })

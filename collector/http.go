@@ -155,12 +155,12 @@ func (a *API) Prepare(p Principal, env *Envelope) (Record, error) {
 	var ferrs []FieldError
 	d, ok := a.Catalog.Latest(env.Questionnaire)
 	if !ok {
-		ferrs = append(ferrs, FieldError{Item: "questionnaire", Code: ErrUnknownQuest, Message: "no such questionnaire"})
+		ferrs = append(ferrs, FieldError{Item: "questionnaire", Code: ErrUnknownQuest, Key: "api.field.no_questionnaire", Message: "no such questionnaire"})
 	} else if d, ok = a.Catalog.Get(env.Questionnaire, env.Version); !ok {
-		ferrs = append(ferrs, FieldError{Item: "version", Code: ErrUnknownVersion, Message: "no such version of this questionnaire"})
+		ferrs = append(ferrs, FieldError{Item: "version", Code: ErrUnknownVersion, Key: "api.field.no_version", Message: "no such version of this questionnaire"})
 	}
 	if _, known := a.Sites.Get(env.Site); !known {
-		ferrs = append(ferrs, FieldError{Item: "site", Code: ErrUnknownSite, Message: "no such site"})
+		ferrs = append(ferrs, FieldError{Item: "site", Code: ErrUnknownSite, Key: "api.field.no_site", Message: "no such site"})
 	} else if !p.CanSubmit(env.Site) {
 		e := NewError(CodeForbidden, "api.site_not_allowed")
 		e.Fields = []FieldError{{Item: "site", Code: ErrSiteNotAllowed, Message: e.Message}}
@@ -179,7 +179,7 @@ func (a *API) Prepare(p Principal, env *Envelope) (Record, error) {
 	}
 	rec, err := a.Anonymiser.Anonymise(sub, now)
 	if err != nil {
-		return Record{}, &Error{Code: CodeInternal, Message: "internal error", Err: err}
+		return Record{}, &Error{Code: CodeInternal, Key: "api.internal", Message: "internal error", Err: err}
 	}
 	return rec, nil
 }
@@ -348,7 +348,7 @@ func ErrorStatus(c *gin.Context, err error) int {
 func asError(err error) *Error {
 	var e *Error
 	if !errors.As(err, &e) {
-		e = &Error{Code: CodeInternal, Message: "internal error", Err: err}
+		e = &Error{Code: CodeInternal, Key: "api.internal", Message: "internal error", Err: err}
 	}
 	return e
 }
@@ -369,7 +369,7 @@ func AbortWithError(c *gin.Context, log *slog.Logger, err error) {
 		if log != nil {
 			log.Error("request failed", "method", c.Request.Method, "route", c.FullPath(), "status", status, "err", err)
 		}
-		e = &Error{Code: CodeInternal, Message: "internal error"}
+		e = &Error{Code: CodeInternal, Key: "api.internal", Message: "internal error"}
 	}
 	if v, _ := c.Get(errorPageKey); v != nil {
 		page := v.(ErrorPage)
@@ -397,7 +397,9 @@ func AbortWithError(c *gin.Context, log *slog.Logger, err error) {
 func translated(fields []FieldError, lang words.Lang) []FieldError {
 	var out []FieldError
 	for _, f := range fields {
-		f.Message = translate(f.Message, lang)
+		if f.Key != "" {
+			f.Message = lang.T(f.Key)
+		}
 		out = append(out, f)
 	}
 	return out

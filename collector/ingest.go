@@ -36,7 +36,7 @@ const (
 )
 
 // ErrClosed is returned by [Ingester.Submit] once the ingester is closing.
-var ErrClosed error = &Error{Code: CodeUnavailable, Message: "the server is shutting down; retry later"}
+var ErrClosed error = &Error{Code: CodeUnavailable, Key: "api.shutting_down", Message: "the server is shutting down; retry later"}
 
 // IngesterOptions configures an Ingester.
 type IngesterOptions struct {
@@ -248,7 +248,7 @@ func (in *Ingester) Submit(ctx context.Context, recs []Record) ([]Outcome, error
 	case <-in.quit:
 		return nil, ErrClosed
 	case <-ctx.Done():
-		return nil, &Error{Code: CodeUnavailable, Message: "the request ended before it was queued; retry", Err: ctx.Err()}
+		return nil, &Error{Code: CodeUnavailable, Key: "api.request_ended", Message: "the request ended before it was queued; retry", Err: ctx.Err()}
 	}
 	<-req.done
 	return req.out, req.err
@@ -335,7 +335,7 @@ func (in *Ingester) classifyAndWrite(ctx context.Context, batch []*commitRequest
 	if err := in.store.InsertRecords(ctx, fresh); err != nil {
 		in.met.storeError("insert")
 		in.log.Error("insert failed", "rows", len(fresh), "err", err)
-		return &Error{Code: CodeUnavailable, Message: "the store is unavailable; retry later", Err: err}
+		return &Error{Code: CodeUnavailable, Key: "api.store_unavailable", Message: "the store is unavailable; retry later", Err: err}
 	}
 	in.met.batch(len(fresh), time.Since(start).Seconds())
 	return nil
@@ -400,7 +400,7 @@ func (in *Ingester) storeLookup(ctx context.Context, ids []string, seen map[stri
 			return nil
 		}
 		in.log.Error("fingerprint lookup failed", "rows", len(ids), "err", err)
-		return &Error{Code: CodeUnavailable, Message: "the store is unavailable; retry later", Err: err}
+		return &Error{Code: CodeUnavailable, Key: "api.store_unavailable", Message: "the store is unavailable; retry later", Err: err}
 	}
 	for id, fp := range stored {
 		seen[id] = fp
@@ -462,7 +462,7 @@ func (in *Ingester) commitSpooled(batch []*commitRequest, rows int) {
 	for i, rec := range fresh {
 		b, err := gojson.Marshal(rec)
 		if err != nil {
-			in.answer(batch, nil, &Error{Code: CodeInternal, Message: "internal error", Err: err})
+			in.answer(batch, nil, &Error{Code: CodeInternal, Key: "api.internal", Message: "internal error", Err: err})
 			cancel()
 			return
 		}
@@ -536,10 +536,10 @@ func (in *Ingester) appendError(err error, rows int) error {
 			in.log.Warn("spool full: refusing submissions until it drains", "err", err)
 			in.full = true
 		}
-		return &Error{Code: CodeUnavailable, Message: "the server cannot store more right now; retry later", Err: err}
+		return &Error{Code: CodeUnavailable, Key: "api.store_full", Message: "the server cannot store more right now; retry later", Err: err}
 	}
 	in.log.Error("spool append failed", "rows", rows, "err", err)
-	return &Error{Code: CodeUnavailable, Message: "the record could not be made durable; retry later", Err: err}
+	return &Error{Code: CodeUnavailable, Key: "api.not_durable", Message: "the record could not be made durable; retry later", Err: err}
 }
 
 // scanSpool calls fn for every record in the spool not yet acknowledged.

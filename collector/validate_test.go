@@ -1101,6 +1101,9 @@ func refJSONString(raw gojson.RawMessage) (string, bool) {
 func sameDecode(data []byte) string {
 	env, errs := DecodeEnvelope(data)
 	wantEnv, wantErrs := refDecodeEnvelope(data)
+	for i := range errs { // the reference speaks English only; the keys are checked in errors_test.go
+		errs[i].Key = ""
+	}
 	if !reflect.DeepEqual(errs, wantErrs) {
 		return fmt.Sprintf("errors %v, reference %v", errs, wantErrs)
 	}
