@@ -41,11 +41,14 @@ func cmdRelease(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err != nil {
 		return err
 	}
-	app, err := startApp(ctx, cfg, stderr)
+	app, err := startStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
+	if err := app.openReports(); err != nil {
+		return err
+	}
 	r, made, err := app.makeRelease(ctx, year, cut, policy)
 	if err != nil {
 		return releaseError("release", year, err)
@@ -126,11 +129,14 @@ func cmdReleaseList(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	app, err := startApp(ctx, cfg, stderr)
+	app, err := startStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
+	if err := app.openReports(); err != nil {
+		return err
+	}
 	var all []reports.ReleaseInfo
 	years := []int{year}
 	if year == 0 {
@@ -206,11 +212,14 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 			return usagef("report: unknown site %q", s)
 		}
 	}
-	app, err := startApp(ctx, cfg, stderr)
+	app, err := startStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
+	if err := app.openReports(); err != nil {
+		return err
+	}
 	r, err := app.reportRelease(ctx, stdout, year, release, cut, policy)
 	if err != nil {
 		return err
