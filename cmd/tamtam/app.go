@@ -26,8 +26,9 @@ import (
 	"github.com/tamtam-ngo/tamtam/reports/disclosure"
 )
 
-// App is tamtam wired together: the store, the domain data and the ingest pipeline.
-// Every command builds one; serve also mounts its HTTP handler.
+// App is tamtam wired together. Each command builds only what it uses: every one opens
+// the store ([openStore]); the batch tools add the ingest pipeline ([App.openIngest]) or
+// the releases ([App.openReports]); serve builds everything ([NewApp]).
 type App struct {
 	log      *slog.Logger
 	server   *launcher.Server // the embedded ClickHouse, nil with --clickhouse URL
@@ -35,26 +36,85 @@ type App struct {
 	endpoint queries.Endpoint // how to reach the store, for `tamtam sql`
 	catalog  *collector.Catalog
 	sites    *collector.Sites
-	keys     *collector.Keyring
-	ingester *collector.Ingester
-	spool    *spool.Spool // serve only
-	api      *collector.API
 	now      func() time.Time
 
+	// openIngest
+	keys     *collector.Keyring
+	ingester *collector.Ingester
+	api      *collector.API
+
+	// openReports
 	reportCatalog *reports.Catalog
 	publisher     *reports.Publisher
-	reports       *reports.Server
-	registry      *prometheus.Registry
 
+	// NewApp (serve)
+	spool    *spool.Spool // with cfg.Spool
+	registry *prometheus.Registry
+	reports  *reports.Server
 	sessions *web.Sessions
 	pages    *web.Pages
 	web      *web.Server
 }
 
-// NewApp opens the store (starting or attaching to the embedded ClickHouse under
-// cfg.Data unless cfg.ClickHouse is a URL), applies migrations, and loads the
-// questionnaires, sites and linkage keys. Close releases everything.
+// NewApp builds all of tamtam, as serve runs it: the store, the ingest pipeline (through
+// the spool with cfg.Spool), the releases, the metrics, the API, the reports and the
+// pages. Close releases everything.
 func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
+	a, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	a.registry = prometheus.NewRegistry()
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := collector.NewMetrics(a.registry)
+	opts := collector.IngesterOptions{Logger: log, Metrics: metrics, CommitTimeout: 15 * time.Minute}
+	if cfg.Spool {
+		// serve acknowledges once a record is fsynced in the local spool; the other
+		// commands are batch tools that write straight to the store.
+		if a.spool, err = spool.Open(spool.Options{Dir: filepath.Join(cfg.Data, "spool"), MaxBytes: cfg.SpoolMaxBytes, Logger: log}); err != nil {
+			return nil, err
+		}
+		opts.Spool = a.spool
+		opts.CommitTimeout = 30 * time.Second
+		metrics.WatchSpool(a.spool, time.Now)
+	}
+	if err := a.openIngest(cfg, opts); err != nil {
+		return nil, err
+	}
+	if err := a.openReports(); err != nil {
+		return nil, err
+	}
+	limiter := collector.NewRateLimiter(cfg.RateLimit, nil)
+	a.api.Auth = collector.NewAuthenticatorWith(a.db, collector.AuthOptions{Logger: log})
+	a.api.Limiter = limiter
+	a.api.Records = collector.NewRecordBudget(cfg.RecordBudget, nil)
+	a.api.Metrics = metrics
+	a.reports = &reports.Server{
+		Publisher: a.publisher,
+		Source:    a.db,
+		Catalog:   a.reportCatalog,
+		Sites:     a.sites,
+		Auth:      a.api.Auth,
+		Limiter:   limiter,
+		Ledger:    a.db,
+		Auditor:   a.db,
+		Logger:    log,
+	}
+	if err := a.openWeb(cfg, log); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// openStore opens the store (starting or attaching to the embedded ClickHouse under
+// cfg.Data unless cfg.ClickHouse is a URL), applies migrations, and loads the
+// questionnaires and sites: what every command needs. Close releases it.
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 	a := &App{log: log, now: time.Now}
 	defer func() {
 		if err != nil {
@@ -69,12 +129,6 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	if a.reportCatalog, err = reports.LoadCatalog(); err != nil {
-		return nil, err
-	}
-	if a.keys, err = collector.OpenKeyring(filepath.Join(cfg.Data, "keys")); err != nil {
-		return nil, err
 	}
 	var (
 		ep       queries.Endpoint
@@ -96,53 +150,54 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	if _, err := a.db.Migrate(ctx); err != nil {
 		return nil, err
 	}
-	a.registry = prometheus.NewRegistry()
-	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := collector.NewMetrics(a.registry)
-	limiter := collector.NewRateLimiter(cfg.RateLimit, nil)
-	// The batch tools (demo, import) commit large batches in one insert: a million
-	// rows take longer than a request's commit may.
-	opts := collector.IngesterOptions{Logger: log, Metrics: metrics, CommitTimeout: 15 * time.Minute}
-	if cfg.Spool {
-		// serve acknowledges once a record is fsynced in the local spool; the other
-		// commands are batch tools that write straight to the store.
-		if a.spool, err = spool.Open(spool.Options{Dir: filepath.Join(cfg.Data, "spool"), MaxBytes: cfg.SpoolMaxBytes, Logger: log}); err != nil {
-			return nil, err
-		}
-		opts.Spool = a.spool
-		opts.CommitTimeout = 30 * time.Second
-		metrics.WatchSpool(a.spool, time.Now)
+	return a, nil
+}
+
+// openIngest adds the linkage keys and the ingest pipeline, and the API's path through
+// them (decoding, validation, anonymisation) without its HTTP side: what demo and import
+// use.
+func (a *App) openIngest(cfg Config, opts collector.IngesterOptions) (err error) {
+	if a.keys, err = collector.OpenKeyring(filepath.Join(cfg.Data, "keys")); err != nil {
+		return err
 	}
 	if a.ingester, err = collector.NewIngester(a.db, opts); err != nil {
-		return nil, err
+		return err
 	}
 	a.api = &collector.API{
 		Catalog:    a.catalog,
 		Sites:      a.sites,
-		Auth:       collector.NewAuthenticatorWith(a.db, collector.AuthOptions{Logger: log}),
 		Anonymiser: &collector.Anonymiser{Keys: a.keys},
 		Ingester:   a.ingester,
-		Limiter:    limiter,
-		Records:    collector.NewRecordBudget(cfg.RecordBudget, nil),
-		Metrics:    metrics,
-		Logger:     log,
+		Logger:     a.log,
+	}
+	return nil
+}
+
+// batchIngest is the ingester of the batch tools (demo, import): they commit large
+// batches in one insert, and a million rows take longer than a request's commit may.
+func (a *App) batchIngest() collector.IngesterOptions {
+	return collector.IngesterOptions{Logger: a.log, CommitTimeout: 15 * time.Minute}
+}
+
+// openReports adds the releases: the report catalogue and the publisher.
+func (a *App) openReports() (err error) {
+	if a.reportCatalog, err = reports.LoadCatalog(); err != nil {
+		return err
 	}
 	a.publisher = reports.NewPublisher(a.db, a.db, a.reportCatalog)
-	a.reports = &reports.Server{
-		Publisher: a.publisher,
-		Source:    a.db,
-		Catalog:   a.reportCatalog,
-		Sites:     a.sites,
-		Auth:      a.api.Auth,
-		Limiter:   limiter,
-		Ledger:    a.db,
-		Auditor:   a.db,
-		Logger:    log,
+	return nil
+}
+
+// keyMaintainer returns the linkage-key maintenance of kd on the store, handing the
+// keys to the API's anonymiser when there is one (serve).
+func (a *App) keyMaintainer(kd *collector.KeyDir) *collector.KeyMaintainer {
+	km := &collector.KeyMaintainer{Keys: kd, Store: a.db, Logger: a.log,
+		Now:        func() time.Time { return a.now() },
+		NotAllowed: func(err error) bool { return errors.Is(err, queries.ErrNotAllowed) }}
+	if a.api != nil {
+		km.Anonymiser = a.api.Anonymiser
 	}
-	if err := a.openWeb(cfg, log); err != nil {
-		return nil, err
-	}
-	return a, nil
+	return km
 }
 
 // openWeb builds the pages: sessions signed with a key of the data directory, the
@@ -260,7 +315,7 @@ func (a *App) Close() error {
 	if a.ingester != nil {
 		a.ingester.Close()
 	}
-	if a.api != nil {
+	if a.api != nil && a.api.Auth != nil {
 		a.api.Auth.Close() // write pending last-use times while the store is open
 	}
 	var errs []error

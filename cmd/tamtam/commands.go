@@ -2,35 +2,34 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 	"unicode"
 
 	"github.com/tamtam-ngo/tamtam/collector"
+	"github.com/tamtam-ngo/tamtam/collector/web"
+	"github.com/tamtam-ngo/tamtam/collector/words"
 	"github.com/tamtam-ngo/tamtam/queries"
 )
 
-// startApp parses the common flags already bound in cfg, builds the logger and the app.
-func startApp(ctx context.Context, cfg Config, stderr io.Writer) (*App, error) {
+// startStore builds the logger of cfg (its flags already parsed) and opens the store:
+// the part of the app every command uses; each adds what else it needs.
+func startStore(ctx context.Context, cfg Config, stderr io.Writer) (*App, error) {
 	log, err := cfg.logger(stderr)
 	if err != nil {
 		return nil, err
 	}
-	return NewApp(ctx, cfg, log)
+	return openStore(ctx, cfg, log)
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -67,7 +66,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return usagef("serve: --rate-limit and --record-budget must be 0 (off) or more, --spool-max-mb 1 or more")
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
-		return usagef("serve: --tls-cert and --tls-key go together: give both (HTTPS) or neither (plain HTTP, behind a TLS proxy)")
+		return &usageError{cliLang(getenv).T("cli.serve.tls_pair")}
 	}
 	cfg.MetricsAddrSet = getenv("TAMTAM_METRICS_ADDR") != "" || flagGiven(fs, "metrics-addr")
 	if cfg.MetricsAddr == "off" {
@@ -80,16 +79,19 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	cfg.TLS = cfg.TLSCert != ""
 	cfg.Spool, cfg.SpoolMaxBytes = true, spoolMB<<20
-	var certs *certReloader
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return err
+	}
+	var certs *web.CertReloader
 	if cfg.TLS {
 		// Checked before anything starts: a bad key file is one clear line, not a server
 		// that fails at the first handshake.
-		var err error
-		if certs, err = newCertReloader(cfg.TLSCert, cfg.TLSKey, time.Now); err != nil {
+		if certs, err = web.NewCertReloader(cfg.TLSCert, cfg.TLSKey, time.Now, log); err != nil {
 			return err
 		}
 	}
-	app, err := startApp(ctx, cfg, stderr)
+	app, err := NewApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -105,7 +107,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
-	stopKeys := app.startKeyMaintenance(keys, keyMaintenanceInterval)
+	stopKeys := app.keyMaintainer(keys).Start(keyMaintenanceInterval)
 	defer stopKeys()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -136,9 +138,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	if cfg.TLS {
 		scheme = "https"
-		certs.log = app.log
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
-		srv.ErrorLog = log.New(serverErrorLog{app.log}, "", 0)
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
+		srv.ErrorLog = web.ServerErrorLog(app.log)
 		// A plain-HTTP request to this port gets a 400 from net/http, never a page.
 		go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
 	} else {
@@ -197,100 +198,6 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 	return given
 }
 
-// serverErrorLog takes net/http's own error lines into the structured log. A failed TLS
-// handshake (a scanner, a client speaking plain HTTP, an old TLS version) is routine on a
-// server facing a network: debug; anything else is a warning.
-type serverErrorLog struct{ log *slog.Logger }
-
-func (l serverErrorLog) Write(p []byte) (int, error) {
-	msg := strings.TrimSpace(string(p))
-	if strings.Contains(msg, "TLS handshake error") {
-		l.log.Debug("tls handshake failed", "err", msg)
-	} else {
-		l.log.Warn("http server", "err", msg)
-	}
-	return len(p), nil
-}
-
-// certReloader serves the certificate of --tls-cert and --tls-key, and loads them again
-// when either file changes (a renewal), checked at most every 10 s on a handshake; a
-// renewal that fails to load is logged and the previous certificate kept.
-type certReloader struct {
-	certFile, keyFile string
-	now               func() time.Time
-	log               *slog.Logger
-
-	mu      sync.Mutex
-	cert    *tls.Certificate
-	stamp   string // digest of the files loaded
-	checked time.Time
-}
-
-func newCertReloader(certFile, keyFile string, now func() time.Time) (*certReloader, error) {
-	r := &certReloader{certFile: certFile, keyFile: keyFile, now: now, log: slog.New(slog.DiscardHandler)}
-	cert, stamp, err := loadKeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, err
-	}
-	r.cert, r.stamp, r.checked = cert, stamp, now()
-	return r, nil
-}
-
-func (r *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if now := r.now(); now.Sub(r.checked) >= 10*time.Second {
-		r.checked = now
-		if stamp, err := fileStamp(r.certFile, r.keyFile); err == nil && stamp != r.stamp {
-			cert, stamp, err := loadKeyPair(r.certFile, r.keyFile)
-			if err != nil {
-				r.log.Error("tls certificate not reloaded; serving the previous one", "err", err)
-				r.stamp = stamp // do not retry until the files change again
-			} else {
-				r.cert, r.stamp = cert, stamp
-				r.log.Info("tls certificate reloaded", "cert", r.certFile)
-			}
-		}
-	}
-	return r.cert, nil
-}
-
-// loadKeyPair loads a certificate and its key, refusing a key file that others can read
-// (its group may: Debian's ssl-cert group reads keys in /etc/ssl/private).
-func loadKeyPair(certFile, keyFile string) (*tls.Certificate, string, error) {
-	stamp, err := fileStamp(certFile, keyFile)
-	if err != nil {
-		return nil, "", err
-	}
-	fi, err := os.Stat(keyFile)
-	if err != nil {
-		return nil, stamp, fmt.Errorf("tls key: %w", err)
-	}
-	if perm := fi.Mode().Perm(); perm&0o007 != 0 {
-		return nil, stamp, fmt.Errorf("tls key %s is accessible to others (mode %04o); run chmod 600 %s", keyFile, perm, keyFile)
-	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, stamp, fmt.Errorf("tls: %w", err)
-	}
-	return &cert, stamp, nil
-}
-
-// fileStamp is a digest of the files' contents: a renewal is seen whatever the file
-// system's time stamps (two writes in one clock tick share a modification time).
-func fileStamp(paths ...string) (string, error) {
-	h := sha256.New()
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return "", fmt.Errorf("tls: %w", err)
-		}
-		fmt.Fprintf(h, "%d:", len(data))
-		h.Write(data)
-	}
-	return string(h.Sum(nil)), nil
-}
-
 func envOr(getenv func(string) string, name, def string) string {
 	if v := getenv(name); v != "" {
 		return v
@@ -300,68 +207,38 @@ func envOr(getenv func(string) string, name, def string) string {
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var cfg Config
+	l := cliLang(getenv)
 	if err := parse(newFlagSet("migrate", &cfg, stderr, getenv), args); err != nil {
 		return err
 	}
-	// NewApp applies the migrations; a second run finds nothing to do.
-	app, err := startApp(ctx, cfg, stderr)
+	// Opening the store applies the migrations; a second run finds nothing to do.
+	app, err := startStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
-	fmt.Fprintf(stdout, "schema of database %s is up to date\n", app.db.Database())
+	fmt.Fprintln(stdout, l.T("cli.migrate.done", app.db.Database()))
 	return nil
 }
 
-// cmdToken manages access tokens: create prints a new bearer token once (only its hash
-// is stored); list shows tokens by id, never the token; revoke ends one. Every creation
-// and revocation is written to the audit log.
+// cmdToken manages access tokens (collector.TokenAdmin): create prints a new bearer token
+// once (only its hash is stored); list shows tokens by id, never the token; revoke ends
+// one. Every creation and revocation is written to the audit log.
 func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	const usageLine = "token: usage: tamtam token create --role intake|coordinator|funder [--site CODE]... [--label TEXT] [--expires YYYY-MM-DD]" +
 		" | tamtam token list [--all] | tamtam token revoke ID"
 	if len(args) == 0 {
 		return usagef(usageLine)
 	}
+	l := cliLang(getenv)
 	sub, args := args[0], args[1:]
 	var cfg Config
 	fs := newFlagSet("token "+sub, &cfg, stderr, getenv)
-	// audit records a token change made here. Whoever runs the command line reaches the
-	// store directly, hence the actor "cli" and the role "operator". The detail names the
-	// token by id, never by the token.
-	audit := func(app *App, action string, tok collector.Token, outcome, note string) error {
-		detail := fmt.Sprintf("token %s role %s", tok.ID(), tok.Role)
-		if note != "" {
-			detail += " " + note
-		}
-		return app.db.Audit(ctx, collector.AuditEvent{At: app.now(), Actor: "cli", Role: "operator", Sites: tok.Sites,
-			Action: action, Detail: detail, Outcome: outcome})
+	// Whoever runs the command line reaches the store directly: the actor "cli", the
+	// role "operator".
+	admin := func(app *App) *collector.TokenAdmin {
+		return &collector.TokenAdmin{Store: app.db, Actor: "cli", Role: "operator", Now: app.now}
 	}
-	// A control character in a label could rewrite the terminal: shown as '?'.
-	printable := func(s string) string {
-		return strings.Map(func(r rune) rune {
-			if unicode.IsControl(r) {
-				return '?'
-			}
-			return r
-		}, s)
-	}
-	const minute = "2006-01-02T15:04Z"
-	// describe says what a token is for, in the messages of create and revoke.
-	describe := func(tok collector.Token) string {
-		scope, expiry := "all sites", "never expires"
-		if len(tok.Sites) > 0 {
-			scope = "sites " + strings.Join(tok.Sites, ",")
-		}
-		if !tok.ExpiresAt.IsZero() {
-			expiry = "expires " + tok.ExpiresAt.UTC().Format(time.DateOnly)
-		}
-		d := fmt.Sprintf("%s; %s; %s", tok.Role, scope, expiry)
-		if tok.Label != "" {
-			d += "; " + printable(tok.Label)
-		}
-		return d
-	}
-
 	switch sub {
 	case "create":
 		var (
@@ -383,38 +260,26 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		if err != nil {
 			return err
 		}
-		now := time.Now()
-		bearer, tok, err := collector.NewTokenFor(r, sites, label, known, now)
+		bearer, tok, err := collector.PrepareToken(r, sites, label, expires, known, time.Now())
 		if err != nil {
 			return usagef("token create: %v", err)
 		}
-		if expires != "" {
-			if tok.ExpiresAt, err = collector.ParseExpiry(expires, now); err != nil {
-				return usagef("token create: %v", err)
-			}
-		}
-		app, err := startApp(ctx, cfg, stderr)
+		app, err := startStore(ctx, cfg, stderr)
 		if err != nil {
 			return err
 		}
 		defer app.Close()
-		note := ""
-		if !tok.ExpiresAt.IsZero() {
-			note = "expires " + tok.ExpiresAt.Format(time.DateOnly)
-		}
-		if err := app.db.CreateToken(ctx, tok); err != nil {
-			_ = audit(app, "token.create", tok, "failed", note) // best effort: the store is likely down
+		if err := admin(app).Create(ctx, tok); err != nil {
+			var ae *collector.AuditError
+			if errors.As(err, &ae) {
+				return fmt.Errorf("%s: %w", l.T("cli.token.create_unaudited"), ae.Err)
+			}
 			return err
-		}
-		// No usable token without its audit event: the bearer is shown only once the
-		// creation is recorded.
-		if err := audit(app, "token.create", tok, "ok", note); err != nil {
-			return fmt.Errorf("token create: the token was not handed out, its creation could not be audited: %w", err)
 		}
 		// The bearer is printed once, alone on stdout, so it can be captured by a script;
 		// only its hash is stored. The note on stderr names it by id, for list and revoke.
 		fmt.Fprintln(stdout, bearer)
-		fmt.Fprintf(stderr, "token %s created (%s); it is shown only this once\n", tok.ID(), describe(tok))
+		fmt.Fprintln(stderr, l.T("cli.token.created", tok.ID(), describeToken(l, tok)))
 		return nil
 
 	case "list":
@@ -423,58 +288,24 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		if err := parse(fs, args); err != nil {
 			return err
 		}
-		app, err := startApp(ctx, cfg, stderr)
+		app, err := startStore(ctx, cfg, stderr)
 		if err != nil {
 			return err
 		}
 		defer app.Close()
-		tokens, err := app.db.Tokens(ctx)
+		tokens, err := admin(app).List(ctx, all)
 		if err != nil {
 			return err
 		}
-		now := app.now()
-		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tROLE\tSITES\tLABEL\tCREATED\tEXPIRES\tREVOKED\tLAST USED")
-		shown := 0
-		for _, t := range tokens {
-			if !all && !t.Active(now) {
-				continue
-			}
-			sites, label, expires, revoked, used := "all", "-", "never", "no", "never"
-			if len(t.Sites) > 0 {
-				sites = strings.Join(t.Sites, ",")
-			}
-			if t.Label != "" {
-				label = printable(t.Label)
-			}
-			if !t.ExpiresAt.IsZero() {
-				expires = t.ExpiresAt.UTC().Format(minute)
-				if t.ExpiresAt.Equal(t.ExpiresAt.Truncate(24 * time.Hour)) {
-					expires = t.ExpiresAt.UTC().Format(time.DateOnly)
-				}
-				if t.Expired(now) {
-					expires += " (expired)"
-				}
-			}
-			if t.Revoked {
-				revoked = "yes"
-			}
-			if !t.LastUsed.IsZero() {
-				used = t.LastUsed.UTC().Format(minute)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID(), t.Role, sites, label,
-				t.CreatedAt.UTC().Format(minute), expires, revoked, used)
-			shown++
-		}
-		if shown == 0 {
+		if len(tokens) == 0 {
 			if all {
-				fmt.Fprintln(stderr, "no tokens; create one with tamtam token create")
+				fmt.Fprintln(stderr, l.T("cli.token.none"))
 			} else {
-				fmt.Fprintln(stderr, "no active tokens; --all shows revoked and expired ones")
+				fmt.Fprintln(stderr, l.T("cli.token.none_active"))
 			}
 			return nil
 		}
-		return tw.Flush()
+		return printTokens(stdout, tokens, app.now())
 
 	case "revoke":
 		// The id may come before or after the flags (tamtam token revoke ID --data DIR).
@@ -492,46 +323,97 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			args = fs.Args()[1:]
 		}
 		if len(ids) != 1 {
-			return usagef("token revoke: give exactly one token id: tamtam token revoke ID")
+			return &usageError{l.T("cli.token.revoke_one")}
 		}
-		id := ids[0]
 		// Check the form before opening the store; the error never quotes the argument,
 		// which may be a bearer token pasted by mistake.
-		if _, err := collector.MatchTokenID(nil, id); !errors.Is(err, collector.ErrNoToken) {
+		if err := collector.CheckTokenID(ids[0]); err != nil {
 			return usagef("token revoke: %v", err)
 		}
-		app, err := startApp(ctx, cfg, stderr)
+		app, err := startStore(ctx, cfg, stderr)
 		if err != nil {
 			return err
 		}
 		defer app.Close()
-		tokens, err := app.db.Tokens(ctx)
-		if err != nil {
-			return err
-		}
-		tok, err := collector.MatchTokenID(tokens, id)
-		if err != nil {
-			if aerr := app.db.Audit(ctx, collector.AuditEvent{At: app.now(), Actor: "cli", Role: "operator",
-				Action: "token.revoke", Detail: err.Error(), Outcome: "failed"}); aerr != nil {
-				return aerr
-			}
+		tok, already, err := admin(app).Revoke(ctx, ids[0])
+		var ae *collector.AuditError
+		switch {
+		case errors.Is(err, collector.ErrNoToken) || errors.Is(err, collector.ErrAmbiguousToken):
 			return usagef("token revoke: %v", err)
-		}
-		if tok.Revoked {
-			fmt.Fprintf(stdout, "token %s was already revoked\n", tok.ID())
+		case errors.As(err, &ae):
+			return fmt.Errorf("%s: %w", l.T("cli.token.revoke_unaudited"), ae.Err)
+		case err != nil:
+			return err
+		case already:
+			fmt.Fprintln(stdout, l.T("cli.token.already_revoked", tok.ID()))
 			return nil
 		}
-		if _, err := app.db.RevokeToken(ctx, tok.Hash, app.now()); err != nil {
-			_ = audit(app, "token.revoke", tok, "failed", "") // best effort: the store is likely down
-			return err
-		}
-		if err := audit(app, "token.revoke", tok, "ok", ""); err != nil {
-			return fmt.Errorf("token revoke: the token is revoked, but the audit event could not be written: %w", err)
-		}
-		fmt.Fprintf(stdout, "token %s revoked (%s); running servers refuse it within 10 seconds\n", tok.ID(), describe(tok))
+		fmt.Fprintln(stdout, l.T("cli.token.revoked", tok.ID(), describeToken(l, tok)))
 		return nil
 	}
 	return usagef(usageLine)
+}
+
+// describeToken says what a token is for, in the messages of create and revoke.
+func describeToken(l words.Lang, tok collector.Token) string {
+	scope, expiry := l.T("cli.token.all_sites"), l.T("cli.token.never_expires")
+	if len(tok.Sites) > 0 {
+		scope = l.T("cli.token.sites", strings.Join(tok.Sites, ","))
+	}
+	if !tok.ExpiresAt.IsZero() {
+		expiry = l.T("cli.token.expires", tok.ExpiresAt.UTC().Format(time.DateOnly))
+	}
+	d := fmt.Sprintf("%s; %s; %s", tok.Role, scope, expiry)
+	if tok.Label != "" {
+		d += "; " + printable(tok.Label)
+	}
+	return d
+}
+
+// printTokens writes the tokens as a table. Its headings and cells stay in English
+// whatever TAMTAM_LANG: scripts read them.
+func printTokens(w io.Writer, tokens []collector.Token, now time.Time) error {
+	const minute = "2006-01-02T15:04Z"
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tROLE\tSITES\tLABEL\tCREATED\tEXPIRES\tREVOKED\tLAST USED")
+	for _, t := range tokens {
+		sites, label, expires, revoked, used := "all", "-", "never", "no", "never"
+		if len(t.Sites) > 0 {
+			sites = strings.Join(t.Sites, ",")
+		}
+		if t.Label != "" {
+			label = printable(t.Label)
+		}
+		if !t.ExpiresAt.IsZero() {
+			expires = t.ExpiresAt.UTC().Format(minute)
+			if t.ExpiresAt.Equal(t.ExpiresAt.Truncate(24 * time.Hour)) {
+				expires = t.ExpiresAt.UTC().Format(time.DateOnly)
+			}
+			if t.Expired(now) {
+				expires += " (expired)"
+			}
+		}
+		if t.Revoked {
+			revoked = "yes"
+		}
+		if !t.LastUsed.IsZero() {
+			used = t.LastUsed.UTC().Format(minute)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID(), t.Role, sites, label,
+			t.CreatedAt.UTC().Format(minute), expires, revoked, used)
+	}
+	return tw.Flush()
+}
+
+// printable shows a control character as '?': in a label or an audit detail (a
+// requested file name, …) it could rewrite the terminal or break the columns.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // cmdAudit prints the audit log, newest first: who did what, when, with what outcome.
@@ -542,6 +424,7 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		action string
 		limit  int
 	)
+	l := cliLang(getenv)
 	fs := newFlagSet("audit", &cfg, stderr, getenv)
 	fs.StringVar(&since, "since", "", "only events at or after this date (YYYY-MM-DD, UTC) or time (RFC 3339)")
 	fs.StringVar(&action, "action", "", "only this action, e.g. token.revoke or report.download")
@@ -554,15 +437,15 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		t, err := time.Parse(time.DateOnly, since)
 		if err != nil {
 			if t, err = time.Parse(time.RFC3339, since); err != nil {
-				return usagef("audit: --since %q is not a date YYYY-MM-DD or a time like 2026-01-02T15:04:05Z", since)
+				return &usageError{l.T("cli.audit.bad_since", since)}
 			}
 		}
 		q.Since = t
 	}
 	if limit < 1 || limit > 100_000 {
-		return usagef("audit: --limit must be between 1 and 100000")
+		return &usageError{l.T("cli.audit.bad_limit")}
 	}
-	app, err := startApp(ctx, cfg, stderr)
+	app, err := startStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
@@ -572,18 +455,8 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	if len(events) == 0 {
-		fmt.Fprintln(stderr, "no audit events match")
+		fmt.Fprintln(stderr, l.T("cli.audit.none"))
 		return nil
-	}
-	// Details come from many places (a requested file name, …): a control character
-	// could rewrite the terminal or break the columns, so it is shown as '?'.
-	printable := func(s string) string {
-		return strings.Map(func(r rune) rune {
-			if unicode.IsControl(r) {
-				return '?'
-			}
-			return r
-		}, s)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tACTOR\tROLE\tSITES\tACTION\tDETAIL\tOUTCOME")
@@ -605,6 +478,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		n    int
 		seed uint64
 	)
+	l := cliLang(getenv)
 	fs := newFlagSet("demo", &cfg, stderr, getenv)
 	fs.IntVar(&year, "year", time.Now().Year()-1, "year of the questionnaires")
 	fs.IntVar(&n, "n", 1000, "number of entry questionnaires (follow-ups come in addition)")
@@ -614,19 +488,21 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	now := time.Now()
 	if year < 2015 || year > now.Year() || n < 1 {
-		return usagef("demo: --year must be between 2015 and %d and --n positive", now.Year())
+		return &usageError{l.T("cli.demo.bad_args", now.Year())}
 	}
-	app, err := startApp(ctx, cfg, stderr)
+	app, err := startStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
+	if err := app.openIngest(cfg, app.batchIngest()); err != nil {
+		return err
+	}
 	sum, err := app.storeDemo(ctx, year, n, seed)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "demo %d: %d entry and %d follow-up questionnaires: %d stored, %d already there\n",
-		year, sum.entries, sum.followUps, sum.stored, sum.replayed)
+	fmt.Fprintln(stdout, l.T("cli.demo.done", year, sum.entries, sum.followUps, sum.stored, sum.replayed))
 	return nil
 }
 

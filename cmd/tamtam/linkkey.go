@@ -6,15 +6,13 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/tamtam-ngo/tamtam/collector"
-	"github.com/tamtam-ngo/tamtam/queries"
+	"github.com/tamtam-ngo/tamtam/collector/words"
 )
 
 // defaultGrace is how long a retired linkage key keeps matching follow-ups: about the
@@ -32,6 +30,7 @@ func cmdLinkkey(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if len(args) == 0 {
 		return usagef(usageLine)
 	}
+	l := cliLang(getenv)
 	sub, args := args[0], args[1:]
 	var cfg Config
 	fs := newFlagSet("linkkey "+sub, &cfg, stderr, getenv)
@@ -61,76 +60,50 @@ func cmdLinkkey(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		if err != nil {
 			return usagef("linkkey rotate: %v", err)
 		}
-		app, err := startApp(ctx, cfg, stderr)
+		km, done, err := startKeyMaintainer(ctx, cfg, stderr)
 		if err != nil {
 			return err
 		}
-		defer app.Close()
-		kd, err := collector.OpenKeyDir(filepath.Join(cfg.Data, "keys"))
-		if err != nil {
+		defer done()
+		rot, err := km.Rotate(ctx, g, "cli", "operator")
+		var ae *collector.AuditError
+		if errors.As(err, &ae) {
+			return fmt.Errorf("%s: %w", l.T("cli.linkkey.rotate_unaudited"), ae.Err)
+		} else if err != nil {
 			return err
 		}
-		before, err := kd.Epochs()
-		if err != nil {
-			return err
-		}
-		ep, err := kd.Rotate(app.now(), g)
-		if err != nil {
-			_ = app.auditKeys(ctx, "cli", "operator", "linkkey.rotate", err.Error(), "failed") // best effort
-			return err
-		}
-		after, err := kd.Epochs()
-		if err != nil {
-			return err
-		}
-		detail, kept := fmt.Sprintf("epoch %d key %s", ep.N, ep.ID), ""
-		for _, e := range after {
-			if slices.ContainsFunc(before, func(b collector.Epoch) bool { return b.Current && b.N == e.N }) {
-				until := e.DestroyAfter.UTC()
-				detail += fmt.Sprintf("; key %s retired, destroyed after %s", e.ID, until.Format(time.RFC3339))
-				if g > 0 {
-					kept = fmt.Sprintf("; key %s links follow-ups to earlier records until %s, then it is destroyed", e.ID, until.Format("2006-01-02 15:04Z"))
-				}
+		kept := ""
+		for _, e := range rot.Retired {
+			if g > 0 {
+				kept = l.T("cli.linkkey.kept", e.ID, e.DestroyAfter.UTC().Format("2006-01-02 15:04Z"))
 			}
 		}
-		if err := app.auditKeys(ctx, "cli", "operator", "linkkey.rotate", detail, "ok"); err != nil {
-			return fmt.Errorf("linkkey rotate: the key was rotated, but the audit event could not be written: %w", err)
-		}
-		// A grace of 0 destroys the retired key now; expired keys go too.
-		m, err := app.maintainKeys(ctx, kd, "cli", "operator")
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "linkage key rotated: epoch %d (key %s) is current%s\n", ep.N, ep.ID, kept)
-		m.print(stdout)
-		fmt.Fprintln(stdout, "a running tamtam serve takes up the new key within a minute; servers sharing this store need the same key files")
+		fmt.Fprintln(stdout, l.T("cli.linkkey.rotated", rot.Epoch.N, rot.Epoch.ID, kept))
+		printMaintenance(stdout, l, rot.Maintenance)
+		fmt.Fprintln(stdout, l.T("cli.linkkey.rotated_note"))
 		return nil
 
 	case "destroy-expired":
 		if err := parse(fs, args); err != nil {
 			return err
 		}
-		app, err := startApp(ctx, cfg, stderr)
+		km, done, err := startKeyMaintainer(ctx, cfg, stderr)
 		if err != nil {
 			return err
 		}
-		defer app.Close()
-		kd, err := collector.OpenKeyDir(filepath.Join(cfg.Data, "keys"))
+		defer done()
+		m, err := km.Maintain(ctx, "cli", "operator")
 		if err != nil {
 			return err
 		}
-		m, err := app.maintainKeys(ctx, kd, "cli", "operator")
-		if err != nil {
-			return err
+		if m.DropErr != nil {
+			return fmt.Errorf("linkkey destroy-expired: %w", m.DropErr)
 		}
-		if m.dropErr != nil {
-			return fmt.Errorf("linkkey destroy-expired: %w", m.dropErr)
-		}
-		if len(m.destroyed) == 0 && m.rekeyed == 0 && m.dropped == 0 {
-			fmt.Fprintln(stdout, "nothing to do: no key past its grace period, nothing to re-key")
+		if m.Idle() {
+			fmt.Fprintln(stdout, l.T("cli.linkkey.nothing"))
 			return nil
 		}
-		m.print(stdout)
+		printMaintenance(stdout, l, m)
 		return nil
 	}
 	return usagef(usageLine)
@@ -191,122 +164,33 @@ func printEpochs(w io.Writer, eps []collector.Epoch, now time.Time) error {
 	return tw.Flush()
 }
 
-// keyMaintenance is what one maintainKeys did.
-type keyMaintenance struct {
-	destroyed []collector.Epoch
-	rekeyed   int
-	dropped   int
-	dropErr   error // the pairs of destroyed keys could not be dropped (ErrNotAllowed)
-}
-
-func (m keyMaintenance) print(w io.Writer) {
-	for _, e := range m.destroyed {
-		fmt.Fprintf(w, "key %s (epoch %d) destroyed: its grace period ended %s\n", e.ID, e.N, e.DestroyAfter.UTC().Format("2006-01-02 15:04Z"))
-	}
-	if m.rekeyed > 0 {
-		fmt.Fprintf(w, "%d stored records re-keyed to the current key\n", m.rekeyed)
-	}
-	if m.dropped > 0 {
-		fmt.Fprintf(w, "%d link pairs of destroyed keys dropped from the store\n", m.dropped)
-	}
-	if m.dropErr != nil {
-		fmt.Fprintln(w, "the link pairs of destroyed keys are still in the store: this ClickHouse user may not drop them; run tamtam linkkey destroy-expired as the administrative user")
-	}
-}
-
-// maintainKeys brings the key directory and the store in line, at a.now():
-//  1. destroys the keys whose grace period has ended (audited);
-//  2. hands the keys left to the anonymiser, so a rotation made beside a running server
-//     is taken up without a restart;
-//  3. re-keys the stored rows that follow-ups noted (queries.DB.Rekey);
-//  4. drops from the store the link pairs of destroyed keys, after 3 so that nothing
-//     noted during the grace period is lost.
-//
-// Each step can be repeated; a crash anywhere is completed by the next call. Dropping
-// needs a ClickHouse user allowed to change the schema: with a least-privilege ingest
-// user, it is left for `tamtam linkkey destroy-expired` run by an administrative one, and
-// reported in dropErr rather than as an error.
-func (a *App) maintainKeys(ctx context.Context, kd *collector.KeyDir, actor, role string) (keyMaintenance, error) {
-	var m keyMaintenance
-	destroyed, err := kd.DestroyExpired(a.now())
-	m.destroyed = destroyed
-	for _, e := range destroyed {
-		a.log.Info("linkage key destroyed", "epoch", e.N, "key_id", e.ID)
-		detail := fmt.Sprintf("epoch %d key %s, grace period ended %s", e.N, e.ID, e.DestroyAfter.UTC().Format(time.RFC3339))
-		if aerr := a.auditKeys(ctx, actor, role, "linkkey.destroy", detail, "ok"); aerr != nil {
-			a.log.Error("audit of a key destruction failed", "key_id", e.ID, "err", aerr)
-		}
-	}
+// startKeyMaintainer opens the store and the key directory of cfg for tamtam linkkey;
+// done closes the store.
+func startKeyMaintainer(ctx context.Context, cfg Config, stderr io.Writer) (_ *collector.KeyMaintainer, done func(), err error) {
+	app, err := startStore(ctx, cfg, stderr)
 	if err != nil {
-		return m, err
+		return nil, nil, err
 	}
-	ring, err := kd.Keyring()
+	kd, err := collector.OpenKeyDir(filepath.Join(cfg.Data, "keys"))
 	if err != nil {
-		return m, err
+		app.Close()
+		return nil, nil, err
 	}
-	if old := a.api.Anonymiser.Keyring(); old == nil || old.Current.ID != ring.Current.ID || len(old.Previous) != len(ring.Previous) {
-		a.log.Info("linkage keys in use", "current", ring.Current.ID, "previous", len(ring.Previous))
-	}
-	a.api.Anonymiser.Use(ring)
-	if m.rekeyed, err = a.db.Rekey(ctx); err != nil {
-		return m, err
-	}
-	eps, err := kd.Epochs()
-	if err != nil {
-		return m, err
-	}
-	var gone []string
-	for _, e := range eps {
-		if !e.Destroyed.IsZero() && e.ID != "" {
-			gone = append(gone, e.ID)
-		}
-	}
-	m.dropped, err = a.db.DropRekeys(ctx, gone)
-	if errors.Is(err, queries.ErrNotAllowed) {
-		m.dropErr = fmt.Errorf("the link pairs of destroyed keys stay in the store until an administrative ClickHouse user runs tamtam linkkey destroy-expired: %w", err)
-		return m, nil
-	}
-	return m, err
+	return app.keyMaintainer(kd), func() { app.Close() }, nil
 }
 
-func (a *App) auditKeys(ctx context.Context, actor, role, action, detail, outcome string) error {
-	return a.db.Audit(ctx, collector.AuditEvent{At: a.now(), Actor: actor, Role: role, Action: action, Detail: detail, Outcome: outcome})
-}
-
-// startKeyMaintenance runs maintainKeys now and then every interval until the returned
-// stop is called (stop waits for a run in progress). Failures are logged, once per kind
-// while they repeat.
-func (a *App) startKeyMaintenance(kd *collector.KeyDir, interval time.Duration) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var lastErr, lastDrop string
-		for {
-			m, err := a.maintainKeys(ctx, kd, "server", "system")
-			switch {
-			case err != nil && ctx.Err() == nil && err.Error() != lastErr:
-				a.log.Error("linkage key maintenance failed", "err", err)
-				lastErr = err.Error()
-			case err == nil:
-				lastErr = ""
-			}
-			if m.dropErr != nil && m.dropErr.Error() != lastDrop {
-				a.log.Warn("link pairs of destroyed keys not dropped", "err", m.dropErr)
-				lastDrop = m.dropErr.Error()
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(interval):
-			}
-		}
-	}()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			cancel()
-			<-done
-		})
+// printMaintenance says what a key maintenance did.
+func printMaintenance(w io.Writer, l words.Lang, m collector.KeyMaintenance) {
+	for _, e := range m.Destroyed {
+		fmt.Fprintln(w, l.T("cli.linkkey.destroyed", e.ID, e.N, e.DestroyAfter.UTC().Format("2006-01-02 15:04Z")))
+	}
+	if m.Rekeyed > 0 {
+		fmt.Fprintln(w, l.T("cli.linkkey.rekeyed", m.Rekeyed))
+	}
+	if m.Dropped > 0 {
+		fmt.Fprintln(w, l.T("cli.linkkey.dropped", m.Dropped))
+	}
+	if m.DropErr != nil {
+		fmt.Fprintln(w, l.T("cli.linkkey.not_dropped"))
 	}
 }

@@ -81,7 +81,7 @@ func TestLinkKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.app.maintainKeys(ctx, kd, "server", "system"); err != nil {
+	if _, err := e.app.keyMaintainer(kd).Maintain(ctx, "server", "system"); err != nil {
 		t.Fatalf("maintainKeys: %v", err)
 	}
 	ring := e.app.api.Anonymiser.Keyring()
@@ -95,8 +95,8 @@ func TestLinkKeyRotation(t *testing.T) {
 	if got := e.sql("SELECT count() FROM link_rekeys WHERE from_key_id = '" + key1 + "' AND to_key_id = '" + key2 + "'"); got != "1" {
 		t.Errorf("link pairs noted for A's follow-up = %s, want 1", got)
 	}
-	m, err := e.app.maintainKeys(ctx, kd, "server", "system")
-	if err != nil || m.rekeyed != 1 {
+	m, err := e.app.keyMaintainer(kd).Maintain(ctx, "server", "system")
+	if err != nil || m.Rekeyed != 1 {
 		t.Fatalf("maintainKeys after A's follow-up = %+v, %v; want A's entry re-keyed", m, err)
 	}
 	if got, want := keyOf(entryA), keyOf(followA); got != want || !strings.HasPrefix(got, key2+"\t") {
@@ -109,15 +109,15 @@ func TestLinkKeyRotation(t *testing.T) {
 		t.Errorf("I21 after re-keying = %d/%d, want 1/1 (A linked, once)", num, den)
 	}
 	// Repeated maintenance re-keys nothing more.
-	if m, err := e.app.maintainKeys(ctx, kd, "server", "system"); err != nil || m.rekeyed != 0 {
+	if m, err := e.app.keyMaintainer(kd).Maintain(ctx, "server", "system"); err != nil || m.Rekeyed != 0 {
 		t.Errorf("maintainKeys again = %+v, %v; want nothing re-keyed", m, err)
 	}
 
 	// The grace period passes.
 	later := time.Now().Add(91 * 24 * time.Hour)
 	e.app.now = func() time.Time { return later }
-	m, err = e.app.maintainKeys(ctx, kd, "server", "system")
-	if err != nil || len(m.destroyed) != 1 || m.destroyed[0].ID != key1 || m.dropped != 1 || m.dropErr != nil {
+	m, err = e.app.keyMaintainer(kd).Maintain(ctx, "server", "system")
+	if err != nil || len(m.Destroyed) != 1 || m.Destroyed[0].ID != key1 || m.Dropped != 1 || m.DropErr != nil {
 		t.Fatalf("maintainKeys after the grace period = %+v, %v; want key 1 destroyed and its pair dropped", m, err)
 	}
 	if _, err := os.Stat(filepath.Join(keyDir, "link-0001.key")); !errors.Is(err, fs.ErrNotExist) {
@@ -131,7 +131,7 @@ func TestLinkKeyRotation(t *testing.T) {
 	}
 	// B's follow-up: key 1 is gone, so nothing maps B's new link to the old one.
 	post(followUp(followB, "HAR-2025-099", "1"))
-	if m, err := e.app.maintainKeys(ctx, kd, "server", "system"); err != nil || m.rekeyed != 0 {
+	if m, err := e.app.keyMaintainer(kd).Maintain(ctx, "server", "system"); err != nil || m.Rekeyed != 0 {
 		t.Errorf("maintainKeys after B's follow-up = %+v, %v; want nothing re-keyed", m, err)
 	}
 	if got := e.sql("SELECT count() FROM link_rekeys"); got != "0" {
@@ -195,7 +195,7 @@ func TestKeyMaintenanceTakesUpRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := e.app.api.Anonymiser.Keyring().Current.ID
-	stop := e.app.startKeyMaintenance(kd, 20*time.Millisecond)
+	stop := e.app.keyMaintainer(kd).Start(20 * time.Millisecond)
 	defer stop()
 	if code, out, errOut := e.cli("linkkey", "rotate"); code != 0 {
 		t.Fatalf("linkkey rotate = exit %d, %s %s", code, out, errOut)

@@ -16,7 +16,9 @@
 //
 // Every subcommand takes --data, --clickhouse and --sites, with the environment
 // variables TAMTAM_DATA, TAMTAM_CLICKHOUSE and TAMTAM_SITES as defaults. Exit codes: 0 ok,
-// 1 runtime failure, 2 usage error; errors are one line on stderr.
+// 1 runtime failure, 2 usage error; errors are one line on stderr. The messages are in
+// the language of TAMTAM_LANG (fr, nl or en; default en), from the catalogue
+// collector/words (texts/cli.json); flag help and tables stay in English.
 //
 // This package only parses flags, builds the logger, opens the store, wires the packages
 // together and handles signals; the work is in collector and queries.
@@ -32,6 +34,8 @@ import (
 	"syscall"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/tamtam-ngo/tamtam/collector/words"
 )
 
 // Gin's debug mode prints every route at start; tamtam logs through slog instead.
@@ -79,6 +83,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintln(stderr, usage)
 		return 2
 	}
+	if _, err := words.Parse(getenv("TAMTAM_LANG"), words.EN); err != nil {
+		fmt.Fprintln(stderr, "tamtam: TAMTAM_LANG:", err)
+		return 2
+	}
 	var err error
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
@@ -107,7 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintln(stdout, usage)
 		return 0
 	default:
-		err = usagef("unknown command %q; run tamtam help", cmd)
+		err = &usageError{cliLang(getenv).T("cli.unknown_command", cmd)}
 	}
 	var ue *usageError
 	switch {
@@ -120,4 +128,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintln(stderr, "tamtam:", err)
 		return 1
 	}
+}
+
+// cliLang is the language of the messages: TAMTAM_LANG, checked by run; English by
+// default.
+func cliLang(getenv func(string) string) words.Lang {
+	l, err := words.Parse(getenv("TAMTAM_LANG"), words.EN)
+	if err != nil {
+		return words.EN
+	}
+	return l
 }

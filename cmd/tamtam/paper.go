@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -65,7 +64,7 @@ func cmdTemplate(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	if err := collector.WriteFileAtomic(out, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("template: %w", err)
 	}
-	fmt.Fprintf(stdout, "template %s: %s version %d, %d items, %s\n", out, d.ID, d.Version, len(d.Items), lang)
+	fmt.Fprintln(stdout, cliLang(getenv).T("cli.template.done", out, d.ID, d.Version, len(d.Items), lang))
 	return nil
 }
 
@@ -82,6 +81,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		report        string
 		questionnaire string
 	)
+	l := cliLang(getenv)
 	fs := newFlagSet("import", &cfg, stderr, getenv)
 	fs.StringVar(&site, "site", "", "site code of every row (required)")
 	fs.BoolVar(&dryRun, "dry-run", false, "check every row and list the problems; store nothing")
@@ -96,39 +96,28 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	}
 	path := files[0]
 	if report != "" && sameFile(report, path) {
-		return usagef("import: --report must name another file than the one imported")
+		return &usageError{l.T("cli.import.report_same")}
 	}
 	known, err := collector.LoadSites(cfg.SitesFile)
 	if err != nil {
 		return err
 	}
 	if _, ok := known.Get(site); !ok {
-		return usagef("import: unknown site %q", site)
+		return &usageError{l.T("cli.import.unknown_site", site)}
 	}
 	in, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
 	defer in.Close()
-	app, err := startApp(ctx, cfg, stderr)
+	app, err := startStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
-	// Every import and check is audited (who, site, counts, outcome; never a cell), as
-	// on the import page.
-	event := collector.AuditEvent{At: app.now(), Actor: "cli", Role: "operator", Sites: []string{site}, Action: "import", Outcome: "failed"}
-	if dryRun {
-		event.Action = "import.check"
+	if err := app.openIngest(cfg, app.batchIngest()); err != nil {
+		return err
 	}
-	defer func() {
-		if err == nil {
-			event.Outcome = "ok"
-		}
-		if aerr := app.db.Audit(context.WithoutCancel(ctx), event); aerr != nil && err == nil {
-			err = fmt.Errorf("import: audit: %w", aerr)
-		}
-	}()
 	im := &paper.Importer{Catalog: app.catalog, Preparer: app.api, Submitter: app.ingester, Lookup: app.db}
 	if !dryRun {
 		// A real import stages its rows as it checks them and commits them in one move
@@ -142,50 +131,67 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		}
 		im.Stager = stager{app.db}
 	}
-	b, err := im.Check(ctx, in, paper.Options{Site: site, Questionnaire: questionnaire, CountExisting: dryRun, DryRun: dryRun})
-	if err != nil {
-		return fmt.Errorf("import %s: %w", path, err)
-	}
-	// Interrupted before Store (a usage error below, a signal), the staging goes.
-	defer b.Discard(context.WithoutCancel(ctx))
-	for _, p := range b.Problems {
-		fmt.Fprintln(stdout, p)
-	}
-	for _, d := range b.Duplicates {
-		fmt.Fprintf(stdout, "row %d: same answers as row %d: one questionnaire, counted once\n", d.Row, d.SameAs)
-	}
+	job := paper.Job{Source: in, Options: paper.Options{Site: site, Questionnaire: questionnaire, DryRun: dryRun},
+		Actor: "cli", Role: "operator"}
 	if report != "" {
-		if err := writeImportReport(report, path, b); err != nil {
-			return err
+		job.Annotate = paper.AnnotateAlways
+	}
+	// Once checked, before anything is stored: the problems, and the report.
+	var reportErr error // job.Checked's, already worded
+	job.Checked = func(o *paper.Outcome) error {
+		for _, p := range o.Batch.Problems {
+			fmt.Fprintln(stdout, p)
 		}
-		fmt.Fprintf(stdout, "report written to %s\n", report)
-	}
-	rows := fmt.Sprintf("%d questionnaire rows", b.Rows)
-	if n := len(b.Duplicates); n > 0 {
-		rows += fmt.Sprintf(" (%d repeating an earlier row)", n)
-	}
-	problems := fmt.Sprintf("%d problems in %d rows", len(b.Problems), b.RowsWithProblems())
-	event.Detail = fmt.Sprintf("%s v%d: %d rows, %d problems", b.Questionnaire, b.Version, b.Rows, len(b.Problems))
-	switch {
-	case b.Rows == 0 && len(b.Problems) == 0:
-		return fmt.Errorf("import %s: no questionnaire rows (they start at row 3 of the template)", path)
-	case dryRun && len(b.Problems) > 0:
-		fmt.Fprintf(stdout, "dry run: %s, %s; nothing stored\n", rows, problems)
-		return fmt.Errorf("import: dry run found %s", problems)
-	case dryRun:
-		fmt.Fprintf(stdout, "dry run: %s, no problem: %d would be stored, %d already there; nothing stored\n",
-			rows, b.Valid()-b.Existing, b.Existing)
+		for _, d := range o.Batch.Duplicates {
+			fmt.Fprintln(stdout, l.T("cli.import.duplicate", d.Row, d.SameAs))
+		}
+		if report == "" {
+			return nil
+		}
+		if o.AnnotateErr != nil {
+			reportErr = fmt.Errorf("import: %w", o.AnnotateErr)
+			return reportErr
+		}
+		// The report holds the answers of the file: readable by its owner only.
+		if err := collector.WriteFileAtomic(report, o.Annotated, 0o600); err != nil {
+			reportErr = fmt.Errorf("import: report: %w", err)
+			return reportErr
+		}
+		fmt.Fprintln(stdout, l.T("cli.import.report_written", report))
 		return nil
-	case len(b.Problems) > 0:
-		fmt.Fprintf(stdout, "import: %s, %s; nothing stored\n", rows, problems)
-		return fmt.Errorf("import: nothing stored: %s", problems)
 	}
-	res, err := im.Store(ctx, b)
-	event.Detail += fmt.Sprintf(", %d stored, %d already there", res.Stored, res.Replayed)
-	if err != nil {
+	o, err := paper.Import(ctx, im, app.db, app.now(), job)
+	var ae *collector.AuditError
+	if errors.As(err, &ae) {
+		return fmt.Errorf("import: audit: %w", ae.Err)
+	}
+	if o == nil {
+		return fmt.Errorf("import %s: %w", path, err) // the file could not be checked
+	}
+	b := o.Batch
+	rows := l.T("cli.import.rows", b.Rows)
+	if n := len(b.Duplicates); n > 0 {
+		rows += l.T("cli.import.rows_repeating", n)
+	}
+	problems := l.T("cli.import.problems", o.Problems, b.RowsWithProblems())
+	switch {
+	case reportErr != nil:
+		return reportErr
+	case errors.Is(err, paper.ErrNoRows):
+		return errors.New(l.T("cli.import.no_rows", path))
+	case errors.Is(err, paper.ErrProblems) && dryRun:
+		fmt.Fprintln(stdout, l.T("cli.import.dry_run_problems", rows, problems))
+		return errors.New(l.T("cli.import.dry_run_found", problems))
+	case errors.Is(err, paper.ErrProblems):
+		fmt.Fprintln(stdout, l.T("cli.import.problems_nothing_stored", rows, problems))
+		return errors.New(l.T("cli.import.nothing_stored", problems))
+	case err != nil:
 		return fmt.Errorf("import %s: %w", path, err)
+	case dryRun:
+		fmt.Fprintln(stdout, l.T("cli.import.dry_run_ok", rows, b.Valid()-b.Existing, b.Existing))
+		return nil
 	}
-	fmt.Fprintf(stdout, "import: %s: %d stored, %d already there\n", rows, res.Stored, res.Replayed)
+	fmt.Fprintln(stdout, l.T("cli.import.done", rows, o.Stored.Stored, o.Stored.Replayed))
 	return nil
 }
 
@@ -200,24 +206,6 @@ func (s stager) Stage(ctx context.Context) (paper.Staging, error) {
 		return nil, err
 	}
 	return st, nil
-}
-
-// writeImportReport writes the report of batch b, read from path, to out. It holds the
-// answers of the file: readable by its owner only.
-func writeImportReport(out, path string, b *paper.Batch) error {
-	src, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("import: report: %w", err)
-	}
-	defer src.Close()
-	var buf bytes.Buffer
-	if err := paper.WriteReport(&buf, src, b); err != nil {
-		return fmt.Errorf("import: %w", err)
-	}
-	if err := collector.WriteFileAtomic(out, buf.Bytes(), 0o600); err != nil {
-		return fmt.Errorf("import: report: %w", err)
-	}
-	return nil
 }
 
 func sameFile(a, b string) bool {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tamtam-ngo/tamtam/collector"
+	"github.com/tamtam-ngo/tamtam/collector/words"
 	"github.com/tamtam-ngo/tamtam/reports"
 	"github.com/tamtam-ngo/tamtam/reports/disclosure"
 )
@@ -41,19 +42,23 @@ func cmdRelease(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err != nil {
 		return err
 	}
-	app, err := startApp(ctx, cfg, stderr)
+	app, err := startStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
+	if err := app.openReports(); err != nil {
+		return err
+	}
 	r, made, err := app.makeRelease(ctx, year, cut, policy)
 	if err != nil {
 		return releaseError("release", year, err)
 	}
-	printRelease(stdout, r, made)
+	l := cliLang(getenv)
+	printRelease(stdout, l, r, made)
 	if made && len(r.Earlier) > 0 {
 		if prev, err := app.publisher.Load(ctx, r.Earlier[len(r.Earlier)-1]); err == nil {
-			printChange(stdout, prev, r)
+			printChange(stdout, l, prev, r)
 		}
 	}
 	fmt.Fprintln(stdout, r.ID)
@@ -89,30 +94,30 @@ func releaseError(cmd string, year int, err error) error {
 }
 
 // printRelease says what a release is, in a few lines.
-func printRelease(w io.Writer, r *reports.Release, made bool) {
+func printRelease(w io.Writer, l words.Lang, r *reports.Release, made bool) {
 	info := r.Info()
-	verb := "made"
+	verb := l.T("cli.release.made")
 	if !made {
-		verb = "unchanged: the latest release already has these figures"
+		verb = l.T("cli.release.unchanged")
 	}
-	fmt.Fprintf(w, "release %d %s (data cut-off %s, k=%d): %d cells, %d suppressed, %d groups; %s\n", r.Year, verb,
-		r.CutOff.Format(time.RFC3339), r.Config.K, info.Cells, info.Suppressed, len(info.Groups), strings.Join(info.Groups, " "))
+	fmt.Fprintln(w, l.T("cli.release.summary", r.Year, verb,
+		r.CutOff.Format(time.RFC3339), r.Config.K, info.Cells, info.Suppressed, len(info.Groups), strings.Join(info.Groups, " ")))
 	if len(r.Plan.Pooled) > 0 {
-		fmt.Fprintf(w, "pooled into %s: %s\n", reports.OtherSites, strings.Join(r.Plan.Pooled, ", "))
+		fmt.Fprintln(w, l.T("cli.release.pooled", reports.OtherSites, strings.Join(r.Plan.Pooled, ", ")))
 	}
 	if len(r.Earlier) > 0 {
-		fmt.Fprintf(w, "protected jointly with %s\n", strings.Join(r.Earlier, ", "))
+		fmt.Fprintln(w, l.T("cli.release.jointly", strings.Join(r.Earlier, ", ")))
 	}
 }
 
 // printChange warns when a new release adds few interviewed entrants to the previous
 // one: every figure they changed by 1 to k-1 is then hidden, so the release shows less
 // than its predecessor. It says so without the number, which is such a change.
-func printChange(w io.Writer, prev, r *reports.Release) {
+func printChange(w io.Writer, l words.Lang, prev, r *reports.Release) {
 	a, okA := prev.Interviewed()
 	b, okB := r.Interviewed()
 	if okA && okB && b-a < 10*r.Config.K {
-		fmt.Fprintf(w, "note: few new entrants since release %s; the figures they changed are hidden, a release with more data shows more\n", prev.ID)
+		fmt.Fprintln(w, l.T("cli.release.few_new", prev.ID))
 	}
 }
 
@@ -126,11 +131,14 @@ func cmdReleaseList(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	app, err := startApp(ctx, cfg, stderr)
+	app, err := startStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
+	if err := app.openReports(); err != nil {
+		return err
+	}
 	var all []reports.ReleaseInfo
 	years := []int{year}
 	if year == 0 {
@@ -206,12 +214,16 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 			return usagef("report: unknown site %q", s)
 		}
 	}
-	app, err := startApp(ctx, cfg, stderr)
+	app, err := startStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
-	r, err := app.reportRelease(ctx, stdout, year, release, cut, policy)
+	if err := app.openReports(); err != nil {
+		return err
+	}
+	l := cliLang(getenv)
+	r, err := app.reportRelease(ctx, stdout, l, year, release, cut, policy)
 	if err != nil {
 		return err
 	}
@@ -239,10 +251,10 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		Action: "report.release", Detail: fmt.Sprintf("%d release %s %s to %s", year, r.ID, group, out), Outcome: "ok"}); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "report %d from release %s (%s, %s, k=%d, data cut-off %s): %d files in %s\n", year, r.ID, group, lang,
-		r.Config.K, r.CutOff.Format(time.RFC3339), len(m.Files)+1, out)
+	fmt.Fprintln(stdout, l.T("cli.report.done", year, r.ID, group, lang,
+		r.Config.K, r.CutOff.Format(time.RFC3339), len(m.Files)+1, out))
 	for _, s := range m.Skipped {
-		fmt.Fprintf(stdout, "skipped: %s\n", s)
+		fmt.Fprintln(stdout, l.T("cli.report.skipped", s))
 	}
 	return nil
 }
@@ -250,7 +262,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 // reportRelease finds the release a report shows: the one asked for, the latest at a
 // cut-off, or the latest of the year; when the year (or the cut-off) has none, it makes
 // one and says so.
-func (a *App) reportRelease(ctx context.Context, stdout io.Writer, year int, id string, cut time.Time, policy *disclosure.Policy) (*reports.Release, error) {
+func (a *App) reportRelease(ctx context.Context, stdout io.Writer, l words.Lang, year int, id string, cut time.Time, policy *disclosure.Policy) (*reports.Release, error) {
 	if id != "" {
 		r, err := a.publisher.Find(ctx, year, id)
 		if errors.Is(err, reports.ErrNoRelease) {
@@ -276,7 +288,7 @@ func (a *App) reportRelease(ctx context.Context, stdout io.Writer, year int, id 
 		return nil, releaseError("report", year, err)
 	}
 	if made {
-		fmt.Fprintf(stdout, "no release of %d yet: made release %s\n", year, r.ID)
+		fmt.Fprintln(stdout, l.T("cli.report.made_release", year, r.ID))
 	}
 	return r, nil
 }

@@ -29,7 +29,7 @@ func cmdSQL(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	if err != nil {
 		return fmt.Errorf("clickhouse-client not found: apt-get install -y clickhouse-client")
 	}
-	app, err := startApp(ctx, cfg, stderr)
+	app, err := startStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
