@@ -21,7 +21,7 @@ import (
 // knowledgeOf is what an intruder knows of the catalog.
 func knowledgeOf(cat *Catalog, k int) audit.Knowledge {
 	kn := audit.Knowledge{K: k, Population: map[string]string{}, Categories: map[string][]string{},
-		Merges: map[string]map[string][]string{}, Entrants: entrantsIndicator, Linked: linkedIndicator}
+		Merges: map[string]map[string][]string{}, Entrants: EntrantsIndicator, Linked: LinkedIndicator}
 	for _, ind := range cat.Indicators {
 		kn.Population[ind.ID] = ind.PopulationID()
 	}
