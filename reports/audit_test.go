@@ -100,6 +100,9 @@ func TestAuditSynthReleases(t *testing.T) {
 // TestAuditRandomReleases holds releases of random data sets to the auditor: many
 // sites, small ones, funders whose sites overlap, several cut-offs of one year.
 func TestAuditRandomReleases(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: audits the releases of four random data sets with GLPK; make test runs it")
+	}
 	cat, err := LoadCatalog()
 	if err != nil {
 		t.Fatal(err)

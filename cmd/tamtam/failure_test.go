@@ -293,6 +293,9 @@ func embeddedClient(t *testing.T, data, query string) string {
 // the backlog drains when ClickHouse comes back. Then a spool bounded to 2 MiB fills up
 // during a longer outage: 503 with Retry-After, and nothing acknowledged is lost.
 func TestClickHouseOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: stops ClickHouse under load until the spool fills; make test runs it")
+	}
 	data, addr := t.TempDir(), freeAddr(t)
 	var tokOut bytes.Buffer
 	if code := run(t.Context(), []string{"token", "create", "--role", "intake", "--site", "haren", "--data", data},
