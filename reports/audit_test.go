@@ -228,6 +228,9 @@ func TestAttackSingleWorkbook(t *testing.T) {
 // bytes. The next release, at a later cut-off, is protected with the first: no cell
 // published in both changes by 1 to k-1, and the auditor finds nothing in the two.
 func TestAttackTwoDownloads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: two releases of one year audited together with GLPK; make test runs it")
+	}
 	cat, err := LoadCatalog()
 	if err != nil {
 		t.Fatal(err)
@@ -314,6 +317,9 @@ func TestAttackOverlappingFunders(t *testing.T) {
 // which one complement (a cell suppressed to protect another) is published anyway gives
 // a protected cell back, and the auditor says so.
 func TestAuditorSeesLeaks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: audits the fixture release once per complement published; make test runs it")
+	}
 	r, cat := fixtureRelease(t)
 	views := viewsOf(t, cat, r)
 	all := views[0]
