@@ -77,6 +77,9 @@ func auditReleases(t *testing.T, cat *Catalog, rels ...*Release) {
 }
 
 func TestAuditSynthReleases(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: audits synthetic releases with GLPK; make test runs it")
+	}
 	cat, err := LoadCatalog()
 	if err != nil {
 		t.Fatal(err)
