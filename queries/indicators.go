@@ -125,7 +125,7 @@ func entryIndicators() []indicatorSQL {
 		indicatorSQL{"I17.professional", and(consented, is("interp.needed", "1")), answered("interp.at_intake"),
 			is("interp.at_intake", "professional_in_person", "professional_remote")},
 		indicatorSQL{"I18", consented, answered("insurance.before"), is("insurance.before", "none")},
-		indicatorSQL{"I19", "1", "1", consented},
+		indicatorSQL{reports.EntrantsIndicator, "1", "1", consented},
 	)
 	return defs
 }
@@ -242,7 +242,7 @@ func (db *DB) IndicatorCells(ctx context.Context, year int, sites []string, cutO
 		}
 		cells = append(cells, got...)
 	}
-	got, err := db.scanCells(ctx, linkedQuery(linkedRows != linkedIDs), []indicatorSQL{{id: "I21"}}, uint16(year), cutOff, set, cutOff)
+	got, err := db.scanCells(ctx, linkedQuery(linkedRows != linkedIDs), []indicatorSQL{{id: reports.LinkedIndicator}}, uint16(year), cutOff, set, cutOff)
 	if err != nil {
 		return nil, err
 	}

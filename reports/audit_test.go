@@ -21,7 +21,7 @@ import (
 // knowledgeOf is what an intruder knows of the catalog.
 func knowledgeOf(cat *Catalog, k int) audit.Knowledge {
 	kn := audit.Knowledge{K: k, Population: map[string]string{}, Categories: map[string][]string{},
-		Merges: map[string]map[string][]string{}, Entrants: entrantsIndicator, Linked: linkedIndicator}
+		Merges: map[string]map[string][]string{}, Entrants: EntrantsIndicator, Linked: LinkedIndicator}
 	for _, ind := range cat.Indicators {
 		kn.Population[ind.ID] = ind.PopulationID()
 	}
@@ -77,6 +77,9 @@ func auditReleases(t *testing.T, cat *Catalog, rels ...*Release) {
 }
 
 func TestAuditSynthReleases(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: audits synthetic releases with GLPK; make test runs it")
+	}
 	cat, err := LoadCatalog()
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +103,9 @@ func TestAuditSynthReleases(t *testing.T) {
 // TestAuditRandomReleases holds releases of random data sets to the auditor: many
 // sites, small ones, funders whose sites overlap, several cut-offs of one year.
 func TestAuditRandomReleases(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: audits the releases of four random data sets with GLPK; make test runs it")
+	}
 	cat, err := LoadCatalog()
 	if err != nil {
 		t.Fatal(err)
@@ -225,6 +231,9 @@ func TestAttackSingleWorkbook(t *testing.T) {
 // bytes. The next release, at a later cut-off, is protected with the first: no cell
 // published in both changes by 1 to k-1, and the auditor finds nothing in the two.
 func TestAttackTwoDownloads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: two releases of one year audited together with GLPK; make test runs it")
+	}
 	cat, err := LoadCatalog()
 	if err != nil {
 		t.Fatal(err)
@@ -311,6 +320,9 @@ func TestAttackOverlappingFunders(t *testing.T) {
 // which one complement (a cell suppressed to protect another) is published anyway gives
 // a protected cell back, and the auditor says so.
 func TestAuditorSeesLeaks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: audits the fixture release once per complement published; make test runs it")
+	}
 	r, cat := fixtureRelease(t)
 	views := viewsOf(t, cat, r)
 	all := views[0]

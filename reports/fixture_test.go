@@ -1,8 +1,12 @@
 package reports
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,3 +56,47 @@ func fixtureFigures(t testing.TB) *Figures {
 // fixedRand gives the same release id on every run, so that outputs can be compared
 // byte for byte and against golden files.
 func fixedRand() io.Reader { return strings.NewReader("fixed") }
+
+// TestFixtureCSV pins what the fixture release publishes: the tidy CSV of every view
+// (all sites, each site shown, "other sites", the funder's sites), which holds every
+// published count and proportion with its status. The pooling of the small sites, the
+// sums and the tables of Make and View are refactored under it; a change to their
+// result must be deliberate (-update rewrites testdata/build_fixture.csv.golden).
+func TestFixtureCSV(t *testing.T) {
+	r, cat := fixtureRelease(t)
+	var buf bytes.Buffer
+	for _, g := range r.Groups() {
+		f, err := r.View(cat, g.Code, nil)
+		if err != nil {
+			t.Fatalf("View(%s) error: %v", g.Code, err)
+		}
+		fmt.Fprintf(&buf, "# view %s\n", g.Code)
+		if err := WriteCSV(&buf, f); err != nil {
+			t.Fatalf("WriteCSV(%s) error: %v", g.Code, err)
+		}
+	}
+	path := filepath.Join("testdata", "build_fixture.csv.golden")
+	if workbookUpdate() {
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run TestFixtureCSV ./reports -update to create it)", err)
+	}
+	got := strings.Split(buf.String(), "\n")
+	wantLines := strings.Split(string(want), "\n")
+	for i := range max(len(got), len(wantLines)) {
+		var g, w string
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(wantLines) {
+			w = wantLines[i]
+		}
+		if g != w {
+			t.Fatalf("fixture CSV differs from %s at line %d:\n got: %q\nwant: %q\n(run with -update if the change is intended)", path, i+1, g, w)
+		}
+	}
+}

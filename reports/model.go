@@ -121,16 +121,12 @@ type Plan struct {
 	Merges     map[string][]Merge  `json:"merges"`
 }
 
-// entrantsIndicator is the indicator whose numerator counts interviewed entrants: the
-// entrants tables by site and another dimension are its numerators by that dimension.
-const entrantsIndicator = "I19"
-
 // breakdownDims are the dimensions other than site, in publication order.
 var breakdownDims = []string{DimGender, DimAgeBand, DimNationalityGroup}
 
 // level returns the merge level of a breakdown.
 func (p *Plan) level(ind, group, dim string) int {
-	if ind == entrantsIndicator {
+	if ind == EntrantsIndicator {
 		group = "*"
 	}
 	for _, l := range p.Levels {
@@ -143,7 +139,7 @@ func (p *Plan) level(ind, group, dim string) int {
 
 // setLevel records a breakdown's merge level.
 func (p *Plan) setLevel(ind, group, dim string, level int) {
-	if ind == entrantsIndicator {
+	if ind == EntrantsIndicator {
 		group = "*"
 	}
 	for i, l := range p.Levels {
@@ -370,133 +366,185 @@ func unitsOf(units []unit, sites []string) []string {
 	return out
 }
 
-// layout lays out the cells and relations of the plan.
+// layout lays out the cells and relations of the plan. Each indicator gets its totals,
+// then either the entrants tables (EntrantsIndicator) or its breakdowns; the sums of the
+// single-choice items come last, over every cell laid out. The order of the cells is
+// part of the result (the system for disclosure control is built in it), so the steps
+// run in a fixed order.
 func (p *Plan) layout() (*layout, error) {
-	l := &layout{index: map[disclosure.Key]int{}}
 	tu, du := p.totalUnits(), p.dimUnits()
-	published := map[string]bool{}
-	for _, g := range p.Groups {
-		published[g.Code] = true
+	if err := p.checkUnits(tu, du); err != nil {
+		return nil, err
 	}
-	// Every site of a group must be in exactly one unit of each kind.
-	for _, units := range [][]unit{tu, du} {
+	b := &layoutBuilder{p: p, l: &layout{index: map[disclosure.Key]int{}}, tu: tu, du: du, published: map[string]bool{}}
+	for _, g := range p.Groups {
+		b.published[g.Code] = true
+	}
+	pops := map[string]bool{}
+	for _, ind := range p.Indicators {
+		// The denominator of a population is summed once, with its first indicator.
+		firstOfPop := !pops[ind.Population]
+		pops[ind.Population] = true
+		b.totals(ind, firstOfPop)
+		switch {
+		case ind.ID == EntrantsIndicator:
+			b.entrantsTables(ind)
+		case len(ind.Dims) > 0:
+			b.breakdowns(ind, firstOfPop)
+		}
+	}
+	b.choiceSums()
+	return b.l, nil
+}
+
+// checkUnits checks that every site of the release is in exactly one unit of each kind:
+// a site in two units would be counted twice by the sums, a site in none would be a
+// part of a group that no relation states.
+func (p *Plan) checkUnits(kinds ...[]unit) error {
+	all, _ := p.group(AllGroup)
+	for _, units := range kinds {
 		seen := map[string]bool{}
 		for _, u := range units {
 			for _, s := range u.sites {
 				if seen[s] {
-					return nil, fmt.Errorf("reports: site %s is in two units", s)
+					return fmt.Errorf("reports: site %s is in two units", s)
 				}
 				seen[s] = true
 			}
 		}
-		all, _ := p.group(AllGroup)
 		for _, s := range all.Sites {
 			if !seen[s] {
-				return nil, fmt.Errorf("reports: site %s is in no unit", s)
+				return fmt.Errorf("reports: site %s is in no unit", s)
 			}
 		}
 	}
-	pops := map[string]bool{}
-	for _, ind := range p.Indicators {
-		firstOfPop := !pops[ind.Population]
-		pops[ind.Population] = true
-		// The totals: every published group, and the hidden pooled sites.
-		for _, g := range p.Groups {
-			p.addCells(l, ind, g.Code, g.Sites, cut{}, disclosure.Free, g.Code == AllGroup)
+	return nil
+}
+
+// layoutBuilder is the state the steps of Plan.layout share: the layout being filled,
+// the units of the totals (tu) and of the breakdowns (du), and the codes of the
+// published groups.
+type layoutBuilder struct {
+	p         *Plan
+	l         *layout
+	tu, du    []unit
+	published map[string]bool
+}
+
+// isUnit reports whether a group is itself one unit of units: its cells are then laid
+// out once, and no sum is needed to tie it to its parts.
+func isUnit(units []unit, g Group) bool {
+	codes := unitsOf(units, g.Sites)
+	return len(codes) == 1 && codes[0] == g.Code
+}
+
+// totals lays out an indicator's totals: the cells of every published group and of the
+// units that no output shows (pooled sites, one by one), and the sums that make each
+// group of its units. With small sites pooled, all sites is also the sum of its
+// members, "other sites" being one of them, as a reader sees it.
+func (b *layoutBuilder) totals(ind PlanIndicator, withPop bool) {
+	p, l := b.p, b.l
+	for _, g := range p.Groups {
+		p.addCells(l, ind, g.Code, g.Sites, cut{}, disclosure.Free, g.Code == AllGroup)
+	}
+	for _, u := range b.tu {
+		if !b.published[u.code] {
+			p.addCells(l, ind, u.code, u.sites, cut{}, u.kind, false)
 		}
-		for _, u := range tu {
-			if !published[u.code] {
-				p.addCells(l, ind, u.code, u.sites, cut{}, u.kind, false)
+	}
+	for _, g := range p.Groups {
+		if !isUnit(b.tu, g) {
+			p.groupSum(l, ind, withPop, g.Code, cut{}, unitsOf(b.tu, g.Sites))
+		}
+	}
+	if all, _ := p.group(AllGroup); len(p.Pooled) > 0 {
+		p.groupSum(l, ind, withPop, AllGroup, cut{}, all.Members)
+	}
+}
+
+// entrantsTables lays out the entrants tables: the numerators of the entrants
+// indicator for every group and unit of the totals, by every dimension, and the sums
+// that make each group's column of its units'.
+func (b *layoutBuilder) entrantsTables(ind PlanIndicator) {
+	p, l := b.p, b.l
+	for _, dim := range breakdownDims {
+		cats := p.cutCategories(dim)
+		for _, g := range p.Groups {
+			p.addEntrants(l, ind, g.Code, g.Sites, dim, cats, disclosure.Free, g.Code == AllGroup)
+		}
+		for _, u := range b.tu {
+			if !b.published[u.code] {
+				p.addEntrants(l, ind, u.code, u.sites, dim, cats, u.kind, false)
 			}
 		}
-		for _, g := range p.Groups {
-			if units := unitsOf(tu, g.Sites); !(len(units) == 1 && units[0] == g.Code) {
-				p.groupSum(l, ind, firstOfPop, g.Code, cut{}, units)
-			}
-		}
-		if all, _ := p.group(AllGroup); len(p.Pooled) > 0 {
-			p.groupSum(l, ind, firstOfPop, AllGroup, cut{}, all.Members)
-		}
-		if ind.ID == entrantsIndicator {
-			// The entrants tables: the numerators of every group and unit of the totals
-			// by every dimension.
-			for _, dim := range breakdownDims {
-				cats := p.cutCategories(dim)
-				for _, g := range p.Groups {
-					p.addEntrants(l, ind, g.Code, g.Sites, dim, cats, disclosure.Free, g.Code == AllGroup)
-				}
-				for _, u := range tu {
-					if !published[u.code] {
-						p.addEntrants(l, ind, u.code, u.sites, dim, cats, u.kind, false)
+		for _, c := range cats {
+			for _, g := range p.Groups {
+				if !isUnit(b.tu, g) {
+					units := unitsOf(b.tu, g.Sites)
+					keys := make([]disclosure.Key, len(units))
+					for i, u := range units {
+						keys[i] = yesKey(ind.ID, u, cut{dim, c})
 					}
-				}
-				for _, c := range cats {
-					for _, g := range p.Groups {
-						if units := unitsOf(tu, g.Sites); !(len(units) == 1 && units[0] == g.Code) {
-							keys := make([]disclosure.Key, len(units))
-							for i, u := range units {
-								keys[i] = yesKey(ind.ID, u, cut{dim, c})
-							}
-							l.sum(yesKey(ind.ID, g.Code, cut{dim, c}), keys...)
-						}
-					}
-					if all, _ := p.group(AllGroup); len(p.Pooled) > 0 {
-						// Implied by the sums above, but stated so that the rules of R6
-						// see the pool as one cell of all sites' row, as a reader does.
-						keys := make([]disclosure.Key, len(all.Members))
-						for i, m := range all.Members {
-							keys[i] = yesKey(ind.ID, m, cut{dim, c})
-						}
-						l.sum(yesKey(ind.ID, AllGroup, cut{dim, c}), keys...)
-					}
+					l.sum(yesKey(ind.ID, g.Code, cut{dim, c}), keys...)
 				}
 			}
-			continue
-		}
-		if len(ind.Dims) == 0 {
-			continue
-		}
-		// The breakdowns: the groups that have them, and the units they add up.
-		for _, g := range p.Groups {
-			if g.Breakdowns {
-				p.addBreakdowns(l, ind, g.Code, g.Sites, disclosure.Free, g.Code == AllGroup)
-			}
-		}
-		for _, u := range du {
-			if published[u.code] && u.kind == disclosure.Free {
-				continue
-			}
-			if !published[u.code] && !slices.ContainsFunc(tu, func(t unit) bool { return t.code == u.code }) {
-				// An aggregate of units of the totals: its total adds them up.
-				p.addCells(l, ind, u.code, u.sites, cut{}, u.kind, false)
-				p.groupSum(l, ind, firstOfPop, u.code, cut{}, unitsOf(tu, u.sites))
-			}
-			p.addBreakdowns(l, ind, u.code, u.sites, u.kind, false)
-		}
-		for _, g := range p.Groups {
-			if !g.Breakdowns {
-				continue
-			}
-			units := unitsOf(du, g.Sites)
-			if len(units) == 1 && units[0] == g.Code {
-				continue
-			}
-			for _, dim := range ind.Dims {
-				for _, c := range p.cutCategories(dim) {
-					p.groupSum(l, ind, firstOfPop, g.Code, cut{dim, c}, units)
+			if all, _ := p.group(AllGroup); len(p.Pooled) > 0 {
+				// Implied by the sums above, but stated so that the rules of R6
+				// see the pool as one cell of all sites' row, as a reader does.
+				keys := make([]disclosure.Key, len(all.Members))
+				for i, m := range all.Members {
+					keys[i] = yesKey(ind.ID, m, cut{dim, c})
 				}
+				l.sum(yesKey(ind.ID, AllGroup, cut{dim, c}), keys...)
 			}
 		}
 	}
-	// The choices of a single-choice item add up to their denominator (R13), in every
-	// group and unit that has their cells.
-	for _, choice := range p.Choices {
-		first := slices.IndexFunc(p.Indicators, func(x PlanIndicator) bool { return x.ID == choice[0] })
+}
+
+// breakdowns lays out an indicator's breakdowns by its dimensions: the groups that
+// have them, the units of the breakdowns they add up (an aggregate that is not a unit
+// of the totals gets its total too, as the sum of those), and the sums that make each
+// group of its units in every category.
+func (b *layoutBuilder) breakdowns(ind PlanIndicator, withPop bool) {
+	p, l := b.p, b.l
+	for _, g := range p.Groups {
+		if g.Breakdowns {
+			p.addBreakdowns(l, ind, g.Code, g.Sites, disclosure.Free, g.Code == AllGroup)
+		}
+	}
+	for _, u := range b.du {
+		if b.published[u.code] && u.kind == disclosure.Free {
+			continue
+		}
+		if !b.published[u.code] && !slices.ContainsFunc(b.tu, func(t unit) bool { return t.code == u.code }) {
+			p.addCells(l, ind, u.code, u.sites, cut{}, u.kind, false)
+			p.groupSum(l, ind, withPop, u.code, cut{}, unitsOf(b.tu, u.sites))
+		}
+		p.addBreakdowns(l, ind, u.code, u.sites, u.kind, false)
+	}
+	for _, g := range p.Groups {
+		if !g.Breakdowns || isUnit(b.du, g) {
+			continue
+		}
+		units := unitsOf(b.du, g.Sites)
+		for _, dim := range ind.Dims {
+			for _, c := range p.cutCategories(dim) {
+				p.groupSum(l, ind, withPop, g.Code, cut{dim, c}, units)
+			}
+		}
+	}
+}
+
+// choiceSums states that the choices of a single-choice item add up to their
+// denominator (R13), in every group, unit and cut that has their cells.
+func (b *layoutBuilder) choiceSums() {
+	for _, choice := range b.p.Choices {
+		first := slices.IndexFunc(b.p.Indicators, func(x PlanIndicator) bool { return x.ID == choice[0] })
 		if first < 0 {
 			continue
 		}
-		pop := p.Indicators[first].Population
-		for _, c := range l.cells {
+		pop := b.p.Indicators[first].Population
+		for _, c := range b.l.cells {
 			if c.answer != "" || c.pop != pop {
 				continue
 			}
@@ -504,10 +552,9 @@ func (p *Plan) layout() (*layout, error) {
 			for i, id := range choice {
 				parts[i] = yesKey(id, c.group, c.cut)
 			}
-			l.sum(c.key, parts...)
+			b.l.sum(c.key, parts...)
 		}
 	}
-	return l, nil
 }
 
 // cutCategories are every category of a dimension and every merged one.

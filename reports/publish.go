@@ -347,7 +347,7 @@ func (t *tallies) count(p *Plan, c cellSpec) int {
 func (t *tallies) interviewed() map[string]int {
 	out := map[string]int{}
 	for _, s := range t.sites {
-		if x := t.bySite[s][tallyKey{entrantsIndicator, cut{}}]; x != nil {
+		if x := t.bySite[s][tallyKey{EntrantsIndicator, cut{}}]; x != nil {
 			out[s] = x.num
 		} else {
 			out[s] = 0
@@ -356,10 +356,33 @@ func (t *tallies) interviewed() map[string]int {
 	return out
 }
 
-// newPlan decides the publication groups of a release: all sites, each site with
-// enough interviewed entrants (R10), "other sites" pooling the others, and each
-// funder's sites.
+// newPlan decides the shape of a release: the indicators and categories of the catalog,
+// and the publication groups — all sites, each site with enough interviewed entrants
+// (R10), "other sites" pooling the others, and each funder's sites.
 func newPlan(cat *Catalog, cfg disclosure.Config, known []string, funders [][]string, t *tallies) Plan {
+	p := planOfCatalog(cat)
+	interviewed := t.interviewed()
+	pol := disclosure.Policy{}
+	if cfgPol, err := disclosure.NewPolicy(cfg); err == nil {
+		pol = *cfgPol
+	}
+	p.Pooled = pol.PooledSites(interviewed)
+	sites := displaySites(known, t.sites, interviewed)
+	var shown []string
+	for _, s := range sites {
+		if !slices.Contains(p.Pooled, s) {
+			shown = append(shown, s)
+		}
+	}
+	p.Groups = siteGroups(sites, shown, p.Pooled)
+	p.Groups = append(p.Groups, funderGroups(p.Groups, funders, shown, interviewed, cfg.SmallSiteMinimum)...)
+	return p
+}
+
+// planOfCatalog copies what a release needs of the catalog into its plan: a plan is
+// stored with the release, so that a later catalog cannot change how an earlier
+// release's cells are laid out.
+func planOfCatalog(cat *Catalog) Plan {
 	p := Plan{Categories: map[string][]string{}, Merges: map[string][]Merge{}}
 	for _, ind := range cat.Indicators {
 		pi := PlanIndicator{ID: ind.ID, Family: ind.Family, Population: ind.PopulationID(), Sensitive: ind.Sensitive}
@@ -379,48 +402,59 @@ func newPlan(cat *Catalog, cfg disclosure.Config, known []string, funders [][]st
 		}
 		p.Merges[dim] = cat.Merges[dim]
 	}
-	interviewed := t.interviewed()
-	pol := disclosure.Policy{}
-	if cfgPol, err := disclosure.NewPolicy(cfg); err == nil {
-		pol = *cfgPol
-	}
-	p.Pooled = pol.PooledSites(interviewed)
-	// Sites in display order: the known order, then any other site with records.
+	return p
+}
+
+// displaySites are the sites with interviewed entrants in display order: the known
+// order, then any other site with records, in the order the tallies met them.
+func displaySites(known, withRecords []string, interviewed map[string]int) []string {
 	var sites []string
 	for _, s := range known {
 		if _, ok := interviewed[s]; ok {
 			sites = append(sites, s)
 		}
 	}
-	for _, s := range t.sites {
+	for _, s := range withRecords {
 		if !slices.Contains(sites, s) {
 			sites = append(sites, s)
 		}
 	}
-	var shown []string
-	for _, s := range sites {
-		if !slices.Contains(p.Pooled, s) {
-			shown = append(shown, s)
-		}
-	}
+	return sites
+}
+
+// siteGroups are the groups made of sites alone: all sites (the only one with
+// breakdowns besides the funders'), each site shown on its own, and "other sites" when
+// some are pooled. The members of all sites are what a reader sees adding up to it:
+// the sites shown and the pool.
+func siteGroups(sites, shown, pooled []string) []Group {
 	all := Group{Code: AllGroup, Kind: GroupAll, Sites: sorted(sites), Breakdowns: true}
 	for _, s := range shown {
 		all.Members = append(all.Members, SiteGroup(s))
 	}
-	if len(p.Pooled) > 0 {
-		all.Members = append(all.Members, PoolGroup(p.Pooled))
+	if len(pooled) > 0 {
+		all.Members = append(all.Members, PoolGroup(pooled))
 	}
-	p.Groups = append(p.Groups, all)
+	groups := []Group{all}
 	for _, s := range shown {
-		p.Groups = append(p.Groups, Group{Code: SiteGroup(s), Kind: GroupSite, Sites: []string{s}, Members: []string{SiteGroup(s)}})
+		groups = append(groups, Group{Code: SiteGroup(s), Kind: GroupSite, Sites: []string{s}, Members: []string{SiteGroup(s)}})
 	}
-	if len(p.Pooled) > 0 {
-		p.Groups = append(p.Groups, Group{Code: PoolGroup(p.Pooled), Kind: GroupOther, Sites: sorted(p.Pooled)})
+	if len(pooled) > 0 {
+		groups = append(groups, Group{Code: PoolGroup(pooled), Kind: GroupOther, Sites: sorted(pooled)})
 	}
+	return groups
+}
+
+// funderGroups are the groups of the funders' sites that have interviewed entrants,
+// each once, skipping one already among groups and one that would show a small site's
+// count (R10): a group as small as a small site would be a small site shown on its own,
+// and so would the difference between it and a group it contains, or that contains it
+// (all sites but one small site, say).
+func funderGroups(groups []Group, funders [][]string, shown []string, interviewed map[string]int, minimum int) []Group {
 	seen := map[string]bool{}
-	for _, g := range p.Groups {
+	for _, g := range groups {
 		seen[strings.Join(g.Sites, "+")] = true
 	}
+	var out []Group
 	for _, f := range funders {
 		var in []string
 		for _, s := range f {
@@ -429,10 +463,7 @@ func newPlan(cat *Catalog, cfg disclosure.Config, known []string, funders [][]st
 			}
 		}
 		in = sorted(in)
-		if len(in) == 0 {
-			continue
-		}
-		if seen[strings.Join(in, "+")] {
+		if len(in) == 0 || seen[strings.Join(in, "+")] {
 			continue
 		}
 		seen[strings.Join(in, "+")] = true
@@ -440,10 +471,7 @@ func newPlan(cat *Catalog, cfg disclosure.Config, known []string, funders [][]st
 		for _, s := range in {
 			n += interviewed[s]
 		}
-		// A group as small as a small site would be a small site shown on its own, and
-		// so would the difference between it and a group it contains, or that
-		// contains it (R10): all sites but one small site, say.
-		if n < cfg.SmallSiteMinimum || smallDifference(p.Groups, in, interviewed, cfg.SmallSiteMinimum) {
+		if n < minimum || smallDifference(append(slices.Clone(groups), out...), in, interviewed, minimum) {
 			continue
 		}
 		g := Group{Code: FunderGroup(in), Kind: GroupFunder, Sites: in}
@@ -452,9 +480,9 @@ func newPlan(cat *Catalog, cfg disclosure.Config, known []string, funders [][]st
 				g.Members = append(g.Members, SiteGroup(s))
 			}
 		}
-		p.Groups = append(p.Groups, g)
+		out = append(out, g)
 	}
-	return p
+	return out
 }
 
 // smallDifference reports whether the sites differ from those of a group that contains
@@ -600,10 +628,6 @@ func systemOf(l *layout, p *Plan, t *tallies, earlier []*Release) (disclosure.Sy
 	return sys, nil
 }
 
-// linkedIndicator is the indicator of linked records (entry and follow-up): re-keying and
-// the destruction of old linkage keys can make its counts go down between releases.
-const linkedIndicator = "I21"
-
 // mayDecrease reports whether a cell's count can go down between two releases of a
 // year. Records received up to a cut-off are never removed, so a count of a later
 // cut-off is at least that of an earlier one, and an intruder knows it; only the linked
@@ -611,7 +635,7 @@ const linkedIndicator = "I21"
 func mayDecrease(k disclosure.Key) bool {
 	ind, _ := k.Get(coordIndicator)
 	pop, _ := k.Get(coordPopulation)
-	return ind == linkedIndicator || pop == linkedIndicator
+	return ind == LinkedIndicator || pop == LinkedIndicator
 }
 
 // storedCount returns the true count of a cell of the release.
@@ -639,7 +663,7 @@ func (p *Plan) coarsen(l *layout, t *tallies, rel *disclosure.Release, maxShare 
 			continue // denominators are counted with each indicator below
 		}
 		tb := table{ind, c.group, c.cut.Dim}
-		if ind == entrantsIndicator {
+		if ind == EntrantsIndicator {
 			tb.group = "*"
 		}
 		if t.get(p, ind, c.sites, c.cut).den == 0 {
@@ -649,7 +673,7 @@ func (p *Plan) coarsen(l *layout, t *tallies, rel *disclosure.Release, maxShare 
 		if rel.Count(c.key).Status().Suppressed() {
 			hidden[tb]++
 		}
-		if ind != entrantsIndicator {
+		if ind != EntrantsIndicator {
 			pi := slices.IndexFunc(p.Indicators, func(x PlanIndicator) bool { return x.ID == ind })
 			d := rel.Count(popKey(p.Indicators[pi].Population, c.group, c.cut))
 			shown[tb]++

@@ -92,6 +92,9 @@ const chartStateJS = `Array.prototype.map.call(document.querySelectorAll('.chart
 // checks that every chart is drawn, nothing is requested and no script fails; then that
 // the charts follow the width of a phone and of a desktop window.
 func TestReportInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: loads the report in headless Chromium; make test runs it")
+	}
 	requireBrowser(t)
 	f := htmlTestFigures(t)
 	dir := t.TempDir()
@@ -212,6 +215,9 @@ func TestReportInChromium(t *testing.T) {
 
 // TestRenderFigures checks every chart comes out as an SVG and a PNG that parse.
 func TestRenderFigures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: draws every chart in headless Chromium; make test runs it")
+	}
 	requireBrowser(t)
 	f := htmlTestFigures(t)
 	dir := filepath.Join(t.TempDir(), "figures")

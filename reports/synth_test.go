@@ -79,7 +79,7 @@ func newSynth(cat *Catalog, opts synthOptions) *synthData {
 			p.received = cutOffDay(p.received) // stored as a day, as the store does (R2)
 			consent := rng.Float64() < 0.9
 			if !consent {
-				p.cells = append(p.cells, IndicatorCell{Indicator: entrantsIndicator, Site: site, Den: 1})
+				p.cells = append(p.cells, IndicatorCell{Indicator: EntrantsIndicator, Site: site, Den: 1})
 				d.people = append(d.people, p)
 				continue
 			}
@@ -92,10 +92,10 @@ func newSynth(cat *Catalog, opts synthOptions) *synthData {
 				}
 				p.cells = append(p.cells, c)
 			}
-			cell(entrantsIndicator, true)
+			cell(EntrantsIndicator, true)
 			for _, pop := range popOrder {
 				inds := pops[pop]
-				if inds[0].ID == entrantsIndicator || rng.Float64() >= member(pop) {
+				if inds[0].ID == EntrantsIndicator || rng.Float64() >= member(pop) {
 					continue
 				}
 				fam, _ := cat.Family(inds[0].Family)

@@ -145,20 +145,20 @@ func (r *Release) row(pi PlanIndicator, group, code string, c cut, sens disclosu
 // numerators of the entrants indicator in the group's member groups, with the group's
 // own as column totals.
 func (r *Release) entrantsTable(g Group, dim string) (CrossTable, bool) {
-	cats := r.Plan.shownCategories(entrantsIndicator, g.Code, dim)
+	cats := r.Plan.shownCategories(EntrantsIndicator, g.Code, dim)
 	if cats == nil || len(g.Members) == 0 {
 		return CrossTable{}, false
 	}
 	ct := CrossTable{RowDim: DimSite, ColDim: dim}
 	var rows []string
 	for _, m := range g.Members {
-		if n, _ := r.storedCount(yesKey(entrantsIndicator, m, cut{})); n > 0 {
+		if n, _ := r.storedCount(yesKey(EntrantsIndicator, m, cut{})); n > 0 {
 			rows = append(rows, m)
 		}
 	}
 	for _, c := range cats {
 		for _, m := range rows {
-			if n, _ := r.storedCount(yesKey(entrantsIndicator, m, cut{dim, c})); n > 0 {
+			if n, _ := r.storedCount(yesKey(EntrantsIndicator, m, cut{dim, c})); n > 0 {
 				ct.Cols = append(ct.Cols, c)
 				break
 			}
@@ -171,15 +171,15 @@ func (r *Release) entrantsTable(g Group, dim string) (CrossTable, bool) {
 		ct.Rows = append(ct.Rows, rowCode(m))
 		var cells []Number
 		for _, c := range ct.Cols {
-			cells = append(cells, protectedNumber(r.cells.Count(yesKey(entrantsIndicator, m, cut{dim, c}))))
+			cells = append(cells, protectedNumber(r.cells.Count(yesKey(EntrantsIndicator, m, cut{dim, c}))))
 		}
 		ct.Cells = append(ct.Cells, cells)
-		ct.RowTotals = append(ct.RowTotals, protectedNumber(r.cells.Count(yesKey(entrantsIndicator, m, cut{}))))
+		ct.RowTotals = append(ct.RowTotals, protectedNumber(r.cells.Count(yesKey(EntrantsIndicator, m, cut{}))))
 	}
 	for _, c := range ct.Cols {
-		ct.ColTotals = append(ct.ColTotals, protectedNumber(r.cells.Count(yesKey(entrantsIndicator, g.Code, cut{dim, c}))))
+		ct.ColTotals = append(ct.ColTotals, protectedNumber(r.cells.Count(yesKey(EntrantsIndicator, g.Code, cut{dim, c}))))
 	}
-	ct.Total = protectedNumber(r.cells.Count(yesKey(entrantsIndicator, g.Code, cut{})))
+	ct.Total = protectedNumber(r.cells.Count(yesKey(EntrantsIndicator, g.Code, cut{})))
 	return ct, true
 }
 
@@ -292,7 +292,7 @@ func LevelsText(f *Figures, lang string) string {
 			what = f.Catalog.Text("dropped", lang)
 		}
 		ind := l.Indicator
-		if l.Indicator == entrantsIndicator {
+		if l.Indicator == EntrantsIndicator {
 			ind = f.Catalog.Text("entrants_tables", lang)
 		}
 		parts = append(parts, fmt.Sprintf("%s, %s: %s", ind, f.DimLabel(l.Dim, lang), what))
@@ -307,5 +307,5 @@ func LevelsText(f *Figures, lang string) string {
 // Interviewed returns the interviewed entrants of all sites, the true count (for the
 // operator who makes releases, never an output), and false if the release has none.
 func (r *Release) Interviewed() (int, bool) {
-	return r.storedCount(yesKey(entrantsIndicator, AllGroup, cut{}))
+	return r.storedCount(yesKey(EntrantsIndicator, AllGroup, cut{}))
 }

@@ -603,6 +603,9 @@ print(json.dumps({"sheets": wb.sheetnames, "label": ws["A6"].value, "n": ws["C6"
 // TestWorkbookLibreOffice converts the workbook with LibreOffice, a second independent
 // reader: to PDF (every sheet, charts included) and the first indicator sheet to CSV.
 func TestWorkbookLibreOffice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: converts the workbook with LibreOffice; make test runs it")
+	}
 	soffice, err := exec.LookPath("soffice")
 	if err != nil {
 		t.Fatalf("soffice not found: install the Debian package libreoffice-calc-nogui (%v)", err)

@@ -15,6 +15,9 @@ import (
 // protected (PRIVACY.md T10–T12) against the whole server, with only what each role may
 // legitimately obtain through the API: every view of every release, downloaded.
 func TestAttacksReplayed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: replays three attacks through the server and audits every view with GLPK; make test runs it")
+	}
 	e := newTestEnv(t)
 	intake := e.token("intake", "haren", "lantin", "dinant", "mons")
 	e.submitDemoSites(intake, map[string]int{"haren": 90, "lantin": 60, "mons": 40})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -218,7 +219,17 @@ func checkExactlyOnce(t *testing.T, database string, l *loadClient) {
 	}
 }
 
+// killSeed replays a run of TestKillServerUnderLoad: the test logs the seed of the pauses
+// between its kills, and `go test ./cmd/tamtam -run TestKillServerUnderLoad -kill-seed N`
+// kills at the same moments again (as far as the timing of the machine allows).
+var killSeed = flag.Uint64("kill-seed", 0, "seed of the kill points of TestKillServerUnderLoad (0: a new one)")
+
+// TestKillServerUnderLoad kills the server (SIGKILL) at random moments under load, four
+// times: every acknowledged record must be in ClickHouse exactly once in the end.
 func TestKillServerUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: kills and restarts the server under load; make test runs it")
+	}
 	e := newTestEnv(t) // the database, a token, and the shared test ClickHouse
 	l := &loadClient{token: e.token("intake", "haren")}
 	data, addr := t.TempDir(), freeAddr(t)
@@ -227,7 +238,12 @@ func TestKillServerUnderLoad(t *testing.T) {
 	l.base.Store(srv.base)
 	stop := make(chan struct{})
 	wg := l.run(16, stop)
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	seed := *killSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (replay with -kill-seed %d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
 	for round := range 4 {
 		time.Sleep(time.Duration(200+rng.IntN(600)) * time.Millisecond)
 		srv.cmd.Process.Signal(syscall.SIGKILL)
@@ -277,6 +293,9 @@ func embeddedClient(t *testing.T, data, query string) string {
 // the backlog drains when ClickHouse comes back. Then a spool bounded to 2 MiB fills up
 // during a longer outage: 503 with Retry-After, and nothing acknowledged is lost.
 func TestClickHouseOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: stops ClickHouse under load until the spool fills; make test runs it")
+	}
 	data, addr := t.TempDir(), freeAddr(t)
 	var tokOut bytes.Buffer
 	if code := run(t.Context(), []string{"token", "create", "--role", "intake", "--site", "haren", "--data", data},

@@ -20,6 +20,9 @@ import (
 // the report for them (PRIVACY.md R2, R3): an exact age, a rare country, a linkage
 // identifier must be nowhere.
 func TestNoLeakFullFlow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: every way in, a full report (Chromium) and every file searched; make test runs it")
+	}
 	e := newTestEnv(t, func(c *Config) { c.Spool = true; c.SpoolMaxBytes = 64 << 20 })
 	intake := e.token("intake", "haren")
 

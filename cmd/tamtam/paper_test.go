@@ -340,6 +340,9 @@ const importTables = `SELECT count() FROM system.tables WHERE database = current
 // of the file is visible, the staging table left behind is dropped by the next start's
 // recovery once its lease has expired, and importing the file again stores every row once.
 func TestPaperImportCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: kills tamtam import while it stages a large file; make test runs it")
+	}
 	e := newTestEnv(t)
 	const rows = 100_000
 	file := filepath.Join(t.TempDir(), "entry.csv")

@@ -153,6 +153,9 @@ func isPercentCell(wb *excelize.File, sheet, cell string) bool {
 }
 
 func TestReportMatchesSubmittedData(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: a full report of 1500 questionnaires, figures drawn in Chromium; make test runs it")
+	}
 	e := newTestEnv(t)
 	tok := e.token("intake", "haren", "jamioulx", "lantin", "mons", "antwerpen", "gent", "brugge", "hasselt",
 		"andenne", "namur", "leuven-hulp", "mechelen", "dinant")
@@ -237,6 +240,9 @@ func TestReportMatchesSubmittedData(t *testing.T) {
 // cell. No number below k may appear anywhere, and no suppressed cell may be recoverable
 // from the published ones.
 func TestReportSmallSiteAndSmallCell(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: full reports audited with GLPK; make test runs it")
+	}
 	e := newTestEnv(t)
 	tok := e.token("intake", "haren", "lantin", "mons")
 	n := 0

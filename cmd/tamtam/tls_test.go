@@ -168,17 +168,15 @@ func TestServeTLSRefusals(t *testing.T) {
 			var stderr strings.Builder
 			// No --clickhouse: the embedded server would start only after the checks.
 			args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data")}, tt.args...)
-			start := time.Now()
 			code := run(t.Context(), args, io.Discard, &stderr, func(k string) string { return tt.env[k] })
 			msg := stderr.String()
 			if code != tt.wantCode || !strings.Contains(msg, tt.wantErr) || strings.Count(strings.TrimSpace(msg), "\n") != 0 {
 				t.Errorf("serve %s = exit %d, stderr %q; want %d and one line saying %q", tt.name, code, msg, tt.wantCode, tt.wantErr)
 			}
-			if d := time.Since(start); d > 5*time.Second {
-				t.Errorf("serve %s took %v to refuse: the check must come before ClickHouse starts", tt.name, d)
-			}
 		})
 	}
+	// The checks come before ClickHouse starts: a refused serve leaves no ClickHouse
+	// directory behind.
 	if _, err := os.Stat(filepath.Join(dir, "data", "clickhouse")); err == nil {
 		t.Errorf("a refused serve started ClickHouse")
 	}
