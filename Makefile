@@ -3,7 +3,7 @@
 GO  ?= go
 BIN := bin/tamtam
 
-.PHONY: run test bench fuzz lint fmt build deps deps-test
+.PHONY: run test test-short bench fuzz lint fmt build deps deps-test
 
 run: deps build
 	./$(BIN) serve
@@ -11,6 +11,11 @@ run: deps build
 test: deps-test
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+
+# The developer loop (about two minutes on 2 cores): the long tests (failure, load,
+# Chromium, LibreOffice, the big audits) are skipped. make test runs everything.
+test-short: deps-test
+	$(GO) test -short -count=1 ./...
 
 # Benchmarks of DESIGN.md §7, each measured against its baseline in the same run.
 bench: deps-test

@@ -31,10 +31,6 @@ type Chart struct {
 	Options json.RawMessage
 }
 
-// chartPartsFamilies are the families whose chart compares their parts (substances, tests)
-// rather than the sites.
-var chartPartsFamilies = map[string]bool{"I03": true, "I06": true, "I14": true}
-
 // The value of every bar (and error bar) is an array read by the JavaScript formatters:
 // [category index, %, CI low %, CI high %, n or -1, N or -1, 1 if low reliability else 0].
 const (
@@ -114,7 +110,7 @@ func chartSpecs(f *Figures, l words.Lang) []chartSpec {
 		var bars []chartBar
 		var refs []Reference
 		var subtitle string
-		if chartPartsFamilies[fam.ID] {
+		if chartsParts(fam.ID) {
 			for _, m := range members {
 				bars = append(bars, chartBarOf(m.Total(), m.Short.In(lang), false))
 				refs = append(refs, f.Catalog.ReferencesOf(m.ID)...)

@@ -40,7 +40,7 @@ func WriteCSV(w io.Writer, f *Figures) error {
 			if n.Status().Suppressed() {
 				flag = "suppressed"
 			}
-			return cw.Write([]string{"I19", breakdown, group, count(n), "", "", "", "", flag})
+			return cw.Write([]string{EntrantsIndicator, breakdown, group, count(n), "", "", "", "", flag})
 		}
 		for r, row := range ct.Rows {
 			for c, col := range ct.Cols {

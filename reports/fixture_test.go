@@ -76,7 +76,7 @@ func TestFixtureCSV(t *testing.T) {
 		}
 	}
 	path := filepath.Join("testdata", "build_fixture.csv.golden")
-	if workbookUpdate() {
+	if *update {
 		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -258,7 +258,7 @@ func htmlSuppressedCell() htmlCell { return htmlCell{Text: "x", Class: "x"} }
 func htmlCrossTable(f *Figures, ct CrossTable, lang string) htmlTable {
 	l := words.Lang(lang)
 	nf := reportNumberFormats[l]
-	t := htmlTable{Indicator: "I19", Breakdown: ct.RowDim + "+" + ct.ColDim,
+	t := htmlTable{Indicator: EntrantsIndicator, Breakdown: ct.RowDim + "+" + ct.ColDim,
 		Caption: l.T("report.entrants_by", strings.ToLower(f.DimLabel(ct.RowDim, lang)), strings.ToLower(f.DimLabel(ct.ColDim, lang))),
 		Head:    []string{f.DimLabel(ct.RowDim, lang)}}
 	for _, c := range ct.Cols {

@@ -572,7 +572,7 @@ func TestCharts(t *testing.T) {
 				members = append(members, ind)
 			}
 		}
-		if chartPartsFamilies[fam.ID] {
+		if chartsParts(fam.ID) {
 			for _, m := range members {
 				add(m.Total(), m.Short.FR)
 			}

@@ -101,7 +101,7 @@ func (f *Figures) manifest(lang string) *Manifest {
 	m := &Manifest{Tool: "tamtam", Year: f.Year, Release: f.Release, Group: f.Group.Code, Sites: f.Sites,
 		AllSites: f.AllSites, PooledSites: f.Pooled, Lang: lang, DataCutOff: f.CutOff, Disclosure: f.Config,
 		Questionnaires: f.Questionnaires}
-	if i19, ok := f.Find("I19"); ok {
+	if i19, ok := f.Find(EntrantsIndicator); ok {
 		total := i19.Total()
 		m.Counts = Counts{Contacts: valuePtr(total.Denominator), Interviewed: valuePtr(total.Numerator)}
 	}

@@ -36,10 +36,6 @@ type WorkbookOptions struct {
 // Sans.
 const workbookFont = "Arial"
 
-// chartOfParts lists the families whose chart compares their parts (substances, main
-// drug, tests) rather than the sites.
-var chartOfParts = []string{"I03", "I06", "I14"}
-
 // Layout of the indicator sheets: the table in columns A to G, the chart and its data
 // from column I.
 const (
@@ -566,7 +562,7 @@ func (b *workbook) familyChart(sheet string, fam Family, inds []IndicatorFigures
 		est, ok := s.Estimate()
 		return chartDataPoint{est.P, ok}
 	}
-	if slices.Contains(chartOfParts, fam.ID) {
+	if chartsParts(fam.ID) {
 		catHeader, title = b.l.T("report.indicator"), b.l.T("report.chart.title_parts", fam.Title.In(b.lang))
 		seriesName = []string{b.l.T("report.total")}
 		for _, ind := range inds {

@@ -449,6 +449,9 @@ func textOf(n *html.Node) string {
 // its sites, downloads work from the page and are audited, and in Chromium every chart
 // is drawn under the page's Content-Security-Policy.
 func TestWebDashboard(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: the dashboard in headless Chromium; make test runs it")
+	}
 	e := newTestEnv(t)
 	if code, _, errOut := e.cli("demo", "--year", "2025", "--n", "1500"); code != 0 {
 		t.Fatalf("demo: %s", errOut)

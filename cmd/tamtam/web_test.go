@@ -214,6 +214,9 @@ func control(code string) string { return fmt.Sprintf(`[name="%s"]`, code) }
 // question with the answers kept, correct and save it, go on to the next person in
 // Dutch. With JavaScript, questions that do not apply disappear as answers change.
 func TestWebIntakeForm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: fills the forms in headless Chromium; make test runs it")
+	}
 	for _, js := range []bool{true, false} {
 		t.Run(fmt.Sprintf("javascript=%v", js), func(t *testing.T) {
 			e := newTestEnv(t)
