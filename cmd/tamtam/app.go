@@ -89,10 +89,11 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	if err := a.openReports(); err != nil {
 		return nil, err
 	}
-	limiter := collector.NewRateLimiter(cfg.RateLimit, nil)
+	now := func() time.Time { return a.now() } // read on every use: tests move a.now
+	limiter := collector.NewRateLimiter(cfg.RateLimit, now)
 	a.api.Auth = collector.NewAuthenticatorWith(a.db, collector.AuthOptions{Logger: log})
 	a.api.Limiter = limiter
-	a.api.Records = collector.NewRecordBudget(cfg.RecordBudget, nil)
+	a.api.Records = collector.NewRecordBudget(cfg.RecordBudget, now)
 	a.api.Metrics = metrics
 	a.reports = &reports.Server{
 		Publisher: a.publisher,

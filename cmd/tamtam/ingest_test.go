@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestSubmitStoreReplayConflict(t *testing.T) {
@@ -362,6 +363,8 @@ func TestQuestionnaireEndpoints(t *testing.T) {
 
 func TestRateLimitAndMetrics(t *testing.T) {
 	e := newTestEnv(t, func(c *Config) { c.RateLimit = 2 }) // bursts of 4
+	stopped := time.Now()
+	e.app.now = func() time.Time { return stopped } // no refill however slow the machine
 	tok := e.token("intake", "haren")
 	var statuses []int
 	var retryAfter string
