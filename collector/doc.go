@@ -2,9 +2,20 @@
 // principals, strict decoding and validation of submissions, anonymisation, the linkage
 // key, the ingest pipeline and the HTTP handlers that intake workers' clients talk to.
 //
-// The package imports none of tamtam's other packages. What it needs from storage is
-// declared here as small interfaces ([Store], [TokenStore]) and implemented by package
-// queries; cmd/tamtam wires the two together.
+// The package imports none of tamtam's other packages but its own sub-packages (words,
+// spool). What it needs from storage is declared here as small interfaces ([Store],
+// [TokenStore], [KeyStore], [Journal]) and implemented by package queries and package
+// spool; cmd/tamtam wires them together. Workflows that the command line and the pages
+// share live here, not in cmd: token administration ([TokenAdmin]) and linkage-key
+// maintenance ([KeyMaintainer]).
+//
+// # Errors
+//
+// An [*Error] carries a [Code]; errors.go holds the one table from a code to its HTTP
+// status, Retry-After and message key, and [AbortWithError] is the one function that
+// answers an error on any route: JSON for the API, in the language of Accept-Language
+// (English by default), or the error page a page route installed ([UseErrorPage]).
+// Messages come from the catalogue of package words.
 //
 // # The anonymisation boundary
 //

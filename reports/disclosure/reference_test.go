@@ -399,7 +399,7 @@ func scoped(t Table, c Coord) Table {
 // TestProtectMatchesReference checks that verifying components one by one,
 // and only again when they change, gives exactly the statuses of verifying
 // the release as a whole: on random small releases, on several of them
-// protected together, and on parts of releases of the shape reports.Build
+// protected together, and on parts of releases of the shape reports.Make
 // produces.
 func TestProtectMatchesReference(t *testing.T) {
 	n := 400

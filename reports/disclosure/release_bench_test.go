@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// This file builds releases of the shape reports.Build hands to Protect: for
+// This file builds releases of the shape reports.Make hands to Protect: for
 // every indicator and each of its breakdowns a TwoWay table of groups by
 // yes/no with Scope {indicator ID} (so the tables of one indicator share
 // their column totals and grand total), plus the three "entrants" tables of
@@ -61,7 +61,7 @@ func releaseIndicators(r *rand.Rand) []releaseIndicator {
 }
 
 // releaseTables draws a population of about people over 13 sites and builds
-// the tables of its release, pooling small sites as reports.Build does.
+// the tables of its release, pooling small sites as reports.Make does.
 func releaseTables(seed uint64, people int) []Table {
 	r := rand.New(rand.NewPCG(seed, 42))
 	inds := releaseIndicators(r)
@@ -202,7 +202,7 @@ func releaseTables(seed uint64, people int) []Table {
 }
 
 // BenchmarkProtectRelease protects a yearly release of the shape
-// reports.Build produces, for populations of several sizes.
+// reports.Make produces, for populations of several sizes.
 func BenchmarkProtectRelease(b *testing.B) {
 	for _, people := range []int{1500, 3000, 5000} {
 		b.Run(fmt.Sprintf("people=%d", people), func(b *testing.B) {
@@ -217,7 +217,7 @@ func BenchmarkProtectRelease(b *testing.B) {
 	}
 }
 
-// TestProtectReleaseShape protects releases of the shape reports.Build
+// TestProtectReleaseShape protects releases of the shape reports.Make
 // produces, including one on which the search used to run out of budget,
 // and checks the outcome from scratch: no count below k is published, the
 // rules of R6 have nothing left to do, and a fresh verification finds no
