@@ -121,13 +121,13 @@ func DecodeEnvelope(data []byte) (*Envelope, []FieldError) {
 // decodeEnvelopeGeneral is DecodeEnvelope for any input.
 func decodeEnvelopeGeneral(data []byte) (*Envelope, []FieldError) {
 	if !wellFormed(data) {
-		return nil, []FieldError{{Code: ErrMalformed, Message: "the body is not valid JSON in UTF-8"}}
+		return nil, []FieldError{{Code: ErrMalformed, Key: "api.field.not_json", Message: "the body is not valid JSON in UTF-8"}}
 	}
 	dec := newDecoder(data)
 	env, errs := decodeEnvelope(dec)
 	if errs == nil {
 		if _, err := dec.Token(); err != io.EOF {
-			return nil, []FieldError{{Code: ErrMalformed, Message: "the body must hold exactly one JSON object"}}
+			return nil, []FieldError{{Code: ErrMalformed, Key: "api.field.one_object", Message: "the body must hold exactly one JSON object"}}
 		}
 	}
 	return env, errs
@@ -136,7 +136,7 @@ func decodeEnvelopeGeneral(data []byte) (*Envelope, []FieldError) {
 func decodeEnvelope(dec *gojson.Decoder) (*Envelope, []FieldError) {
 	keys, vals, dups, err := jsonObject(dec)
 	if err != nil {
-		return nil, []FieldError{{Code: ErrMalformed, Message: "the body is not a valid JSON submission object"}}
+		return nil, []FieldError{{Code: ErrMalformed, Key: "api.field.not_submission", Message: "the body is not a valid JSON submission object"}}
 	}
 	return envelopeOf(keys, vals, dups, func(raw json.RawMessage) (map[string]json.RawMessage, []string, error) {
 		_, answers, dups, err := jsonObject(newDecoder(raw))

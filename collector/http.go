@@ -261,7 +261,7 @@ func (a *API) postBatch(c *gin.Context) {
 // decodeBatch reads {"submissions":[…]} strictly.
 func decodeBatch(body []byte) ([]json.RawMessage, error) {
 	if !wellFormed(body) {
-		return nil, invalid([]FieldError{{Item: "submissions", Code: ErrMalformed, Message: "the body is not valid JSON in UTF-8"}})
+		return nil, invalid([]FieldError{{Item: "submissions", Code: ErrMalformed, Key: "api.field.not_json", Message: "the body is not valid JSON in UTF-8"}})
 	}
 	dec := newDecoder(body)
 	keys, vals, dups, err := jsonObject(dec)
@@ -275,7 +275,7 @@ func decodeBatch(body []byte) ([]json.RawMessage, error) {
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(vals["submissions"], &items); err != nil || items == nil {
-		return nil, invalid([]FieldError{{Item: "submissions", Code: ErrWrongType, Message: "must be an array of submissions"}})
+		return nil, invalid([]FieldError{{Item: "submissions", Code: ErrWrongType, Key: "api.field.batch_array", Message: "must be an array of submissions"}})
 	}
 	if len(items) > MaxBatchSize {
 		return nil, invalid([]FieldError{{Item: "submissions", Code: ErrTooMany, Message: "at most " + strconv.Itoa(MaxBatchSize) + " submissions per batch"}})

@@ -177,7 +177,7 @@ func (s *Server) release(ctx context.Context, year int, id string) (*Release, er
 		return nil, collector.NewError(collector.CodeNoRelease, "api.release_none", year, year)
 	}
 	if err != nil {
-		return nil, &collector.Error{Code: collector.CodeUnavailable, Message: "the releases cannot be read now", Key: "api.releases_unreadable", Err: err}
+		return nil, &collector.Error{Code: collector.CodeUnavailable, Key: "api.releases_unreadable", Message: "the releases cannot be read now", Err: err}
 	}
 	return rel, nil
 }
