@@ -353,10 +353,11 @@ func (a *App) Handler() http.Handler {
 		panic(err) // nil is always accepted
 	}
 	// A panic is logged through slog without gin's dump of the request, which would
-	// print the session cookie.
-	r.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, err any) {
-		a.log.Error("request panicked", "method", c.Request.Method, "route", c.FullPath(), "err", fmt.Sprint(err))
-		c.AbortWithStatus(http.StatusInternalServerError)
+	// print the session cookie, and answered as any internal error (logged here once:
+	// no logger for AbortWithError).
+	r.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, rec any) {
+		a.log.Error("request panicked", "method", c.Request.Method, "route", c.FullPath(), "err", fmt.Sprint(rec))
+		collector.AbortWithError(c, nil, fmt.Errorf("panic: %v", rec))
 	}), a.accessLog())
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", a.ready)
@@ -364,7 +365,7 @@ func (a *App) Handler() http.Handler {
 	a.reports.Mount(r)
 	a.web.Mount(r)
 	r.NoRoute(func(c *gin.Context) {
-		collector.AbortWithError(c, a.log, collector.Errorf(collector.CodeNotFound, "no such page"))
+		collector.AbortWithError(c, a.log, collector.NewError(collector.CodeNotFound, "api.no_such_page"))
 	})
 	return r
 }
@@ -391,7 +392,7 @@ func (a *App) ready(c *gin.Context) {
 	ok := a.ingester.Ready() && (a.spool != nil || storeErr == nil)
 	status, word := http.StatusOK, "ready"
 	if !ok {
-		status, word = http.StatusServiceUnavailable, "unavailable"
+		status, word = collector.ErrorStatus(c, collector.NewError(collector.CodeUnavailable, "api.store_unavailable")), "unavailable"
 	}
 	c.JSON(status, gin.H{"status": word, "store": store, "spool": spoolState})
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -101,15 +102,15 @@ func (s *Server) postImport(c *gin.Context) {
 	}
 	p, _ := collector.PrincipalOf(c)
 	dryRun := c.PostForm("action") != "import"
-	event := collector.AuditEvent{At: s.now(), Actor: p.TokenID, Role: string(p.Role), Action: "import", Outcome: "failed"}
-	if _, known := s.API.Sites.Get(site); known {
-		event.Sites = []string{site} // the audit log holds site codes, not what was typed
-	}
-	if dryRun {
-		event.Action = "import.check"
-	}
 	if _, known := s.API.Sites.Get(site); !known || !p.CanSubmit(site) {
-		event.Outcome = "denied"
+		event := collector.AuditEvent{At: s.now(), Actor: p.TokenID, Role: string(p.Role),
+			Action: "import", Outcome: "denied"}
+		if known {
+			event.Sites = []string{site} // the audit log holds site codes, not what was typed
+		}
+		if dryRun {
+			event.Action = "import.check"
+		}
 		s.audit(event)
 		s.fail(c, collector.NewError(collector.CodeForbidden, "forbidden_site"))
 		return
@@ -131,27 +132,29 @@ func (s *Server) postImport(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	b, err := s.Importer.Check(ctx, bytes.NewReader(data), paper.Options{Site: site, Questionnaire: questionnaire,
-		CountExisting: dryRun, DryRun: dryRun, MaxProblems: maxKeptProblems, MaxRows: maxUploadRows})
-	if err != nil && (errors.Is(err, paper.ErrStore) || ctx.Err() != nil) {
+	// The workflow of tamtam import: check, annotate, store (not for a dry run, nor when
+	// a row has a problem), and one audit event whatever happens.
+	o, err := paper.Import(ctx, s.Importer, webAuditor{s}, s.now(), paper.Job{
+		Source: bytes.NewReader(data),
+		Options: paper.Options{Site: site, Questionnaire: questionnaire, DryRun: dryRun,
+			MaxProblems: maxKeptProblems, MaxRows: maxUploadRows},
+		Actor: p.TokenID, Role: string(p.Role),
+		Annotate: paper.AnnotateProblems,
+	})
+	if o == nil && (errors.Is(err, paper.ErrStore) || ctx.Err() != nil) {
 		// Not the file's fault: the store cannot be asked now.
-		event.Detail = "store unavailable"
-		s.audit(event)
 		s.Logger.Error("import failed", "err", err)
 		refuse(collector.NewError(collector.CodeUnavailable, "import_unavailable"), pg.T("import_unavailable"))
 		return
 	}
-	if err != nil {
-		event.Detail = "unreadable file"
+	if o == nil {
 		refusal, msg := collector.NewError(collector.CodeInvalid, "import_unreadable"), err.Error()
 		var ce *collector.Error
 		if errors.As(err, &ce) && ce.Code == collector.CodeTooLarge {
 			// A file over the importer's limits (a zip bomb, thousands of columns): its
 			// message names each part over its limit.
-			event.Detail = "file over the limits"
 			refusal, msg = ce, ce.Message
 		}
-		s.audit(event)
 		// The importer's messages say what is wrong with the file as a whole (not a
 		// workbook, no header row, another questionnaire's template), never a cell.
 		if pg.Lang == "fr" {
@@ -161,12 +164,49 @@ func (s *Server) postImport(c *gin.Context) {
 		}
 		return
 	}
+	res := s.resultOf(pg, fh.Filename, dryRun, o)
+	m.Result = res
+	switch {
+	case o.Annotated != nil:
+		if id := s.annotated.Put(p.TokenID, "annotated-"+baseName(fh.Filename)+".xlsx", o.Annotated); id != "" {
+			res.Annotated = "/import/annotated/" + id
+		}
+	case collector.ErrorCode(o.AnnotateErr) == collector.CodeTooLarge:
+		res.AnnotatedNote = pg.T("annotate_too_big")
+	case o.AnnotateErr != nil:
+		s.Logger.Error("import report failed", "err", o.AnnotateErr)
+	}
+	switch {
+	case errors.Is(err, paper.ErrNoRows):
+		res.Message = pg.T("no_rows")
+		render(collector.ErrorStatus(c, collector.NewError(collector.CodeInvalid, "no_rows")))
+	case errors.Is(err, paper.ErrProblems):
+		res.Message = pg.T("check_bad")
+		render(collector.ErrorStatus(c, collector.NewError(collector.CodeUnprocessable, "check_bad")))
+	case err == nil:
+		res.OK = true
+		res.Message = pg.T("check_ok")
+		if !dryRun {
+			res.Message = pg.T("import_done")
+		}
+		render(http.StatusOK)
+	case collector.ErrorCode(err) == collector.CodeUnavailable:
+		refuse(collector.NewError(collector.CodeUnavailable, "unavailable"), pg.T("unavailable"))
+	default:
+		s.fail(c, fmt.Errorf("web: import: %w", err))
+	}
+}
+
+// resultOf is what the page shows of the outcome of a check or an import: the
+// counts, and the first maxListedProblems problems in the page's language.
+func (s *Server) resultOf(pg *Page, fileName string, dryRun bool, o *paper.Outcome) *importResult {
+	b := o.Batch
 	d, _ := s.API.Catalog.Get(b.Questionnaire, b.Version)
-	problems := len(b.Problems) + b.MoreProblems
-	res := &importResult{DryRun: dryRun, FileName: fh.Filename, Rows: b.Rows, RowsProblems: b.RowsWithProblems(),
-		ProblemCount: problems, Duplicates: b.Duplicates, WouldStore: b.Valid() - b.Existing, Existing: b.Existing}
-	if problems > maxListedProblems {
-		res.MoreProblems = fmt.Sprintf(pg.T("more_problems"), groupDigits(problems-maxListedProblems, pg.Lang))
+	res := &importResult{DryRun: dryRun, FileName: fileName, Rows: b.Rows, RowsProblems: b.RowsWithProblems(),
+		ProblemCount: o.Problems, Duplicates: b.Duplicates, WouldStore: b.Valid() - b.Existing, Existing: b.Existing,
+		Stored: o.Stored.Stored, Replayed: o.Stored.Replayed}
+	if o.Problems > maxListedProblems {
+		res.MoreProblems = fmt.Sprintf(pg.T("more_problems"), groupDigits(o.Problems-maxListedProblems, pg.Lang))
 	}
 	for _, pr := range b.Problems[:min(len(b.Problems), maxListedProblems)] {
 		ip := importProblem{Row: pr.Row, Item: pr.Item, Message: pr.Code + ": " + pr.Message}
@@ -178,59 +218,16 @@ func (s *Server) postImport(c *gin.Context) {
 		}
 		res.Problems = append(res.Problems, ip)
 	}
-	m.Result = res
-	event.Detail = fmt.Sprintf("%s v%d: %d rows, %d problems", b.Questionnaire, b.Version, b.Rows, problems)
-	if len(b.Problems) > 0 {
-		var out bytes.Buffer
-		switch err := paper.WriteReport(&out, bytes.NewReader(data), b); {
-		case err == nil:
-			if id := s.annotated.Put(p.TokenID, "annotated-"+baseName(fh.Filename)+".xlsx", out.Bytes()); id != "" {
-				res.Annotated = "/import/annotated/" + id
-			}
-		case collector.ErrorCode(err) == collector.CodeTooLarge:
-			res.AnnotatedNote = pg.T("annotate_too_big")
-		default:
-			s.Logger.Error("import report failed", "err", err)
-		}
-	}
-	switch {
-	case b.Rows == 0 && len(b.Problems) == 0:
-		res.Message = pg.T("no_rows")
-		event.Outcome = "failed"
-		s.audit(event)
-		render(collector.ErrorStatus(c, collector.NewError(collector.CodeInvalid, "no_rows")))
-		return
-	case len(b.Problems) > 0:
-		res.Message = pg.T("check_bad")
-		event.Outcome = "failed"
-		s.audit(event)
-		render(collector.ErrorStatus(c, collector.NewError(collector.CodeUnprocessable, "check_bad")))
-		return
-	case dryRun:
-		res.OK = true
-		res.Message = pg.T("check_ok")
-		event.Outcome = "ok"
-		s.audit(event)
-		render(http.StatusOK)
-		return
-	}
-	stored, err := s.Importer.Store(ctx, b)
-	res.Stored, res.Replayed = stored.Stored, stored.Replayed
-	event.Detail += fmt.Sprintf(", %d stored, %d already there", stored.Stored, stored.Replayed)
-	if err != nil {
-		s.audit(event)
-		if collector.ErrorCode(err) == collector.CodeUnavailable {
-			refuse(collector.NewError(collector.CodeUnavailable, "unavailable"), pg.T("unavailable"))
-			return
-		}
-		s.fail(c, fmt.Errorf("web: import: %w", err))
-		return
-	}
-	event.Outcome = "ok"
-	s.audit(event)
-	res.OK = true
-	res.Message = pg.T("import_done")
-	render(http.StatusOK)
+	return res
+}
+
+// webAuditor writes the audit event of an import as the pages write theirs
+// ([Server.audit]): a failure is logged, and the page goes on.
+type webAuditor struct{ s *Server }
+
+func (a webAuditor) Audit(_ context.Context, e collector.AuditEvent) error {
+	a.s.audit(e)
+	return nil
 }
 
 // annotatedFile sends the annotated workbook of a check to the worker who uploaded the

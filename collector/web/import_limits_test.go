@@ -23,6 +23,7 @@ import (
 // importEnv is the import page of a server of its own, and the session of an intake
 // worker of Haren on it.
 type importEnv struct {
+	server       *Server
 	router       *gin.Engine
 	catalog      *collector.Catalog
 	cookie, csrf string
@@ -61,7 +62,7 @@ func newImportEnv(t *testing.T) *importEnv {
 		Anonymiser: &collector.Anonymiser{Keys: &collector.Keyring{Current: key}}}
 	s := &Server{API: api, Sessions: sessions, Pages: pages, Now: now,
 		Importer: &paper.Importer{Catalog: catalog, Preparer: api}}
-	e := &importEnv{router: gin.New(), catalog: catalog}
+	e := &importEnv{server: s, router: gin.New(), catalog: catalog}
 	e.router.GET("/open", func(c *gin.Context) {
 		if err := sessions.Open(c, hash); err != nil {
 			c.Status(http.StatusServiceUnavailable)
@@ -96,9 +97,16 @@ func newImportEnv(t *testing.T) *importEnv {
 // check uploads a file to check (a dry run) and returns the answer.
 func (e *importEnv) check(t *testing.T, name string, data []byte) *httptest.ResponseRecorder {
 	t.Helper()
+	return e.upload(t, "check", name, data)
+}
+
+// upload uploads a file for Haren with action "check" or "import", and returns the
+// answer.
+func (e *importEnv) upload(t *testing.T, action, name string, data []byte) *httptest.ResponseRecorder {
+	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
-	for k, v := range map[string]string{"csrf": e.csrf, "site": "haren", "questionnaire": "entry", "action": "check"} {
+	for k, v := range map[string]string{"csrf": e.csrf, "site": "haren", "questionnaire": "entry", "action": action} {
 		mw.WriteField(k, v)
 	}
 	fw, err := mw.CreateFormFile("file", name)
