@@ -91,4 +91,11 @@ func TestAbortWithError(t *testing.T) {
 	if page.status != http.StatusForbidden || page.e.Key != "forbidden_role" {
 		t.Errorf("page asked to render %d %+v, want 403 forbidden_role", page.status, page.e)
 	}
+	// A bug on a page: the page says it in its own words (the code's key), and neither
+	// the page nor the client ever sees the cause.
+	r.GET("/page-bug", UseErrorPage(page), func(c *gin.Context) { AbortWithError(c, nil, errors.New("secret detail")) })
+	r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/page-bug", nil))
+	if page.status != http.StatusInternalServerError || page.e.Key != "" || page.e.Err != nil || page.e.Code != CodeInternal {
+		t.Errorf("page asked to render %d %+v, want 500, code internal, no key, no cause", page.status, page.e)
+	}
 }

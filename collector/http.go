@@ -369,13 +369,18 @@ func AbortWithError(c *gin.Context, log *slog.Logger, err error) {
 		if log != nil {
 			log.Error("request failed", "method", c.Request.Method, "route", c.FullPath(), "status", status, "err", err)
 		}
-		e = &Error{Code: CodeInternal, Key: "api.internal", Message: "internal error"}
+		// The cause stays in the log. A page says it in its own words (the code's key);
+		// the API says "internal error".
+		e = &Error{Code: CodeInternal, Message: "internal error"}
 	}
 	if v, _ := c.Get(errorPageKey); v != nil {
 		page := v.(ErrorPage)
 		page.RenderError(c, status, e)
 		c.Abort()
 		return
+	}
+	if e.Code == CodeInternal {
+		e.Key = "api.internal"
 	}
 	if status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `Bearer realm="tamtam"`)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -46,9 +47,12 @@ func (s *Server) mountPages(r gin.IRouter) {
 	// may hold no inline script): it holds figures, so only its viewer may.
 	s.scripts = collector.NewPrivateCache(30*time.Minute, 64<<20, 8, s.Now)
 	// The token's rate limit applies as on the API.
-	g := r.Group("", s.pages.Middleware(), s.sessions.Require(collector.RoleCoordinator, collector.RoleFunder), s.Limiter.Middleware())
-	g.GET("/reports", s.dashboard)
-	g.GET("/reports/:file", s.pageFile)
+	// The downloads answer their errors in JSON, as the API's downloads do — a browser
+	// asked for a file, not a page — from the rate limit on; refusals of the session
+	// before that are the pages' (sign in first, not for your role).
+	g := r.Group("", s.pages.Middleware(), s.sessions.Require(collector.RoleCoordinator, collector.RoleFunder))
+	g.GET("/reports", s.Limiter.Middleware(), s.dashboard)
+	g.GET("/reports/:file", downloadsAnswerJSON, s.Limiter.Middleware(), s.pageFile)
 }
 
 // pageFile serves what the dashboard links to: downloads, the chart script of a view,
@@ -59,7 +63,7 @@ func (s *Server) pageFile(c *gin.Context) {
 	case name == echartsFile:
 		c.Header("Cache-Control", "private, max-age=86400")
 		c.Data(http.StatusOK, "text/javascript; charset=utf-8", assets.EChartsJS)
-	case strings.HasPrefix(name, "charts-") && strings.HasSuffix(name, ".js"):
+	case isScript(name):
 		p, _ := collector.PrincipalOf(c)
 		body, _, ok := s.scripts.Get(strings.TrimSuffix(strings.TrimPrefix(name, "charts-"), ".js"), p.TokenID)
 		if !ok {
@@ -69,10 +73,21 @@ func (s *Server) pageFile(c *gin.Context) {
 		c.Header("Cache-Control", "no-store")
 		c.Data(http.StatusOK, "text/javascript; charset=utf-8", body)
 	default:
-		// A download answers its errors as the API's download does, in JSON: a browser
-		// asked for a file, not a page.
-		collector.SetErrorPage(c, nil)
 		s.download(c)
+	}
+}
+
+// isScript reports whether a file of the dashboard is a script (the ECharts library or
+// the chart script of a view) rather than a download.
+func isScript(name string) bool {
+	return name == echartsFile || strings.HasPrefix(name, "charts-") && strings.HasSuffix(name, ".js")
+}
+
+// downloadsAnswerJSON makes the errors of the dashboard's downloads JSON answers (see
+// mountPages).
+func downloadsAnswerJSON(c *gin.Context) {
+	if !isScript(c.Param("file")) {
+		collector.SetErrorPage(c, nil)
 	}
 }
 
@@ -182,8 +197,8 @@ func (s *Server) dashboard(c *gin.Context) {
 	if err != nil {
 		event.Outcome = "denied"
 		s.audit(event)
-		if collector.ErrorCode(err) == collector.CodeNoRelease {
-			m.Empty = err.Error()
+		if e := (*collector.Error)(nil); errors.As(err, &e) && e.Code == collector.CodeNoRelease {
+			m.Empty = e.Text(words.Lang(lang))
 			s.pages.Show(c, http.StatusOK, "dashboard", pg)
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/net/html"
@@ -283,4 +284,30 @@ func TestErrorLanguages(t *testing.T) {
 	if items["en"] != "the body is not a valid JSON submission object" || len(slices.Compact(slices.Sorted(maps.Values(items)))) != 3 {
 		t.Errorf("itemised messages by language = %q, want the English one as before and three different texts", items)
 	}
+}
+
+// TestErrorRoutesRateLimited: over its token's rate, the dashboard answers the error page
+// and its files (downloads, scripts) answer JSON, as the API's downloads do, both with
+// Retry-After. The clock is stopped so the bucket does not refill however slow the run.
+func TestErrorRoutesRateLimited(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.RateLimit = 1 }) // bursts of 2
+	stopped := time.Now()
+	e.app.now = func() time.Time { return stopped }
+	coord := newWebClient(t, e)
+	if p := coord.signIn(e.token("coordinator")); p.status != http.StatusSeeOther {
+		t.Fatalf("sign-in = %d", p.status)
+	}
+	var last webPage
+	for range 4 {
+		last = coord.get("/reports/2019.csv")
+	}
+	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" {
+		t.Fatalf("GET /reports/2019.csv over the rate = %d, Retry-After %q; want 429 with Retry-After", last.status, last.header.Get("Retry-After"))
+	}
+	checkJSONError(t, routeAnswer{last.status, last.header, last.body}, "rate_limited")
+	last = coord.get("/reports?year=2019")
+	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" {
+		t.Fatalf("GET /reports over the rate = %d, Retry-After %q; want 429 with Retry-After", last.status, last.header.Get("Retry-After"))
+	}
+	checkErrorPage(t, routeAnswer{last.status, last.header, last.body})
 }
