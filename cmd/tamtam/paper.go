@@ -124,6 +124,12 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		// (queries.Staging). First, what earlier imports that crashed left behind.
 		rec, err := app.db.RecoverImports(ctx, queries.ImportLeaseTimeout)
 		if err != nil {
+			// Refused before the workflow starts, and audited as the workflow would.
+			event := collector.AuditEvent{At: app.now(), Actor: "cli", Role: "operator", Sites: []string{site},
+				Action: "import", Outcome: "failed", Detail: "store unavailable"}
+			if aerr := app.db.Audit(context.WithoutCancel(ctx), event); aerr != nil {
+				app.log.Error("audit failed", "action", event.Action, "err", aerr)
+			}
 			return fmt.Errorf("import: %w", err)
 		}
 		if rec != (queries.ImportRecovery{}) {
@@ -161,9 +167,9 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return nil
 	}
 	o, err := paper.Import(ctx, im, app.db, app.now(), job)
-	var ae *collector.AuditError
-	if errors.As(err, &ae) {
-		return fmt.Errorf("import: audit: %w", ae.Err)
+	var auditErr error // everything else succeeded: say what, then that it was not audited
+	if ae := (*collector.AuditError)(nil); errors.As(err, &ae) {
+		auditErr, err = fmt.Errorf("import: audit: %w", ae.Err), nil
 	}
 	if o == nil {
 		return fmt.Errorf("import %s: %w", path, err) // the file could not be checked
@@ -189,10 +195,10 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return fmt.Errorf("import %s: %w", path, err)
 	case dryRun:
 		fmt.Fprintln(stdout, l.T("cli.import.dry_run_ok", rows, b.Valid()-b.Existing, b.Existing))
-		return nil
+		return auditErr
 	}
 	fmt.Fprintln(stdout, l.T("cli.import.done", rows, o.Stored.Stored, o.Stored.Replayed))
-	return nil
+	return auditErr
 }
 
 // stager stages the rows of an import in a ClickHouse staging table (queries.Staging).
