@@ -145,6 +145,7 @@ type FieldError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"` // in English; the answer's language when Key is set
 	Key     string `json:"-"`       // catalogue key of Message (package words); empty: English only
+	Args    []any  `json:"-"`       // the values of Key's verbs
 }
 
 // Field error codes, stable: clients and the web form key on them.

@@ -163,7 +163,7 @@ func (a *API) Prepare(p Principal, env *Envelope) (Record, error) {
 		ferrs = append(ferrs, FieldError{Item: "site", Code: ErrUnknownSite, Key: "api.field.no_site", Message: "no such site"})
 	} else if !p.CanSubmit(env.Site) {
 		e := NewError(CodeForbidden, "api.site_not_allowed")
-		e.Fields = []FieldError{{Item: "site", Code: ErrSiteNotAllowed, Message: e.Message}}
+		e.Fields = []FieldError{{Item: "site", Code: ErrSiteNotAllowed, Key: e.Key, Message: e.Message}}
 		return Record{}, e
 	}
 	if ferrs != nil {
@@ -271,14 +271,15 @@ func decodeBatch(body []byte) ([]json.RawMessage, error) {
 		}
 	}
 	if err != nil || len(keys) != 1 || keys[0] != "submissions" || len(dups) > 0 {
-		return nil, invalid([]FieldError{{Item: "submissions", Code: ErrMalformed, Message: `the body must be {"submissions":[…]}`}})
+		return nil, invalid([]FieldError{{Item: "submissions", Code: ErrMalformed, Key: "api.field.batch_shape", Message: `the body must be {"submissions":[…]}`}})
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(vals["submissions"], &items); err != nil || items == nil {
 		return nil, invalid([]FieldError{{Item: "submissions", Code: ErrWrongType, Key: "api.field.batch_array", Message: "must be an array of submissions"}})
 	}
 	if len(items) > MaxBatchSize {
-		return nil, invalid([]FieldError{{Item: "submissions", Code: ErrTooMany, Message: "at most " + strconv.Itoa(MaxBatchSize) + " submissions per batch"}})
+		return nil, invalid([]FieldError{{Item: "submissions", Code: ErrTooMany, Key: "api.field.batch_too_many", Args: []any{MaxBatchSize},
+			Message: words.EN.T("api.field.batch_too_many", MaxBatchSize)}})
 	}
 	return items, nil
 }
@@ -403,7 +404,7 @@ func translated(fields []FieldError, lang words.Lang) []FieldError {
 	var out []FieldError
 	for _, f := range fields {
 		if f.Key != "" {
-			f.Message = lang.T(f.Key)
+			f.Message = lang.T(f.Key, f.Args...)
 		}
 		out = append(out, f)
 	}

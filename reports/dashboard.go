@@ -121,7 +121,7 @@ type groupChoice struct {
 // dashboardText holds the words of the dashboard in one language, from the catalogue
 // (texts/dashboard.json).
 type dashboardText struct {
-	Title, Year, Release, Group, Show, Download, XLSX, HTML, CSV, Arrivals, ArrivalsNote, NoRelease, CutOff string
+	Title, Year, Release, Group, Show, Download, XLSX, HTML, CSV, Arrivals, ArrivalsNote, CutOff string
 }
 
 func dashboardWords(lang string) dashboardText {
@@ -129,7 +129,7 @@ func dashboardWords(lang string) dashboardText {
 	return dashboardText{Title: l.T("nav_reports"), Year: l.T("report.year"), Release: l.T("report.release"),
 		Group: l.T("report.figures_of"), Show: l.T("show"), Download: l.T("dashboard.download"), XLSX: l.T("dashboard.xlsx"),
 		HTML: l.T("dashboard.html"), CSV: l.T("dashboard.csv"), Arrivals: l.T("dashboard.arrivals"),
-		ArrivalsNote: l.T("dashboard.arrivals_note"), NoRelease: l.T("dashboard.no_release"), CutOff: l.T("dashboard.cut_off")}
+		ArrivalsNote: l.T("dashboard.arrivals_note"), CutOff: l.T("dashboard.cut_off")}
 }
 
 // firstYear is the earliest year the year list offers: entry months start in 2015.

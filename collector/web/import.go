@@ -8,13 +8,12 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/tamtam-ngo/tamtam/collector"
 	"github.com/tamtam-ngo/tamtam/collector/paper"
+	"github.com/tamtam-ngo/tamtam/collector/words"
 )
 
 // maxUpload is the largest file the import page takes: some 100,000 rows of the
@@ -206,7 +205,7 @@ func (s *Server) resultOf(pg *Page, fileName string, dryRun bool, o *paper.Outco
 		ProblemCount: o.Problems, Duplicates: b.Duplicates, WouldStore: b.Valid() - b.Existing, Existing: b.Existing,
 		Stored: o.Stored.Stored, Replayed: o.Stored.Replayed}
 	if o.Problems > maxListedProblems {
-		res.MoreProblems = fmt.Sprintf(pg.T("more_problems"), groupDigits(o.Problems-maxListedProblems, pg.Lang))
+		res.MoreProblems = words.Lang(pg.Lang).T("more_problems", words.Lang(pg.Lang).Number(o.Problems-maxListedProblems))
 	}
 	for _, pr := range b.Problems[:min(len(b.Problems), maxListedProblems)] {
 		ip := importProblem{Row: pr.Row, Item: pr.Item, Message: pr.Code + ": " + pr.Message}
@@ -259,24 +258,6 @@ func readUpload(fh *multipart.FileHeader) ([]byte, error) {
 		return nil, errors.New("web: empty or oversized upload")
 	}
 	return data, nil
-}
-
-// groupDigits writes a count (n >= 0) with the thousands separator of lang ("12 345",
-// "12.345", "12,345").
-func groupDigits(n int, lang string) string {
-	sep := map[string]string{"fr": "\u00a0", "nl": "."}[lang]
-	if sep == "" {
-		sep = ","
-	}
-	s := strconv.Itoa(n)
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteString(sep)
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // baseName keeps the name of an uploaded file without its extension and without any

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tamtam-ngo/tamtam/collector"
 	"github.com/tamtam-ngo/tamtam/collector/paper"
+	"github.com/tamtam-ngo/tamtam/collector/words"
 )
 
 // importEnv is the import page of a server of its own, and the session of an intake
@@ -269,8 +270,8 @@ func TestGroupDigits(t *testing.T) {
 		{0, "en", "0"}, {999, "en", "999"}, {1000, "en", "1,000"}, {1234567, "en", "1,234,567"},
 		{12345, "fr", "12\u00a0345"}, {12345, "nl", "12.345"},
 	} {
-		if got := groupDigits(tt.n, tt.lang); got != tt.want {
-			t.Errorf("groupDigits(%d, %s) = %q, want %q", tt.n, tt.lang, got, tt.want)
+		if got := words.Lang(tt.lang).Number(tt.n); got != tt.want {
+			t.Errorf("Lang(%s).Number(%d) = %q, want %q", tt.lang, tt.n, got, tt.want)
 		}
 	}
 }

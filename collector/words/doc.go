@@ -12,8 +12,8 @@
 //
 // Questionnaire texts (items, choices) are not here: they are data of the definitions.
 //
-// A text may hold fmt verbs (%s, %d); [Lang.T] formats them as fmt does, so digits come out
-// as they always did. [Lang.Number] groups digits the way the language writes them
+// A text may hold fmt verbs (%s, %d), the same in every language, and writes a percent
+// sign as %%; [Lang.T] formats it as fmt does, so digits come out as they always did. [Lang.Number] groups digits the way the language writes them
 // (golang.org/x/text/message).
 //
 // Languages are chosen in one way: [Parse] for an explicit choice (an unknown language is

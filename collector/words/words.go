@@ -61,9 +61,9 @@ func Match(acceptLanguage string, def Lang) Lang {
 	return Langs[[]int{2, 0, 1}[i]] // matcher order: en, fr, nl
 }
 
-// T returns the text of key in l, formatted with args as fmt.Sprintf does when args are
-// given. A missing key (or language) returns "[key]", visible in any output so a test
-// notices it.
+// T returns the text of key in l, formatted with args as fmt.Sprintf does (a text always
+// writes a percent sign as %%, with or without args). A missing key (or language)
+// returns "[key]", visible in any output so a test notices it.
 func (l Lang) T(key string, args ...any) string {
 	t, ok := catalogue[key]
 	if !ok {
@@ -73,10 +73,7 @@ func (l Lang) T(key string, args ...any) string {
 	if !ok {
 		return "[" + key + "]"
 	}
-	if len(args) > 0 {
-		return fmt.Sprintf(s, args...)
-	}
-	return s
+	return fmt.Sprintf(s, args...)
 }
 
 // Number writes n with the digit grouping of l (1 234 in French, 1.234 in Dutch, 1,234 in

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -125,5 +126,35 @@ func TestUsedKeysExist(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// verb is a fmt verb of a text, or a percent sign alone (a mistake: write %%).
+var verb = regexp.MustCompile(`%(?:%|[-+# 0]*[0-9]*(?:\.[0-9]+)?[a-zA-Z]|$|[^a-zA-Z%])`)
+
+// TestVerbs fails when a text has a bare percent sign (fmt would mangle it) or when the
+// languages of a key do not have the same verbs in the same order (an argument lost, or
+// shown in the wrong place, in one language).
+func TestVerbs(t *testing.T) {
+	for _, key := range Keys() {
+		var first []string
+		for i, l := range Langs {
+			var got []string
+			for _, v := range verb.FindAllString(catalogue[key][l], -1) {
+				if v == "%%" {
+					continue
+				}
+				if !regexp.MustCompile(`^%[-+#0]*[0-9]*(?:\.[0-9]+)?[sdvqfx]$`).MatchString(v) {
+					t.Errorf("key %q (%s): %q is not a verb: write a percent sign as %%%%", key, l, v)
+					continue
+				}
+				got = append(got, v)
+			}
+			if i == 0 {
+				first = got
+			} else if !slices.Equal(got, first) {
+				t.Errorf("key %q: verbs %v in %s, %v in %s", key, got, l, first, Langs[0])
+			}
+		}
 	}
 }
