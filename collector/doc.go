@@ -5,9 +5,9 @@
 // The package imports none of tamtam's other packages but its own sub-packages (words,
 // spool). What it needs from storage is declared here as small interfaces ([Store],
 // [TokenStore], [KeyStore], [Journal]) and implemented by package queries and package
-// spool; cmd/tamtam wires them together. Workflows that the command line and the pages
-// share live here, not in cmd: token administration ([TokenAdmin]) and linkage-key
-// maintenance ([KeyMaintainer]).
+// spool; cmd/tamtam wires them together. Workflows live here, not in cmd: token
+// administration ([TokenAdmin]) and linkage-key maintenance ([KeyMaintainer]), as the
+// import of paper forms lives in package paper, run by the command line and the pages.
 //
 // # Errors
 //

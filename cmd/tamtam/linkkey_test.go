@@ -82,7 +82,7 @@ func TestLinkKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := e.app.keyMaintainer(kd).Maintain(ctx, "server", "system"); err != nil {
-		t.Fatalf("maintainKeys: %v", err)
+		t.Fatalf("Maintain: %v", err)
 	}
 	ring := e.app.api.Anonymiser.Keyring()
 	key2 := ring.Current.ID
@@ -97,7 +97,7 @@ func TestLinkKeyRotation(t *testing.T) {
 	}
 	m, err := e.app.keyMaintainer(kd).Maintain(ctx, "server", "system")
 	if err != nil || m.Rekeyed != 1 {
-		t.Fatalf("maintainKeys after A's follow-up = %+v, %v; want A's entry re-keyed", m, err)
+		t.Fatalf("Maintain after A's follow-up = %+v, %v; want A's entry re-keyed", m, err)
 	}
 	if got, want := keyOf(entryA), keyOf(followA); got != want || !strings.HasPrefix(got, key2+"\t") {
 		t.Errorf("entry A after re-keying = %q, want the follow-up's key and link %q", got, want)
@@ -110,7 +110,7 @@ func TestLinkKeyRotation(t *testing.T) {
 	}
 	// Repeated maintenance re-keys nothing more.
 	if m, err := e.app.keyMaintainer(kd).Maintain(ctx, "server", "system"); err != nil || m.Rekeyed != 0 {
-		t.Errorf("maintainKeys again = %+v, %v; want nothing re-keyed", m, err)
+		t.Errorf("Maintain again = %+v, %v; want nothing re-keyed", m, err)
 	}
 
 	// The grace period passes.
@@ -118,7 +118,7 @@ func TestLinkKeyRotation(t *testing.T) {
 	e.app.now = func() time.Time { return later }
 	m, err = e.app.keyMaintainer(kd).Maintain(ctx, "server", "system")
 	if err != nil || len(m.Destroyed) != 1 || m.Destroyed[0].ID != key1 || m.Dropped != 1 || m.DropErr != nil {
-		t.Fatalf("maintainKeys after the grace period = %+v, %v; want key 1 destroyed and its pair dropped", m, err)
+		t.Fatalf("Maintain after the grace period = %+v, %v; want key 1 destroyed and its pair dropped", m, err)
 	}
 	if _, err := os.Stat(filepath.Join(keyDir, "link-0001.key")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("link-0001.key after the grace period: %v, want it gone", err)
@@ -132,7 +132,7 @@ func TestLinkKeyRotation(t *testing.T) {
 	// B's follow-up: key 1 is gone, so nothing maps B's new link to the old one.
 	post(followUp(followB, "HAR-2025-099", "1"))
 	if m, err := e.app.keyMaintainer(kd).Maintain(ctx, "server", "system"); err != nil || m.Rekeyed != 0 {
-		t.Errorf("maintainKeys after B's follow-up = %+v, %v; want nothing re-keyed", m, err)
+		t.Errorf("Maintain after B's follow-up = %+v, %v; want nothing re-keyed", m, err)
 	}
 	if got := e.sql("SELECT count() FROM link_rekeys"); got != "0" {
 		t.Errorf("link_rekeys after B's follow-up holds %s pairs, want 0", got)
