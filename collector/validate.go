@@ -6,7 +6,6 @@ package collector
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"math/big"
 	"slices"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	gojson "github.com/goccy/go-json"
+	"github.com/tamtam-ngo/tamtam/collector/words"
 )
 
 // Validate checks the answers of env against d and returns the submission, or every
@@ -52,11 +52,11 @@ func Validate(d *Definition, env *Envelope, now time.Time) (*Submission, []Field
 			st.has, st.bad = false, true
 		case answered && st.applies == no:
 			if !st.bad {
-				v.fail(i, ErrNotApplicable, "this item does not apply given the answers to "+conditionItems(it)+"; leave it out")
+				v.fail(i, ErrNotApplicable, "api.item.not_applicable", conditionItems(it))
 			}
 			st.has = false
 		case !answered && st.applies == yes && it.Required:
-			v.fail(i, ErrMissingRequired, "this item is required")
+			v.fail(i, ErrMissingRequired, "api.item.required")
 		}
 	}
 	v.crossChecks(p)
@@ -71,7 +71,8 @@ func Validate(d *Definition, env *Envelope, now time.Time) (*Submission, []Field
 		slices.Sort(strangers)
 		errs := make([]FieldError, 0, len(strangers)+len(v.errs))
 		for _, code := range strangers {
-			errs = append(errs, FieldError{Item: code, Code: ErrUnknownItem, Message: "this item is not part of " + d.ID + " version " + strconv.Itoa(d.Version)})
+			errs = append(errs, FieldError{Item: code, Code: ErrUnknownItem, Key: "api.item.unknown", Args: []any{d.ID, d.Version},
+				Message: words.EN.T("api.item.unknown", d.ID, d.Version)})
 		}
 		v.errs = append(errs, v.errs...)
 	}
@@ -141,9 +142,11 @@ func (v *validation) release() {
 	v.items, v.buf = nil, nil
 }
 
-func (v *validation) fail(i int, code, msg string) {
+// fail records a problem of item i: its code, and its message as a catalogue key (the
+// API answers it in the client's language; Message is the English one).
+func (v *validation) fail(i int, code, key string, args ...any) {
 	v.items[i].bad = true
-	v.errs = append(v.errs, FieldError{Item: v.def.Items[i].Code, Code: code, Message: msg})
+	v.errs = append(v.errs, FieldError{Item: v.def.Items[i].Code, Code: code, Key: key, Args: args, Message: words.EN.T(key, args...)})
 }
 
 type applicability int8
@@ -192,7 +195,7 @@ func (v *validation) parse(i int, it *Item, raw json.RawMessage, thisMonth strin
 	case TypeChoice:
 		s, isString := jsonText(raw)
 		if !isString {
-			v.fail(i, ErrWrongType, "must be one choice code, as a string")
+			v.fail(i, ErrWrongType, "api.item.one_choice")
 			return
 		}
 		k, ok := it.choiceIndex[string(s)]
@@ -203,7 +206,7 @@ func (v *validation) parse(i int, it *Item, raw json.RawMessage, thisMonth strin
 		st.val, st.has = Value{Code: it.Choices[k].Code}, true
 	case TypeMulti:
 		if len(raw) == 0 || raw[0] != '[' {
-			v.fail(i, ErrWrongType, "must be an array of choice codes (strings)")
+			v.fail(i, ErrWrongType, "api.item.choice_array")
 			return
 		}
 		v.parseMulti(i, it, raw)
@@ -211,9 +214,9 @@ func (v *validation) parse(i int, it *Item, raw json.RawMessage, thisMonth strin
 		if n, ok := smallInteger(raw); ok {
 			switch {
 			case n > 99999 || n < -99999:
-				v.fail(i, ErrIdentifierLike, "this looks like an identifier or a date, not an answer; it was not stored")
+				v.fail(i, ErrIdentifierLike, "api.item.identifier_like")
 			case n < int64(*it.Min) || n > int64(*it.Max):
-				v.fail(i, ErrOutOfRange, fmt.Sprintf("must be between %d and %d", *it.Min, *it.Max))
+				v.fail(i, ErrOutOfRange, "api.item.between", *it.Min, *it.Max)
 			default:
 				st.val, st.has = Value{Int: int(n)}, true
 			}
@@ -222,11 +225,11 @@ func (v *validation) parse(i int, it *Item, raw json.RawMessage, thisMonth strin
 		n, ok := integer(raw)
 		switch {
 		case !ok:
-			v.fail(i, ErrWrongType, "must be a whole number")
+			v.fail(i, ErrWrongType, "api.item.whole_number")
 		case n.CmpAbs(big.NewInt(99999)) > 0:
-			v.fail(i, ErrIdentifierLike, "this looks like an identifier or a date, not an answer; it was not stored")
+			v.fail(i, ErrIdentifierLike, "api.item.identifier_like")
 		case n.Int64() < int64(*it.Min) || n.Int64() > int64(*it.Max):
-			v.fail(i, ErrOutOfRange, fmt.Sprintf("must be between %d and %d", *it.Min, *it.Max))
+			v.fail(i, ErrOutOfRange, "api.item.between", *it.Min, *it.Max)
 		default:
 			st.val, st.has = Value{Int: int(n.Int64())}, true
 		}
@@ -234,13 +237,13 @@ func (v *validation) parse(i int, it *Item, raw json.RawMessage, thisMonth strin
 		s, isString := jsonText(raw)
 		switch {
 		case !isString:
-			v.fail(i, ErrWrongType, "must be a month as a string, YYYY-MM")
+			v.fail(i, ErrWrongType, "api.item.month_string")
 		case !isMonth(s):
-			v.fail(i, ErrBadMonth, "must be a month written YYYY-MM (never a full date)")
+			v.fail(i, ErrBadMonth, "api.item.month_format")
 		case it.MinMonth != "" && string(s) < it.MinMonth:
-			v.fail(i, ErrMonthTooEarly, "must not be before "+it.MinMonth)
+			v.fail(i, ErrMonthTooEarly, "api.item.month_too_early", it.MinMonth)
 		case it.NotFuture && string(s) > thisMonth:
-			v.fail(i, ErrMonthFuture, "must not be in the future")
+			v.fail(i, ErrMonthFuture, "api.item.month_future")
 		default:
 			st.val, st.has = Value{Text: string(s)}, true
 		}
@@ -249,11 +252,11 @@ func (v *validation) parse(i int, it *Item, raw json.RawMessage, thisMonth strin
 		norm := NormaliseIdentifier(s)
 		switch {
 		case !isString:
-			v.fail(i, ErrWrongType, "must be a string")
+			v.fail(i, ErrWrongType, "api.item.string")
 		case utf8.RuneCountInString(norm) < 3 || utf8.RuneCountInString(norm) > 64:
-			v.fail(i, ErrOutOfRange, "must have between 3 and 64 letters or digits")
+			v.fail(i, ErrOutOfRange, "api.item.key_length")
 		case holdsRegisterNumber(s):
-			v.fail(i, ErrIdentifierLike, "looks like a national register number (11 digits), which must never be entered; use the team's own identifier")
+			v.fail(i, ErrIdentifierLike, "api.item.national_number")
 		default:
 			st.val, st.has, st.norm = Value{Text: s}, true, norm
 		}
@@ -281,7 +284,7 @@ func (v *validation) parseMulti(i int, it *Item, raw json.RawMessage) {
 			return false
 		}
 		if seen[k/64]&(1<<(k%64)) != 0 {
-			v.fail(i, ErrDuplicateChoice, "a choice is given twice")
+			v.fail(i, ErrDuplicateChoice, "api.item.choice_twice")
 			return false
 		}
 		seen[k/64] |= 1 << (k % 64)
@@ -297,7 +300,7 @@ func (v *validation) parseMulti(i int, it *Item, raw json.RawMessage) {
 	} else {
 		var list []string
 		if gojson.Unmarshal(raw, &list) != nil {
-			v.fail(i, ErrWrongType, "must be an array of choice codes (strings)")
+			v.fail(i, ErrWrongType, "api.item.choice_array")
 			return
 		}
 		for _, code := range list {
@@ -317,10 +320,10 @@ func (v *validation) parseMulti(i int, it *Item, raw json.RawMessage) {
 // looks like personal data typed into the wrong place.
 func (v *validation) badCode(i int, code string) {
 	if looksLikeIdentifier(code) {
-		v.fail(i, ErrIdentifierLike, "this looks like an identifier or personal detail, not a choice code; it was not stored")
+		v.fail(i, ErrIdentifierLike, "api.item.personal_detail")
 		return
 	}
-	v.fail(i, ErrInvalidChoice, "not one of the choice codes of this item")
+	v.fail(i, ErrInvalidChoice, "api.item.not_a_choice")
 }
 
 // crossChecks applies the rules between items: subsets and upper bounds.
@@ -337,14 +340,14 @@ func (v *validation) crossChecks(p *plan) {
 			}
 			for _, c := range st.val.Codes {
 				if !slices.Contains(outer, c) {
-					v.fail(i, ErrNotSubset, "every choice must also be chosen in "+it.SubsetOf)
+					v.fail(i, ErrNotSubset, "api.item.subset", it.SubsetOf)
 					break
 				}
 			}
 		}
 		if it.MaxItem != "" {
 			if bound := &v.items[p.maxItem[i]]; bound.has && st.val.Int > bound.val.Int {
-				v.fail(i, ErrAboveItem, "must not be more than the answer to "+it.MaxItem)
+				v.fail(i, ErrAboveItem, "api.item.above", it.MaxItem)
 			}
 		}
 	}

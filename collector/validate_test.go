@@ -19,6 +19,7 @@ import (
 
 	gojson "github.com/goccy/go-json"
 	"github.com/google/uuid"
+	"github.com/tamtam-ngo/tamtam/collector/words"
 )
 
 // testNow is the clock of every validation test: months after June 2025 are in the future.
@@ -1102,7 +1103,7 @@ func sameDecode(data []byte) string {
 	env, errs := DecodeEnvelope(data)
 	wantEnv, wantErrs := refDecodeEnvelope(data)
 	for i := range errs { // the reference speaks English only; the keys are checked in errors_test.go
-		errs[i].Key = ""
+		errs[i].Key, errs[i].Args = "", nil
 	}
 	if !reflect.DeepEqual(errs, wantErrs) {
 		return fmt.Sprintf("errors %v, reference %v", errs, wantErrs)
@@ -1117,6 +1118,9 @@ func sameDecode(data []byte) string {
 func sameValidate(d *Definition, env *Envelope) string {
 	sub, errs := Validate(d, env, testNow)
 	want, wantErrs := refValidate(d, env, testNow)
+	for i := range errs { // the reference speaks English only; the keys are checked by TestValidateMessagesKeyed
+		errs[i].Key, errs[i].Args = "", nil
+	}
 	switch {
 	case !reflect.DeepEqual(errs, wantErrs):
 		return fmt.Sprintf("errors %v, reference %v", errs, wantErrs)
@@ -1257,4 +1261,41 @@ func FuzzDecodeEnvelopeReference(f *testing.F) {
 			t.Fatalf("DecodeEnvelope(%q): %s", data, diff)
 		}
 	})
+}
+
+// TestValidateMessagesKeyed: every problem the validator finds in generated and mutated
+// submissions carries a catalogue key whose English text is its Message, so the API can
+// answer it in the client's language.
+func TestValidateMessagesKeyed(t *testing.T) {
+	gen := NewDemo(2025, 17, testNow)
+	r := mathrand.New(mathrand.NewPCG(3, 4))
+	cat, err := BuiltinCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for i := range 2000 {
+		body := gen.Next().Body
+		for range 1 + i%4 {
+			body = mutateBody(r, body)
+		}
+		env, ferrs := DecodeEnvelope(body)
+		if ferrs != nil {
+			continue
+		}
+		d, ok := cat.Get(env.Questionnaire, env.Version)
+		if !ok {
+			continue
+		}
+		_, ferrs = Validate(d, env, testNow)
+		for _, fe := range ferrs {
+			seen++
+			if fe.Key == "" || words.EN.T(fe.Key, fe.Args...) != fe.Message {
+				t.Fatalf("Validate: problem %+v has no key, or its key's English is not its message", fe)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no problem found: the mutations did not reach the validator")
+	}
 }
