@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"github.com/tamtam-ngo/tamtam/collector/words"
 	"io/fs"
 	"path"
 	"regexp"
@@ -20,8 +21,15 @@ type Text struct {
 	EN string `json:"en"`
 }
 
-// Languages lists the languages every label has, the default first.
-var Languages = []string{"fr", "nl", "en"}
+// Languages lists the languages every label has, the default first: the catalogue's
+// (package words), so that a language is added in one place.
+var Languages = func() []string {
+	out := make([]string, len(words.Langs))
+	for i, l := range words.Langs {
+		out[i] = string(l)
+	}
+	return out
+}()
 
 // In returns the text in lang, falling back to French for an unknown language.
 func (t Text) In(lang string) string {
