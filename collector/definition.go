@@ -5,13 +5,14 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"github.com/tamtam-ngo/tamtam/collector/words"
 	"io/fs"
 	"path"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/tamtam-ngo/tamtam/collector/words"
 )
 
 // Text is a label in the three languages of the forms. French is the master language.
