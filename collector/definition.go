@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -150,6 +151,7 @@ type Definition struct {
 	Items       []*Item `json:"items"`
 
 	byCode map[string]*Item
+	source string // the file it was loaded from, "" for a built-in one
 	period string // code of the month item that dates a record (entry or follow-up month)
 	plan   *plan  // how Validate runs, compiled at load
 }
@@ -214,6 +216,7 @@ func (d *Definition) PeriodItem() string { return d.period }
 // Catalog holds every known version of every questionnaire.
 type Catalog struct {
 	versions map[string][]*Definition // by id, ascending version
+	lists    map[string][]Choice      // the named choice lists, for the files added later
 }
 
 //go:embed questionnaires/*.json
@@ -283,7 +286,7 @@ func LoadCatalog(fsys fs.FS) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Catalog{versions: map[string][]*Definition{}}
+	c := &Catalog{versions: map[string][]*Definition{}, lists: lists}
 	for _, name := range names {
 		if name == listsFile {
 			continue
@@ -405,48 +408,153 @@ func loadDefinition(fsys fs.FS, name string, lists map[string][]Choice) (*Defini
 	if err != nil {
 		return nil, err
 	}
+	d, probs := parseDefinition(data, lists)
+	if len(probs) > 0 {
+		return nil, &DefinitionError{File: name, Problems: probs}
+	}
+	return d, nil
+}
+
+// parseDefinition decodes and checks one definition file, reporting every problem it
+// finds rather than the first: the author of a file fixes them in one go. A definition is
+// returned only without problems.
+func parseDefinition(data []byte, lists map[string][]Choice) (*Definition, []Problem) {
+	if len(data) > MaxDefinitionBytes {
+		return nil, []Problem{{Message: fmt.Sprintf("the file is larger than %d bytes", MaxDefinitionBytes)}}
+	}
+	probs := unknownKeys(data)
 	var fd fileDefinition
 	if err := decodeStrict(data, &fd); err != nil {
-		return nil, err
+		if len(probs) == 0 || !strings.Contains(err.Error(), "unknown field") {
+			probs = append(probs, Problem{Message: err.Error()})
+		}
+		return nil, probs
 	}
 	d := &Definition{ID: fd.ID, Version: fd.Version, Title: fd.Title, Description: fd.Description, byCode: map[string]*Item{}}
-	if !fd.Title.complete() {
-		return nil, fmt.Errorf("title needs fr, nl and en")
+	if !definitionID.MatchString(fd.ID) {
+		probs = append(probs, Problem{Field: "id", Message: "id must be lower-case letters, digits and _, starting with a letter"})
 	}
+	if fd.Version < 1 || fd.Version > maxVersion {
+		probs = append(probs, Problem{Field: "version", Message: fmt.Sprintf("version must be a whole number from 1 to %d", maxVersion)})
+	}
+	if !fd.Title.complete() {
+		probs = append(probs, Problem{Field: "title", Message: "title needs fr, nl and en"})
+	}
+	var firstMonth *Item
 	for _, fi := range fd.Items {
-		it, err := buildItem(fi, lists, d)
-		if err != nil {
-			return nil, fmt.Errorf("item %s: %w", fi.Code, err)
+		it, itemProbs := buildItem(fi, lists, d)
+		for _, p := range itemProbs {
+			p.Item = fi.Code
+			probs = append(probs, p)
+		}
+		if it == nil {
+			continue
 		}
 		d.Items = append(d.Items, it)
 		d.byCode[it.Code] = it
-		if d.period == "" && it.Type == TypeMonth && it.Required && len(it.When) == 0 {
-			d.period = it.Code
+		if firstMonth == nil && it.Type == TypeMonth {
+			firstMonth = it
 		}
 	}
-	if d.Item(ConsentItem) == nil || d.Item(ConsentItem).Type != TypeChoice || !d.Item(ConsentItem).Required {
-		return nil, fmt.Errorf("a required choice item %s is needed", ConsentItem)
+	// The rules every questionnaire keeps, whoever wrote it: a refusal is recorded (the
+	// consent item, "1" interviewed, "0" refused, counted for the response rate), and
+	// the first month item dates the record (its year and month are stored, so it is
+	// always answered).
+	if c := d.Item(ConsentItem); c == nil || c.Type != TypeChoice || !c.Required || len(c.When) > 0 {
+		probs = append(probs, Problem{Item: ConsentItem, Message: fmt.Sprintf("a required choice item %s that always applies is needed", ConsentItem)})
+	} else if _, yes := c.Choice("1"); !yes || len(c.Choices) != 2 {
+		probs = append(probs, Problem{Item: ConsentItem, Field: "choices", Message: `consent has exactly the codes "1" (yes) and "0" (refused)`})
+	} else if _, no := c.Choice("0"); !no {
+		probs = append(probs, Problem{Item: ConsentItem, Field: "choices", Message: `consent has exactly the codes "1" (yes) and "0" (refused)`})
 	}
-	if d.period == "" {
-		return nil, fmt.Errorf("a required month item that always applies is needed to date records")
+	switch {
+	case firstMonth == nil:
+		probs = append(probs, Problem{Field: "items", Message: "a required month item that always applies is needed to date records"})
+	case !firstMonth.Required || len(firstMonth.When) > 0:
+		probs = append(probs, Problem{Item: firstMonth.Code, Field: "required",
+			Message: "the first month item dates records: it must be required and always apply (a required month item that always applies is needed)"})
+	default:
+		d.period = firstMonth.Code
+	}
+	if len(probs) > 0 {
+		return nil, probs
 	}
 	d.plan = compile(d)
 	return d, nil
 }
 
+// unknownKeys reports every key a definition file may not have, at the top and in each
+// item, before the strict decoding stops at the first.
+func unknownKeys(data []byte) []Problem {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil {
+		return nil // the strict decoding says what is wrong
+	}
+	var probs []Problem
+	known := func(v any) map[string]bool {
+		m := map[string]bool{}
+		t := reflect.TypeOf(v)
+		for i := range t.NumField() {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			m[name] = true
+		}
+		return m
+	}
+	topKeys, itemKeys := known(fileDefinition{}), known(fileItem{})
+	for _, k := range sortedKeys(top) {
+		switch {
+		case k == "indicators":
+			probs = append(probs, Problem{Field: k, Message: "indicators in files are not supported yet"})
+		case !topKeys[k]:
+			probs = append(probs, Problem{Field: k, Message: fmt.Sprintf("unknown field %q", k)})
+		}
+	}
+	var items []map[string]json.RawMessage
+	if json.Unmarshal(top["items"], &items) != nil {
+		return probs
+	}
+	for _, it := range items {
+		var code string
+		json.Unmarshal(it["code"], &code)
+		for _, k := range sortedKeys(it) {
+			if !itemKeys[k] {
+				probs = append(probs, Problem{Item: code, Field: k, Message: fmt.Sprintf("unknown field %q", k)})
+			}
+		}
+	}
+	return probs
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
 // buildItem turns a file item into an Item, checking it against the items before it (d).
-func buildItem(fi fileItem, lists map[string][]Choice, d *Definition) (*Item, error) {
+// It reports every problem of the item, each with the field it is in; the item is nil
+// when its code cannot be used.
+func buildItem(fi fileItem, lists map[string][]Choice, d *Definition) (*Item, []Problem) {
+	var probs []Problem
+	bad := func(field, format string, args ...any) {
+		probs = append(probs, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
 	if !itemCodePattern.MatchString(fi.Code) {
-		return nil, fmt.Errorf("invalid item code")
+		bad("code", "invalid item code")
+		return nil, probs
 	}
 	if d.byCode[fi.Code] != nil {
-		return nil, fmt.Errorf("code used twice")
+		bad("code", "code used twice")
+		return nil, probs
 	}
 	if !fi.Label.complete() {
-		return nil, fmt.Errorf("label needs fr, nl and en")
+		bad("label", "label needs fr, nl and en")
 	}
 	if fi.Hint != nil && !fi.Hint.complete() {
-		return nil, fmt.Errorf("hint needs fr, nl and en")
+		bad("hint", "hint needs fr, nl and en")
 	}
 	it := &Item{Code: fi.Code, Type: fi.Type, Required: fi.Required, Section: fi.Section,
 		Label: fi.Label, Hint: fi.Hint, When: fi.When, Store: fi.Store, MaxItem: fi.MaxItem,
@@ -455,31 +563,38 @@ func buildItem(fi fileItem, lists map[string][]Choice, d *Definition) (*Item, er
 		it.Section, _, _ = strings.Cut(it.Code, ".")
 	}
 	hasChoices := fi.List != "" || fi.Choices != nil
+	typeOK := true
 	switch fi.Type {
 	case TypeChoice, TypeMulti:
 		if fi.List != "" && fi.Choices != nil || !hasChoices {
-			return nil, fmt.Errorf("exactly one of list and choices is needed")
-		}
-		if fi.List != "" {
+			bad("choices", "exactly one of list and choices is needed")
+		} else if fi.List != "" {
 			l, ok := lists[fi.List]
 			if !ok {
-				return nil, fmt.Errorf("unknown list %q", fi.List)
+				bad("list", "unknown list %q", fi.List)
 			}
 			it.Choices = slices.Clone(l)
 		} else {
 			if err := checkChoices(fi.Choices); err != nil {
-				return nil, err
+				bad("choices", "%v", err)
 			}
 			it.Choices = fi.Choices
 		}
 		// 8 (refused) and 9 (don't know) are allowed on every choice item (QUESTIONNAIRE.md).
-		if fi.Type == TypeChoice && (fi.MissingCodes == nil || *fi.MissingCodes) {
+		// A file in the served shape lists them already, last: they are not added twice.
+		// The consent item takes none unless asked: it is "1" or "0" (parseDefinition).
+		missing := fi.Code != ConsentItem
+		if fi.MissingCodes != nil {
+			missing = *fi.MissingCodes
+		}
+		if fi.Type == TypeChoice && missing && !endsWith(it.Choices, lists["missing"]) {
 			it.Choices = append(it.Choices, lists["missing"]...)
 		}
 		it.choiceIndex = map[string]int{}
 		for i, ch := range it.Choices {
 			if _, dup := it.choiceIndex[ch.Code]; dup {
-				return nil, fmt.Errorf("choice %s listed twice", ch.Code)
+				bad("choices", "choice %s listed twice", ch.Code)
+				continue
 			}
 			it.choiceIndex[ch.Code] = i
 		}
@@ -487,69 +602,91 @@ func buildItem(fi fileItem, lists map[string][]Choice, d *Definition) (*Item, er
 		if len(fi.Min) > 0 {
 			var m int
 			if err := json.Unmarshal(fi.Min, &m); err != nil {
-				return nil, fmt.Errorf("min must be an integer")
+				bad("min", "min must be an integer")
+			} else {
+				it.Min = &m
 			}
-			it.Min = &m
 		}
 		it.Max = fi.Max
 		if it.Min == nil || it.Max == nil || *it.Min > *it.Max {
-			return nil, fmt.Errorf("integer items need min <= max")
+			bad("max", "integer items need min <= max")
+			typeOK = false
 		}
 	case TypeMonth:
 		if len(fi.Min) > 0 {
 			if err := json.Unmarshal(fi.Min, &it.MinMonth); err != nil || !monthPattern.MatchString(it.MinMonth) {
-				return nil, fmt.Errorf("min must be a YYYY-MM string")
+				bad("min", "min must be a YYYY-MM string")
 			}
 		}
 	case TypeIdentifier:
 	default:
-		return nil, fmt.Errorf("unknown type %q", fi.Type)
+		bad("type", "unknown type %q", fi.Type)
+		typeOK = false
 	}
 	if hasChoices && fi.Type != TypeChoice && fi.Type != TypeMulti {
-		return nil, fmt.Errorf("only choice and multi items have choices")
+		bad("choices", "only choice and multi items have choices")
 	}
 	if fi.MissingCodes != nil && fi.Type != TypeChoice {
-		return nil, fmt.Errorf("missing_codes is for choice items")
+		bad("missing_codes", "missing_codes is for choice items")
 	}
 	if (fi.Max != nil || len(fi.Min) > 0) && fi.Type != TypeInteger && fi.Type != TypeMonth {
-		return nil, fmt.Errorf("min and max are for integer and month items")
+		bad("min", "min and max are for integer and month items")
 	}
 	if fi.NotFuture && fi.Type != TypeMonth {
-		return nil, fmt.Errorf("not_future is for month items")
+		bad("not_future", "not_future is for month items")
 	}
 	if fi.List == countriesList && it.Store != StoreCountryGroup {
-		return nil, fmt.Errorf("items on the countries list must be stored as country_group: an exact country is never stored")
+		bad("store", "items on the countries list must be stored as country_group: an exact country is never stored")
 	}
-	if err := checkStore(it); err != nil {
-		return nil, err
+	if typeOK {
+		if err := checkStore(it); err != nil {
+			bad("store", "%v", err)
+		}
 	}
 	for _, c := range it.When {
 		ref := d.byCode[c.Item]
 		if ref == nil {
-			return nil, fmt.Errorf("condition on %s, which is not an earlier item", c.Item)
+			bad("when", "condition on %s, which is not an earlier item", c.Item)
+			continue
 		}
 		if ref.Type != TypeChoice || len(c.In) == 0 {
-			return nil, fmt.Errorf("condition on %s: conditions test codes of an earlier choice item", c.Item)
+			bad("when", "condition on %s: conditions test codes of an earlier choice item", c.Item)
+			continue
 		}
 		for _, code := range c.In {
 			if _, ok := ref.Choice(code); !ok {
-				return nil, fmt.Errorf("condition on %s: unknown code %q", c.Item, code)
+				bad("when", "condition on %s: unknown code %q", c.Item, code)
 			}
 		}
 	}
 	if it.MaxItem != "" {
 		ref := d.byCode[it.MaxItem]
 		if it.Type != TypeInteger || ref == nil || ref.Type != TypeInteger {
-			return nil, fmt.Errorf("max_item must name an earlier integer item, on an integer item")
+			bad("max_item", "max_item must name an earlier integer item, on an integer item")
 		}
 	}
 	if it.SubsetOf != "" {
 		ref := d.byCode[it.SubsetOf]
 		if it.Type != TypeMulti || ref == nil || ref.Type != TypeMulti {
-			return nil, fmt.Errorf("subset_of must name an earlier multi item, on a multi item")
+			bad("subset_of", "subset_of must name an earlier multi item, on a multi item")
 		}
 	}
-	return it, nil
+	return it, probs
+}
+
+// endsWith reports whether cs ends with tail, codes and labels alike.
+func endsWith(cs, tail []Choice) bool {
+	if len(tail) == 0 || len(cs) < len(tail) {
+		return false
+	}
+	for i, t := range tail {
+		c := cs[len(cs)-len(tail)+i]
+		if c.Code != t.Code || c.Label != t.Label || c.TDI != t.TDI || c.Group != t.Group || (c.Hint == nil) != (t.Hint == nil) ||
+			c.Hint != nil && *c.Hint != *t.Hint {
+			return false
+		}
+	}
+	return true
 }
 
 // checkStore refuses transforms that do not fit the item, and identifiers stored any
