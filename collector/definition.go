@@ -425,10 +425,14 @@ func parseDefinition(data []byte, lists map[string][]Choice) (*Definition, []Pro
 	probs := unknownKeys(data)
 	var fd fileDefinition
 	if err := decodeStrict(data, &fd); err != nil {
+		// Unknown fields, each already reported, do not stop the check of the rest.
 		if len(probs) == 0 || !strings.Contains(err.Error(), "unknown field") {
-			probs = append(probs, Problem{Message: err.Error()})
+			return nil, append(probs, Problem{Message: err.Error()})
 		}
-		return nil, probs
+		fd = fileDefinition{}
+		if err := json.Unmarshal(data, &fd); err != nil {
+			return nil, append(probs, Problem{Message: err.Error()})
+		}
 	}
 	d := &Definition{ID: fd.ID, Version: fd.Version, Title: fd.Title, Description: fd.Description, byCode: map[string]*Item{}}
 	if !definitionID.MatchString(fd.ID) {

@@ -122,7 +122,7 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err e
 			a.Close()
 		}
 	}()
-	if a.catalog, err = collector.BuiltinCatalog(); err != nil {
+	if a.catalog, err = cfg.catalog(); err != nil {
 		return nil, err
 	}
 	if a.sites, err = collector.LoadSites(cfg.SitesFile); err != nil {
@@ -149,6 +149,17 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err e
 		return nil, err
 	}
 	if _, err := a.db.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.catalog.CheckFingerprints(ctx, a.db); err != nil {
+		var changed *collector.ChangedDefinitionError
+		if errors.As(err, &changed) {
+			src := changed.Source
+			if src == "" {
+				src = cfg.lang().T("cli.questionnaire.builtin")
+			}
+			return nil, errors.New(cfg.lang().T("cli.questionnaire.changed", changed.ID, changed.Version, src, changed.Version+1))
+		}
 		return nil, err
 	}
 	return a, nil

@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
+
+	"github.com/tamtam-ngo/tamtam/collector"
+	"github.com/tamtam-ngo/tamtam/collector/words"
 )
 
 // Config is what every command needs to reach the store and the domain data.
@@ -14,8 +18,12 @@ type Config struct {
 	Data       string // data directory: embedded ClickHouse, linkage keys
 	ClickHouse string // "embedded" or clickhouse://host:9000/db
 	SitesFile  string // extra sites (CSV), added to the built-in Belgian prisons
-	LogLevel   string
-	RateLimit  float64 // requests per second per token; 0: off (serve only)
+	// Questionnaires is the directory of questionnaire definitions added to the built-in
+	// ones; "" for DATA/questionnaires, which may be missing.
+	Questionnaires string
+	Lang           words.Lang // of the messages (TAMTAM_LANG)
+	LogLevel       string
+	RateLimit      float64 // requests per second per token; 0: off (serve only)
 	// RecordBudget is how many records a token may submit a minute, bursts of twice
 	// that, whatever the requests they come in; 0: off (serve only).
 	RecordBudget int
@@ -50,6 +58,9 @@ func newFlagSet(cmd string, cfg *Config, stderr io.Writer, getenv func(string) s
 	fs.StringVar(&cfg.Data, "data", env("TAMTAM_DATA", "./var"), "data directory (env TAMTAM_DATA)")
 	fs.StringVar(&cfg.ClickHouse, "clickhouse", env("TAMTAM_CLICKHOUSE", "embedded"),
 		"embedded, or clickhouse://[user:password@]host:9000/database (env TAMTAM_CLICKHOUSE)")
+	cfg.Lang = cliLang(getenv)
+	fs.StringVar(&cfg.Questionnaires, "questionnaires", env("TAMTAM_QUESTIONNAIRES", ""),
+		"directory of questionnaire definitions (*.json) added to the built-in ones; default DATA/questionnaires (env TAMTAM_QUESTIONNAIRES)")
 	fs.StringVar(&cfg.SitesFile, "sites", env("TAMTAM_SITES", ""), "CSV file of extra sites (env TAMTAM_SITES)")
 	fs.StringVar(&cfg.LogLevel, "log-level", env("TAMTAM_LOG_LEVEL", "info"), "debug, info, warn or error (env TAMTAM_LOG_LEVEL)")
 	return fs
@@ -67,6 +78,31 @@ func parse(fs *flag.FlagSet, args []string) error {
 		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
 	}
 	return nil
+}
+
+// lang is the language of the messages, English when unset.
+func (c Config) lang() words.Lang {
+	if c.Lang == "" {
+		return words.EN
+	}
+	return c.Lang
+}
+
+// catalog loads the built-in questionnaires and those of the questionnaire directory: a
+// directory the operator named must exist, the default one may not.
+func (c Config) catalog() (*collector.Catalog, error) {
+	cat, err := collector.BuiltinCatalog()
+	if err != nil {
+		return nil, err
+	}
+	dir, named := c.Questionnaires, c.Questionnaires != ""
+	if !named {
+		dir = filepath.Join(c.Data, "questionnaires")
+	}
+	if err := cat.AddDir(dir, named); err != nil {
+		return nil, err
+	}
+	return cat, nil
 }
 
 func (c Config) logger(w io.Writer) (*slog.Logger, error) {

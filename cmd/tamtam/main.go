@@ -13,9 +13,11 @@
 //	tamtam report   --year YYYY --out DIR [--release ID] [--site CODE]... [--lang fr|nl|en] [--k 5] [--cutoff T]
 //	tamtam sql      [--query SQL]   clickhouse-client on the store (embedded or not)
 //	tamtam linkkey  list | rotate [--grace 90d] | destroy-expired   linkage key epochs
+//	tamtam questionnaire check FILE... | list   questionnaire definition files
 //
-// Every subcommand takes --data, --clickhouse and --sites, with the environment
-// variables TAMTAM_DATA, TAMTAM_CLICKHOUSE and TAMTAM_SITES as defaults. Exit codes: 0 ok,
+// Every subcommand takes --data, --clickhouse, --sites and --questionnaires, with the
+// environment variables TAMTAM_DATA, TAMTAM_CLICKHOUSE, TAMTAM_SITES and
+// TAMTAM_QUESTIONNAIRES as defaults. Exit codes: 0 ok,
 // 1 runtime failure, 2 usage error; errors are one line on stderr. The messages are in
 // the language of TAMTAM_LANG (fr, nl or en; default en), from the catalogue
 // collector/words (texts/cli.json); flag help and tables stay in English.
@@ -73,6 +75,7 @@ commands:
   report    write a release's figures: tamtam report --year YYYY --out DIR [--release ID] [--site CODE]... [--lang fr|nl|en]
   sql       run clickhouse-client on the store: tamtam sql [--query SQL]
   linkkey   linkage keys: tamtam linkkey list; tamtam linkkey rotate [--grace 90d]; tamtam linkkey destroy-expired
+  questionnaire  definition files: tamtam questionnaire check FILE...; tamtam questionnaire list [--questionnaires DIR]
 
 run 'tamtam COMMAND -h' for the flags of a command`
 
@@ -111,6 +114,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdSQL(ctx, rest, stdout, stderr, getenv)
 	case "linkkey":
 		err = cmdLinkkey(ctx, rest, stdout, stderr, getenv)
+	case "questionnaire":
+		err = cmdQuestionnaire(ctx, rest, stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return 0

@@ -17,7 +17,7 @@ import (
 )
 
 // cmdTemplate writes the Excel data-entry template of a questionnaire. It needs no store:
-// the definitions are built in.
+// the definitions are built in or in the questionnaire directory.
 func cmdTemplate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var (
 		cfg           Config
@@ -27,7 +27,7 @@ func cmdTemplate(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		out           string
 	)
 	fs := newFlagSet("template", &cfg, stderr, getenv)
-	fs.StringVar(&questionnaire, "questionnaire", "entry", "questionnaire: entry or followup")
+	fs.StringVar(&questionnaire, "questionnaire", "entry", "questionnaire id: entry, followup, or one of --questionnaires")
 	fs.IntVar(&version, "version", 0, "questionnaire version (default: the latest)")
 	fs.StringVar(&lang, "lang", "fr", "language of the questions and instructions: fr, nl or en")
 	fs.StringVar(&out, "out", "", "the workbook to write, e.g. entry.xlsx (required)")
@@ -40,7 +40,7 @@ func cmdTemplate(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	if !slices.Contains(collector.Languages, lang) {
 		return usagef("template: --lang must be one of %s", strings.Join(collector.Languages, ", "))
 	}
-	catalog, err := collector.BuiltinCatalog()
+	catalog, err := cfg.catalog()
 	if err != nil {
 		return err
 	}

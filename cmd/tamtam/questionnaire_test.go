@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// exitDefinition is a small questionnaire an NGO adds without a rebuild: consent, the
+// month that dates the record and two choice items.
+const exitDefinition = `{
+  "id": "exit", "version": 1,
+  "title": {"fr": "Questionnaire de sortie", "nl": "Vrijlatingsvragenlijst", "en": "Release questionnaire"},
+  "description": {"fr": "Avant la libération.", "nl": "Voor de vrijlating.", "en": "Before release."},
+  "items": [
+    {"code": "meta.consent", "type": "choice", "required": true, "list": "yn",
+     "label": {"fr": "Acceptez-vous ?", "nl": "Gaat u akkoord?", "en": "Do you agree?"}},
+    {"code": "meta.exit_month", "type": "month", "required": true, "min": "2015-01", "not_future": true,
+     "label": {"fr": "Mois de sortie", "nl": "Maand van vrijlating", "en": "Month of release"}},
+    {"code": "care.plan", "type": "choice", "list": "yn", "when": [{"item": "meta.consent", "in": ["1"]}],
+     "label": {"fr": "Soins prévus ?", "nl": "Zorg gepland?", "en": "Care planned?"}},
+    {"code": "care.place", "type": "choice", "when": [{"item": "care.plan", "in": ["1"]}],
+     "label": {"fr": "Où ?", "nl": "Waar?", "en": "Where?"},
+     "choices": [{"code": "gp", "label": {"fr": "Médecin", "nl": "Huisarts", "en": "GP"}},
+                 {"code": "clinic", "label": {"fr": "Clinique", "nl": "Kliniek", "en": "Clinic"}}]}
+  ]
+}`
+
+// restart closes e's app and starts a new one on the same data directory and database,
+// as an operator restarts serve; it returns NewApp's error.
+func (e *testEnv) restart() error {
+	e.t.Helper()
+	e.srv.Close()
+	e.app.Close()
+	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	app, err := NewApp(e.t.Context(), e.cfg, log)
+	if err != nil {
+		// Leave a closed app and server behind for the cleanup.
+		e.srv = httptest.NewServer(http.NotFoundHandler())
+		e.app = &App{}
+		return err
+	}
+	e.app = app
+	e.srv = httptest.NewServer(app.Handler())
+	return nil
+}
+
+// TestQuestionnaireDirectory: a definition dropped in DATA/questionnaires is served,
+// answered, shown as a form, given a template and imported after a restart; once it holds
+// data, changing it stops the start until its version is raised.
+func TestQuestionnaireDirectory(t *testing.T) {
+	e := newTestEnv(t)
+	dir := filepath.Join(e.cfg.Data, "questionnaires")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "exit.json")
+	if err := os.WriteFile(file, []byte(exitDefinition), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.restart(); err != nil {
+		t.Fatalf("restart with exit.json: %v", err)
+	}
+	intake := e.token("intake", "haren")
+
+	r := e.do(http.MethodGet, "/api/v1/questionnaires", intake, "", nil)
+	if r.status != 200 || !strings.Contains(r.raw, `"id":"exit","version":1,"versions":[1]`) {
+		t.Fatalf("GET /api/v1/questionnaires = %d %s, want exit listed", r.status, r.raw)
+	}
+	sub := map[string]any{"submission_id": uuidN(1), "questionnaire": "exit", "version": 1, "site": "haren",
+		"answers": map[string]any{"meta.consent": "1", "meta.exit_month": "2025-06", "care.plan": "1", "care.place": "clinic"}}
+	if r := e.post("/api/v1/submissions", intake, sub); r.status != http.StatusCreated {
+		t.Fatalf("POST exit submission = %d %s, want 201", r.status, r.raw)
+	}
+	if got := e.sql("SELECT questionnaire, version, year, month FROM submissions FINAL WHERE has(answer_item, 'care.place')"); got != "exit\t1\t2025\t2025-06" {
+		t.Errorf("stored exit record = %q", got)
+	}
+
+	w := newWebClient(t, e)
+	w.signIn(intake)
+	if p := w.get("/forms/exit?lang=en"); p.status != 200 || !strings.Contains(p.body, "Care planned?") || !strings.Contains(p.body, "Month of release") {
+		t.Errorf("GET /forms/exit = %d, want the form with its items", p.status)
+	}
+
+	tmpl := filepath.Join(t.TempDir(), "exit.xlsx")
+	code, out, errOut := e.cli("template", "--questionnaire", "exit", "--lang", "en", "--out", tmpl)
+	if code != 0 || out != "template "+tmpl+": exit version 1, 4 items, en\n" {
+		t.Fatalf("template --questionnaire exit = exit %d, %q, %q", code, out, errOut)
+	}
+	filled := filepath.Join(filepath.Dir(tmpl), "filled.xlsx")
+	paperFill(t, tmpl, filled, []map[string]any{
+		{"meta.consent": "1", "meta.exit_month": "2025-07", "care.plan": "1", "care.place": "gp"},
+		{"meta.consent": "0", "meta.exit_month": "2025-08"},
+	})
+	code, out, errOut = e.cli("import", filled, "--site", "haren", "--questionnaire", "exit")
+	if code != 0 || !strings.Contains(out, "2 stored, 0 already there") {
+		t.Fatalf("import of the filled exit template = exit %d, %q, %q", code, out, errOut)
+	}
+	if got := e.sql("SELECT count() FROM (SELECT DISTINCT submission_id FROM submissions WHERE questionnaire = 'exit')"); got != "3" {
+		t.Errorf("exit records stored = %s, want 3", got)
+	}
+
+	code, out, _ = e.cli("questionnaire", "list")
+	if code != 0 || !strings.Contains(out, "exit") || !strings.Contains(out, file) || !strings.Contains(out, "Release questionnaire") || !strings.Contains(out, "built-in") {
+		t.Errorf("questionnaire list = exit %d\n%s", code, out)
+	}
+
+	// Changed while its version holds data: refused, at serve and every command.
+	changed := strings.Replace(exitDefinition, `"Where?"`, `"Where will you go?"`, 1)
+	if err := os.WriteFile(file, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := e.restart()
+	want := "questionnaire exit version 1 (" + file + ") differs from the one its stored records were answered with: it cannot change any more; raise the version of the new definition to 2"
+	if err == nil || err.Error() != want {
+		t.Fatalf("restart with exit.json changed = %v, want %q", err, want)
+	}
+	if code, _, errOut := e.cli("migrate"); code != 1 || errOut != "tamtam: "+want+"\n" {
+		t.Errorf("migrate with exit.json changed = exit %d, %q", code, errOut)
+	}
+
+	// The same change as version 2, beside version 1: starts, and serves both.
+	if err := os.WriteFile(file, []byte(exitDefinition), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v2 := strings.Replace(changed, `"version": 1`, `"version": 2`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "exit.v2.json"), []byte(v2), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.restart(); err != nil {
+		t.Fatalf("restart with exit version 2: %v", err)
+	}
+	if r := e.do(http.MethodGet, "/api/v1/questionnaires/exit", intake, "", nil); r.status != 200 || !strings.Contains(r.raw, "Where will you go?") {
+		t.Errorf("GET /api/v1/questionnaires/exit = %d, want version 2", r.status)
+	}
+	// A version without data may still change: its fingerprint is replaced.
+	if err := os.WriteFile(filepath.Join(dir, "exit.v2.json"), []byte(strings.Replace(v2, "Where will you go?", "Where to?", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.restart(); err != nil {
+		t.Fatalf("restart with exit version 2 changed, no data: %v", err)
+	}
+}
+
+// TestQuestionnaireCheck: questionnaire check names the file, item and field of every
+// problem and exits 2; sound files get one line each and exit 0. It needs no store.
+func TestQuestionnaireCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "exit.json")
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(good, []byte(exitDefinition), 0o600)
+	os.WriteFile(bad, []byte(strings.Replace(strings.Replace(exitDefinition, `"list": "yn", "when"`, `"list": "yesno", "when"`, 1),
+		`"id": "exit",`, `"id": "exit", "indicators": [],`, 1)), 0o600)
+	run := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), args, &out, &errOut, func(string) string { return "" })
+		return code, out.String(), errOut.String()
+	}
+	if code, out, errOut := run("questionnaire", "check", good); code != 0 || out != good+": ok: exit version 1, 4 items\n" || errOut != "" {
+		t.Errorf("questionnaire check good = exit %d, %q, %q", code, out, errOut)
+	}
+	code, out, errOut := run("questionnaire", "check", good, bad, filepath.Join(dir, "none.json"))
+	wantOut := good + ": ok: exit version 1, 4 items\n" +
+		bad + ": -: indicators: indicators in files are not supported yet\n" +
+		bad + ": care.plan: list: unknown list \"yesno\"\n" +
+		bad + ": care.place: when: condition on care.plan: unknown code \"1\"\n" +
+		filepath.Join(dir, "none.json") + ": -: -: no such file or directory\n"
+	if code != 2 || out != wantOut || errOut != "tamtam: questionnaire check: 4 problems in 2 of 3 files\n" {
+		t.Errorf("questionnaire check good bad none = exit %d\n%s\nstderr %q\nwant:\n%s", code, out, errOut, wantOut)
+	}
+	os.WriteFile(bad, []byte(strings.Replace(exitDefinition, `"list": "yn", "when"`, `"list": "yesno", "when"`, 1)), 0o600)
+	code, out, _ = run("questionnaire", "check", bad)
+	if want := bad + ": care.plan: list: unknown list \"yesno\"\n"; code != 2 || !strings.HasPrefix(out, want) {
+		t.Errorf("questionnaire check (unknown list) = exit %d, %q, want it to start %q", code, out, want)
+	}
+	if code, _, _ := run("questionnaire"); code != 2 {
+		t.Errorf("questionnaire without subcommand = exit %d, want 2", code)
+	}
+	if code, _, errOut := run("questionnaire", "list", "--questionnaires", filepath.Join(dir, "missing")); code != 1 || !strings.Contains(errOut, "missing") {
+		t.Errorf("questionnaire list --questionnaires missing = exit %d, %q, want exit 1", code, errOut)
+	}
+	if code, out, _ := run("questionnaire", "list", "--questionnaires", dir+"/none", "--data", dir); code != 1 {
+		t.Errorf("questionnaire list (named dir missing) = exit %d, %s", code, out)
+	}
+}
