@@ -393,6 +393,10 @@ func (c *converter) readSurvey(f *excelize.File, lists map[string]*choiceList) {
 			}
 			continue
 		}
+		if name == "" {
+			c.bad("survey", n, "the question has no name")
+			continue
+		}
 		// The code: section.name.
 		switch {
 		case group != "":
@@ -402,10 +406,6 @@ func (c *converter) readSurvey(f *excelize.File, lists map[string]*choiceList) {
 			it.Section, _, _ = strings.Cut(name, ".")
 		default:
 			c.bad("survey", n, "question %s is outside any group: put it in a group (its section, e.g. meta) or name it SECTION.NAME", name)
-			continue
-		}
-		if name == "" {
-			c.bad("survey", n, "the question has no name")
 			continue
 		}
 		if c.byName[name] != nil {
