@@ -309,7 +309,7 @@ func (c *converter) readSurvey(f *excelize.File, lists map[string]*choiceList) {
 	if s == nil {
 		return
 	}
-	group, groupRow := "", 0
+	group, groupRow, nested := "", 0, 0
 	dating := false
 	for i, row := range s.rows {
 		n := i + 2
@@ -334,6 +334,7 @@ func (c *converter) readSurvey(f *excelize.File, lists map[string]*choiceList) {
 			}
 			if group != "" {
 				c.bad("survey", n, "group %s is inside group %s: sections cannot be nested", name, group)
+				nested++
 				continue
 			}
 			if !groupName.MatchString(name) {
@@ -349,10 +350,14 @@ func (c *converter) readSurvey(f *excelize.File, lists map[string]*choiceList) {
 				c.bad("survey", n, "%s is not supported", typ)
 				continue
 			}
-			if group == "" {
+			switch {
+			case nested > 0:
+				nested--
+			case group == "":
 				c.bad("survey", n, "end group without begin group")
+			default:
+				group = ""
 			}
-			group = ""
 			continue
 		case "begin_repeat", "end_repeat":
 			c.bad("survey", n, "%s is not supported: a definition has no repeats, each record is one person once", typ)

@@ -175,3 +175,57 @@ func TestRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestRelevantSubset: the relevant expressions kept become the conditions they mean.
+func TestRelevantSubset(t *testing.T) {
+	cases := map[string]string{
+		"${plan} = '1' or ${plan} = '0'":                 "care.plan in 1,0",
+		"(${plan} = '1') and ${consent} = \"1\"":         "care.plan in 1; meta.consent in 1",
+		"${plan} != '1'":                                 "care.plan in 0,8,9",
+		"not(${plan} = '1' or ${plan} = '8')":            "care.plan in 0,9",
+		"selected(${plan}, '0') and not(${consent} = 0)": "care.plan in 0; meta.consent in 1",
+	}
+	for expr, want := range cases {
+		survey := with(ExitSurvey, []string{"select_one yn", "more", "a", "b", "c", "", "", "", expr})
+		data, probs := Convert(Form(t, survey, exitChoices, exitSettings), Options{ID: "exit", Version: 1, Catalog: builtin(t)})
+		if len(probs) > 0 {
+			t.Errorf("relevant %q: %v", expr, probs)
+			continue
+		}
+		d, _ := builtin(t).CheckFile("exit.v1.json", data)
+		var got []string
+		for _, c := range d.Item("care.more").When {
+			got = append(got, c.Item+" in "+strings.Join(c.In, ","))
+		}
+		if strings.Join(got, "; ") != want {
+			t.Errorf("relevant %q = %q, want %q", expr, strings.Join(got, "; "), want)
+		}
+	}
+}
+
+// TestFormShape: nested groups, a question outside any group, a language tamtam does not
+// serve and a missing title are each reported.
+func TestFormShape(t *testing.T) {
+	survey := append([][]string{}, ExitSurvey...)
+	survey[0] = append(append([]string{}, surveyHeader...), "label::Arabic (ar)")
+	survey = with(survey,
+		[]string{"begin group", "inner"}, []string{"end group"},
+		[]string{"select_one yn", "loose", "a", "b", "c", "", "", "", "", "", "", "نعم"})
+	survey = append(survey, []string{"select_one yn", "outside", "a", "b", "c"})
+	_, probs := Convert(Form(t, survey, exitChoices, [][]string{{"form_id"}, {"exit"}}), Options{ID: "exit", Version: 1})
+	var got []string
+	for _, p := range probs {
+		got = append(got, p.String())
+	}
+	all := strings.Join(got, "\n")
+	for _, w := range []string{
+		"settings:2: form_title is needed",
+		"survey:10: group inner is inside group care",
+		"survey:12: column label::Arabic (ar): only French (fr), Dutch (nl) and English (en)",
+		"survey:14: question outside is outside any group",
+	} {
+		if !strings.Contains(all, w) {
+			t.Errorf("problems:\n%s\nwant %q", all, w)
+		}
+	}
+}
