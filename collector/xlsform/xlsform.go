@@ -11,8 +11,10 @@
 //     becomes not_future;
 //   - required (yes, true or 1);
 //   - relevant made of ${x} = 'a', ${x} != 'a', selected(${x}, 'a'), and, or (on one
-//     question), not(…), each on an earlier select_one: a definition's conditions are
-//     sets of codes of earlier choice items, all of which must hold;
+//     question), not(…) (on one question), each on an earlier select_one: a definition's
+//     conditions are sets of codes of earlier choice items, all of which must hold. A
+//     negation becomes the other codes of the question, with the codes 8 (refused) and 9
+//     (don't know) that tamtam adds to choice items;
 //   - labels and hints in plain columns and label::French (fr), label::Dutch (nl),
 //     label::English (en): a plain label is used for every language lacking its own;
 //   - begin group / end group (not nested): the group's name is the section of the items in

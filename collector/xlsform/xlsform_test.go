@@ -15,8 +15,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// Form builds an XLSForm workbook from its three sheets, each a header row then rows.
-func Form(t testing.TB, survey, choices, settings [][]string) *excelize.File {
+// form builds an XLSForm workbook from its three sheets, each a header row then rows.
+func form(t testing.TB, survey, choices, settings [][]string) *excelize.File {
 	t.Helper()
 	f := excelize.NewFile()
 	t.Cleanup(func() { f.Close() })
@@ -49,10 +49,10 @@ func Form(t testing.TB, survey, choices, settings [][]string) *excelize.File {
 
 var surveyHeader = []string{"type", "name", "label::French (fr)", "label::Dutch (nl)", "label::English (en)", "label", "hint", "required", "relevant", "constraint", "constraint_message"}
 
-// ExitSurvey is the XLSForm of a small release questionnaire: consent, the month of release,
+// exitSurvey is the XLSForm of a small release questionnaire: consent, the month of release,
 // a select_one, a select_multiple shown on an answer, an integer with a range, two groups,
 // three languages (the hint and the clinic label in one plain column for all).
-var ExitSurvey = [][]string{
+var exitSurvey = [][]string{
 	surveyHeader,
 	{"begin group", "meta", "", "", "", "Meta"},
 	{"select_one yn", "consent", "Acceptez-vous ?", "Gaat u akkoord?", "Do you agree?", "", "", "yes"},
@@ -91,7 +91,7 @@ func builtin(t testing.TB) *collector.Catalog {
 // passes the definition checker.
 func TestConvertExit(t *testing.T) {
 	cat := builtin(t)
-	data, probs := Convert(Form(t, ExitSurvey, exitChoices, exitSettings), Options{ID: "exit", Version: 1, Catalog: cat})
+	data, probs := Convert(form(t, exitSurvey, exitChoices, exitSettings), Options{ID: "exit", Version: 1, Catalog: cat})
 	if len(probs) > 0 {
 		t.Fatalf("Convert problems: %v", probs)
 	}
@@ -137,25 +137,25 @@ func TestRefusals(t *testing.T) {
 		survey [][]string
 		want   []string
 	}{
-		{"text", with(ExitSurvey, []string{"text", "story", "", "", "", "Tell us"}), []string{"survey:10: text (free text) is never collected"}},
-		{"calculate", with(ExitSurvey, []string{"calculate", "sum", "", "", "", "", "", "", "", ""}), []string{"survey:10: calculate is not supported"}},
-		{"repeat", with(ExitSurvey, []string{"begin repeat", "kids"}), []string{"survey:10: begin repeat is not supported"}},
-		{"relevant", with(ExitSurvey, []string{"select_one yn", "more", "a", "b", "c", "", "", "", "${plan} = '1' or ${consent} = '1'"}),
+		{"text", with(exitSurvey, []string{"text", "story", "", "", "", "Tell us"}), []string{"survey:10: text (free text) is never collected"}},
+		{"calculate", with(exitSurvey, []string{"calculate", "sum", "", "", "", "", "", "", "", ""}), []string{"survey:10: calculate is not supported"}},
+		{"repeat", with(exitSurvey, []string{"begin repeat", "kids"}), []string{"survey:10: begin repeat is not supported"}},
+		{"relevant", with(exitSurvey, []string{"select_one yn", "more", "a", "b", "c", "", "", "", "${plan} = '1' or ${consent} = '1'"}),
 			[]string{"survey:10: relevant \"${plan} = '1' or ${consent} = '1'\": or joins conditions on one question only"}},
-		{"relevant on multi", with(ExitSurvey, []string{"select_one yn", "more", "a", "b", "c", "", "", "", "selected(${place}, 'gp')"}),
+		{"relevant on multi", with(exitSurvey, []string{"select_one yn", "more", "a", "b", "c", "", "", "", "selected(${place}, 'gp')"}),
 			[]string{"survey:10: relevant \"selected(${place}, 'gp')\": ${place} is a select_multiple"}},
-		{"constraint", with(ExitSurvey, []string{"integer", "n", "a", "b", "c", "", "", "", "", ". >= 0 and . <= ${visits}"}),
+		{"constraint", with(exitSurvey, []string{"integer", "n", "a", "b", "c", "", "", "", "", ". >= 0 and . <= ${visits}"}),
 			[]string{"survey:10: constraint \". >= 0 and . <= ${visits}\": only a range like"}},
-		{"missing list", with(ExitSurvey, []string{"select_one colours", "colour", "a", "b", "c"}),
+		{"missing list", with(exitSurvey, []string{"select_one colours", "colour", "a", "b", "c"}),
 			[]string{"survey:10: choice list colours is not in the choices sheet"}},
-		{"several", with(ExitSurvey, []string{"text", "story", "", "", "", "Tell us"}, []string{"calculate", "sum"}, []string{"begin repeat", "kids"}),
+		{"several", with(exitSurvey, []string{"text", "story", "", "", "", "Tell us"}, []string{"calculate", "sum"}, []string{"begin repeat", "kids"}),
 			[]string{"survey:10: text", "survey:11: calculate", "survey:12: begin repeat"}},
 		{"no consent nor date", [][]string{surveyHeader, {"begin group", "care"}, {"select_one yn", "plan", "a", "b", "c"}, {"end group"}},
 			[]string{"survey: the form has no consent question: add", "survey: the form has no date question: add"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			data, probs := Convert(Form(t, tc.survey, exitChoices, exitSettings), Options{ID: "exit", Version: 1, Catalog: cat})
+			data, probs := Convert(form(t, tc.survey, exitChoices, exitSettings), Options{ID: "exit", Version: 1, Catalog: cat})
 			if data != nil {
 				t.Fatalf("Convert returned a file, want problems %v", tc.want)
 			}
@@ -186,8 +186,8 @@ func TestRelevantSubset(t *testing.T) {
 		"selected(${plan}, '0') and not(${consent} = 0)": "care.plan in 0; meta.consent in 1",
 	}
 	for expr, want := range cases {
-		survey := with(ExitSurvey, []string{"select_one yn", "more", "a", "b", "c", "", "", "", expr})
-		data, probs := Convert(Form(t, survey, exitChoices, exitSettings), Options{ID: "exit", Version: 1, Catalog: builtin(t)})
+		survey := with(exitSurvey, []string{"select_one yn", "more", "a", "b", "c", "", "", "", expr})
+		data, probs := Convert(form(t, survey, exitChoices, exitSettings), Options{ID: "exit", Version: 1, Catalog: builtin(t)})
 		if len(probs) > 0 {
 			t.Errorf("relevant %q: %v", expr, probs)
 			continue
@@ -206,13 +206,13 @@ func TestRelevantSubset(t *testing.T) {
 // TestFormShape: nested groups, a question outside any group, a language tamtam does not
 // serve and a missing title are each reported.
 func TestFormShape(t *testing.T) {
-	survey := append([][]string{}, ExitSurvey...)
+	survey := append([][]string{}, exitSurvey...)
 	survey[0] = append(append([]string{}, surveyHeader...), "label::Arabic (ar)")
 	survey = with(survey,
 		[]string{"begin group", "inner"}, []string{"end group"},
 		[]string{"select_one yn", "loose", "a", "b", "c", "", "", "", "", "", "", "نعم"})
 	survey = append(survey, []string{"select_one yn", "outside", "a", "b", "c"})
-	_, probs := Convert(Form(t, survey, exitChoices, [][]string{{"form_id"}, {"exit"}}), Options{ID: "exit", Version: 1})
+	_, probs := Convert(form(t, survey, exitChoices, [][]string{{"form_id"}, {"exit"}}), Options{ID: "exit", Version: 1})
 	var got []string
 	for _, p := range probs {
 		got = append(got, p.String())
