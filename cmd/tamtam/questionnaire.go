@@ -10,6 +10,7 @@ import (
 
 	"github.com/tamtam-ngo/tamtam/collector"
 	"github.com/tamtam-ngo/tamtam/collector/words"
+	"github.com/tamtam-ngo/tamtam/collector/xlsform"
 )
 
 // cmdQuestionnaire checks definition files and lists the questionnaires loaded: neither
@@ -44,6 +45,8 @@ func cmdQuestionnaire(_ context.Context, args []string, stdout, stderr io.Writer
 			return err
 		}
 		return printQuestionnaires(stdout, cat, cfg.lang())
+	case "import-xlsform":
+		return importXLSForm(args[1:], stdout, stderr, getenv)
 	}
 	return &usageError{l.T("cli.questionnaire.usage")}
 }
@@ -95,4 +98,50 @@ func printQuestionnaires(w io.Writer, cat *collector.Catalog, lang words.Lang) e
 		}
 	}
 	return tw.Flush()
+}
+
+// importXLSForm converts an XLSForm into a definition file checked as `questionnaire check`
+// checks one, and writes it atomically; every problem of the form is printed as
+// FORM: SHEET:ROW: why, and nothing is written.
+func importXLSForm(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	l := cliLang(getenv)
+	fs := flag.NewFlagSet("tamtam questionnaire import-xlsform", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	id := fs.String("id", "", "questionnaire id (lower-case letters, digits and _)")
+	version := fs.Int("version", 0, "questionnaire version (1 or more)")
+	out := fs.String("out", "", "definition file to write")
+	forms, err := parseInterspersed(fs, args) // the form may come before or after the flags
+	if err != nil {
+		return err
+	}
+	if len(forms) != 1 || *id == "" || *version < 1 || *out == "" {
+		return &usageError{l.T("cli.questionnaire.usage")}
+	}
+	form := forms[0]
+	if sameFile(form, *out) {
+		return &usageError{l.T("cli.questionnaire.xlsform.same_file", *out)}
+	}
+	cat, err := collector.BuiltinCatalog()
+	if err != nil {
+		return err
+	}
+	data, probs, err := xlsform.ConvertFile(form, xlsform.Options{ID: *id, Version: *version, Catalog: cat})
+	if err != nil {
+		return &usageError{l.T("cli.questionnaire.xlsform.unreadable", form, errors.Unwrap(err))}
+	}
+	if len(probs) > 0 {
+		for _, p := range probs {
+			fmt.Fprintf(stdout, "%s: %s\n", form, p)
+		}
+		return &usageError{l.T("cli.questionnaire.xlsform.failed", len(probs), form)}
+	}
+	d, cprobs := cat.CheckFile(*out, data)
+	if len(cprobs) > 0 { // Convert checked it already
+		return fmt.Errorf("questionnaire import-xlsform: %s: %v", form, cprobs)
+	}
+	if err := collector.WriteFileAtomic(*out, data, 0o644); err != nil {
+		return fmt.Errorf("questionnaire import-xlsform: %w", err)
+	}
+	fmt.Fprintln(stdout, l.T("cli.questionnaire.xlsform.ok", form, *out, d.ID, d.Version, len(d.Items)))
+	return nil
 }
