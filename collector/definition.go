@@ -149,6 +149,11 @@ type Definition struct {
 	Title       Text    `json:"title"`
 	Description Text    `json:"description"`
 	Items       []*Item `json:"items"`
+	// Families and Indicators are what its reports count (indicators.go). They are not
+	// served, nor part of its fingerprint: they say how answers are counted, not what
+	// they mean, and may change between releases of one version.
+	Families   []IndicatorFamily `json:"-"`
+	Indicators []Indicator       `json:"-"`
 
 	byCode map[string]*Item
 	source string // the file it was loaded from, "" for a built-in one
@@ -310,6 +315,9 @@ func LoadCatalog(fsys fs.FS) (*Catalog, error) {
 	for _, vs := range c.versions {
 		slices.SortFunc(vs, func(a, b *Definition) int { return a.Version - b.Version })
 	}
+	if err := c.checkIndicators(); err != nil {
+		return nil, fmt.Errorf("collector: indicators: %w", err)
+	}
 	return c, nil
 }
 
@@ -392,11 +400,13 @@ type fileItem struct {
 }
 
 type fileDefinition struct {
-	ID          string     `json:"id"`
-	Version     int        `json:"version"`
-	Title       Text       `json:"title"`
-	Description Text       `json:"description"`
-	Items       []fileItem `json:"items"`
+	ID          string            `json:"id"`
+	Version     int               `json:"version"`
+	Title       Text              `json:"title"`
+	Description Text              `json:"description"`
+	Items       []fileItem        `json:"items"`
+	Families    []IndicatorFamily `json:"families"`
+	Indicators  []Indicator       `json:"indicators"`
 }
 
 var monthPattern = regexp.MustCompile(`^(\d{4})-(0[1-9]|1[0-2])$`)
@@ -483,6 +493,10 @@ func parseDefinition(data []byte, lists map[string][]Choice) (*Definition, []Pro
 	if len(probs) > 0 {
 		return nil, probs
 	}
+	d.Families, d.Indicators = fd.Families, fd.Indicators
+	if probs := checkIndicators(d, d.Families, d.Indicators); len(probs) > 0 {
+		return nil, probs
+	}
 	d.plan = compile(d)
 	return d, nil
 }
@@ -506,10 +520,7 @@ func unknownKeys(data []byte) []Problem {
 	}
 	topKeys, itemKeys := known(fileDefinition{}), known(fileItem{})
 	for _, k := range sortedKeys(top) {
-		switch {
-		case k == "indicators":
-			probs = append(probs, Problem{Field: k, Message: "indicators in files are not supported yet"})
-		case !topKeys[k]:
+		if !topKeys[k] {
 			probs = append(probs, Problem{Field: k, Message: fmt.Sprintf("unknown field %q", k)})
 		}
 	}

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -71,6 +72,21 @@ func (d *Definition) Fingerprint() string {
 	return hex.EncodeToString(sum[:])
 }
 
+// sameAs reports whether o, read from a file, is the same definition as d: the same
+// questions (their fingerprint) and, unless o declares none (a file in the served shape),
+// the same indicators.
+func (d *Definition) sameAs(o *Definition) bool {
+	if d.Fingerprint() != o.Fingerprint() {
+		return false
+	}
+	if len(o.Families) == 0 && len(o.Indicators) == 0 {
+		return true
+	}
+	a, _ := json.Marshal([]any{d.Families, d.Indicators})
+	b, _ := json.Marshal([]any{o.Families, o.Indicators})
+	return bytes.Equal(a, b)
+}
+
 // CheckFile checks the content of one definition file against the catalog: its lists,
 // and the versions already known, which a file may not redefine with another content
 // (the same id with a new version is how a questionnaire changes). It returns the
@@ -81,7 +97,7 @@ func (c *Catalog) CheckFile(name string, data []byte) (*Definition, []Problem) {
 		return nil, probs
 	}
 	d.source = name
-	if old, ok := c.Get(d.ID, d.Version); ok && old.Fingerprint() != d.Fingerprint() {
+	if old, ok := c.Get(d.ID, d.Version); ok && !old.sameAs(d) {
 		from := "the built-in definition"
 		if old.source != "" {
 			from = old.source
@@ -89,7 +105,27 @@ func (c *Catalog) CheckFile(name string, data []byte) (*Definition, []Problem) {
 		return nil, []Problem{{Field: "version", Message: fmt.Sprintf(
 			"%s version %d is already defined by %s with another content: give this one a new version", d.ID, d.Version, from)}}
 	}
+	if err := c.with(d).checkIndicators(); err != nil {
+		return nil, []Problem{{Field: "indicators", Message: err.Error()}}
+	}
 	return d, nil
+}
+
+// with returns a copy of the catalog with the definitions ds added (one already there
+// with the same content is not added twice).
+func (c *Catalog) with(ds ...*Definition) *Catalog {
+	next := &Catalog{versions: map[string][]*Definition{}, lists: c.lists}
+	for id, vs := range c.versions {
+		next.versions[id] = slices.Clone(vs)
+	}
+	for _, d := range ds {
+		if _, ok := next.Get(d.ID, d.Version); ok {
+			continue // the same content again: one definition
+		}
+		next.versions[d.ID] = append(next.versions[d.ID], d)
+		slices.SortFunc(next.versions[d.ID], func(a, b *Definition) int { return a.Version - b.Version })
+	}
+	return next
 }
 
 // ReadDefinitionFile reads a definition file, at most MaxDefinitionBytes.
@@ -134,7 +170,7 @@ func (c *Catalog) AddDir(dir string, mustExist bool) error {
 		d, probs := c.CheckFile(name, data)
 		if len(probs) == 0 {
 			for _, o := range added {
-				if o.ID == d.ID && o.Version == d.Version && o.Fingerprint() != d.Fingerprint() {
+				if o.ID == d.ID && o.Version == d.Version && !o.sameAs(d) {
 					probs = []Problem{{Field: "version", Message: fmt.Sprintf(
 						"%s version %d is already defined by %s with another content: give this one a new version", d.ID, d.Version, o.source)}}
 				}
@@ -149,13 +185,13 @@ func (c *Catalog) AddDir(dir string, mustExist bool) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	for _, d := range added {
-		if _, ok := c.Get(d.ID, d.Version); ok {
-			continue // the same content again: one definition
-		}
-		c.versions[d.ID] = append(c.versions[d.ID], d)
-		slices.SortFunc(c.versions[d.ID], func(a, b *Definition) int { return a.Version - b.Version })
+	// The files' indicators are checked with the catalog they join (ids unique across
+	// questionnaires, links to known ones): on a copy, kept only when sound.
+	next := c.with(added...)
+	if err := next.checkIndicators(); err != nil {
+		return fmt.Errorf("collector: questionnaire directory %s: indicators: %w", dir, err)
 	}
+	c.versions = next.versions
 	return nil
 }
 

@@ -30,6 +30,16 @@ const smallDefinition = `{
   ]
 }`
 
+// exitFamily and exitIndicator declare an indicator of smallDefinition.
+const exitFamily = `{"id": "X1", "title": {"fr": "Plan", "nl": "Plan", "en": "Plan"}}`
+
+func exitIndicator(family, yes string) string {
+	return `{"id": "X1", "family": "` + family + `", "sensitive": false,
+	  "label": {"fr": "Plan", "nl": "Plan", "en": "Plan"}, "short": {"fr": "Plan", "nl": "Plan", "en": "Plan"},
+	  "numerator": {"fr": "Oui", "nl": "Ja", "en": "Yes"}, "denominator": {"fr": "Tous", "nl": "Allen", "en": "All"},
+	  "valid": {"answered": "care.plan"}, "yes": ` + yes + `}`
+}
+
 func builtin(t *testing.T) *Catalog {
 	t.Helper()
 	c, err := BuiltinCatalog()
@@ -60,7 +70,21 @@ func TestCheckFileRules(t *testing.T) {
 		old, new string
 		want     []string // "ITEM: FIELD: part of the message", each must be reported
 	}{
-		{"indicators", `"id": "exit",`, `"id": "exit", "indicators": [],`, []string{"-: indicators: indicators in files are not supported yet"}},
+		{"indicator of an unknown family", `"id": "exit",`, `"id": "exit", "indicators": [` + exitIndicator("X9", `{"item": "care.plan", "in": ["1"]}`) + `],`,
+			[]string{`X1: family: unknown family "X9"`}},
+		{"indicator on an unknown item", `"id": "exit",`, `"id": "exit", "families": [` + exitFamily + `], "indicators": [` + exitIndicator("X1", `{"item": "care.where", "in": ["1"]}`) + `],`,
+			[]string{"X1: yes: care.where is not an item of exit"}},
+		{"indicator on an unknown code", `"id": "exit",`, `"id": "exit", "families": [` + exitFamily + `], "indicators": [` + exitIndicator("X1", `{"item": "care.place", "in": ["hospital"]}`) + `],`,
+			[]string{`X1: yes: care.place has no stored code "hospital"`}},
+		{"chose on a choice item", `"id": "exit",`, `"id": "exit", "families": [` + exitFamily + `], "indicators": [` + exitIndicator("X1", `{"item": "care.place", "chose": ["gp"]}`) + `],`,
+			[]string{"X1: yes: chose: care.place is not a multi item"}},
+		{"two forms in one condition", `"id": "exit",`, `"id": "exit", "families": [` + exitFamily + `], "indicators": [` + exitIndicator("X1", `{"answered": "care.plan", "not": {"answered": "care.place"}}`) + `],`,
+			[]string{"X1: yes: a condition has exactly one of"}},
+		{"unknown key in a condition", `"id": "exit",`, `"id": "exit", "families": [` + exitFamily + `], "indicators": [` + exitIndicator("X1", `{"item": "care.plan", "equals": "1"}`) + `],`,
+			[]string{`unknown field "equals"`}},
+		{"link to an unknown questionnaire", `"id": "exit",`, `"id": "exit", "families": [` + exitFamily + `], "indicators": [` +
+			strings.Replace(exitIndicator("X1", `{"all": []}`), `"valid": {"answered": "care.plan"}, "yes": {"all": []}`, `"link": {"questionnaire": "after", "valid": {"all": []}, "yes": {"all": []}}`, 1) + `],`,
+			[]string{`links to unknown questionnaire "after"`}},
 		{"unknown top field", `"id": "exit",`, `"id": "exit", "author": "x",`, []string{`-: author: unknown field "author"`}},
 		{"unknown item fields, all", `"code": "care.plan",`, `"code": "care.plan", "colour": "red", "size": 1,`,
 			[]string{`care.plan: colour: unknown field "colour"`, `care.plan: size: unknown field "size"`}},
@@ -229,4 +253,44 @@ func TestCheckFingerprints(t *testing.T) {
 	if !errors.As(err, &ce) || ce.ID != "exit" || ce.Version != 1 || ce.Source != "exit.json" || !strings.Contains(err.Error(), "raise its version") {
 		t.Fatalf("CheckFingerprints(changed, data) = %v, want a ChangedDefinitionError", err)
 	}
+}
+
+// TestCheckFileIndicators: a file declares indicators in the condition language, linked
+// ones included; their conditions are checked against the items (and, for a link, the
+// other questionnaire's), and ids are unique across questionnaires.
+func TestCheckFileIndicators(t *testing.T) {
+	c := builtin(t)
+	linked := strings.Replace(exitIndicator("X1", `{"all": []}`), `"id": "X1"`, `"id": "X2"`, 1)
+	linked = strings.Replace(linked, `"valid": {"answered": "care.plan"}, "yes": {"all": []}`,
+		`"population": {"all": [{"item": "meta.consent", "in": ["1"]}, {"item": "care.plan", "in": ["1"]}]},
+		 "link": {"questionnaire": "followup", "valid": {"answered": "care.release_plan"}, "yes": {"item": "care.release_plan", "in": ["1"]}}`, 1)
+	data := strings.Replace(smallDefinition, `"id": "exit",`, `"id": "exit", "families": [`+exitFamily+`], "indicators": [`+
+		exitIndicator("X1", `{"any": [{"item": "care.place", "in": ["gp"]}, {"not": {"item": "care.plan", "in": ["0", "8", "9"]}}]}`)+`, `+linked+`],`, 1)
+	d, probs := c.CheckFile("exit.json", []byte(data))
+	if len(probs) > 0 {
+		t.Fatalf("CheckFile(indicators) problems %v", probs)
+	}
+	if len(d.Indicators) != 2 || d.Indicators[0].Questionnaire != "exit" || len(d.Indicators[0].Breakdowns) != 4 {
+		t.Errorf("indicators = %+v, want two of exit with the four breakdowns by default", d.Indicators)
+	}
+	if d.Fingerprint() != mustCheck(t, c, smallDefinition).Fingerprint() {
+		t.Error("indicators changed the fingerprint: they are not what the answers mean")
+	}
+	_, probs = c.CheckFile("exit.json", []byte(strings.ReplaceAll(data, `"X1"`, `"I01"`)))
+	if len(probs) != 1 || !strings.Contains(probs[0].Message, "I01 is declared by entry and exit") {
+		t.Errorf("CheckFile(I01 again) problems %v, want the id declared twice", probs)
+	}
+	_, probs = c.CheckFile("exit.json", []byte(strings.Replace(data, `"care.release_plan", "in": ["1"]`, `"care.release_plan", "in": ["7"]`, 1)))
+	if len(probs) != 1 || !strings.Contains(probs[0].Message, `link: care.release_plan has no stored code "7"`) {
+		t.Errorf("CheckFile(bad link code) problems %v", probs)
+	}
+}
+
+func mustCheck(t *testing.T, c *Catalog, data string) *Definition {
+	t.Helper()
+	d, probs := c.CheckFile("x.json", []byte(data))
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	return d
 }

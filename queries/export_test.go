@@ -2,6 +2,7 @@ package queries
 
 import (
 	"context"
+	"github.com/tamtam-ngo/tamtam/collector"
 )
 
 // Hooks for the tests of staging (package queries_test, which chtest's import of queries
@@ -63,10 +64,17 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
 
 // IndicatorPopulations returns, by indicator id, the SQL conditions of its denominator:
 // its population and what counts as a valid answer.
-func IndicatorPopulations() map[string]string {
+func IndicatorPopulations(inds []collector.Indicator) (map[string]string, error) {
+	var plain []collector.Indicator
+	for _, ind := range inds {
+		if ind.Link == nil {
+			plain = append(plain, ind)
+		}
+	}
+	defs, err := compileIndicators(plain)
 	out := map[string]string{}
-	for _, d := range append(entryIndicators(), followupIndicators()...) {
+	for _, d := range defs {
 		out[d.id] = d.population + " AND " + d.valid
 	}
-	return out
+	return out, err
 }

@@ -2,140 +2,125 @@ package queries
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/tamtam-ngo/tamtam/collector"
 	"github.com/tamtam-ngo/tamtam/reports"
 )
 
-// The indicators of QUESTIONNAIRE.md as SQL conditions over one stored record. Every
-// indicator is a share: its denominator counts the records of its population with a valid
-// answer (8 and 9 count as missing), its numerator those of them that say yes. The
-// population, validity and yes conditions are written with the helpers below from
-// constant item codes; no value from a request is ever formatted into SQL.
+// The indicators that the questionnaire definitions declare (collector.Indicator), as
+// SQL conditions over one stored record. Every indicator is a share: its denominator
+// counts the records of its population with a valid answer, its numerator those of them
+// that say yes. The conditions are compiled from their checked form: item and choice
+// codes that the definitions' loader validated, quoted again here only after matching
+// sqlCode; no value from a request is ever formatted into SQL.
 //
 // All indicators of a questionnaire are computed by ONE scan, grouped by the finest
 // breakdown cell (site, gender, age band, nationality group); the reports package sums
 // those cells into every published table, so margins are computed explicitly (18.16
 // ignores WITH ROLLUP) and stay consistent with their cells by construction.
 
-// val is the stored value of a single-valued item, empty when not answered.
-func val(item string) string {
-	return fmt.Sprintf("answer_value[indexOf(answer_item, '%s')]", mustCode(item))
-}
-
-// answered holds when item has a stored value that is not 8 (refused) or 9 (don't know).
-func answered(item string) string {
-	return fmt.Sprintf("(has(answer_item, '%s') AND %s NOT IN ('8', '9'))", mustCode(item), val(item))
-}
-
-// is holds when the single-valued item is one of codes.
-func is(item string, codes ...string) string {
-	q := make([]string, len(codes))
-	for i, c := range codes {
-		q[i] = "'" + mustCode(c) + "'"
-	}
-	return fmt.Sprintf("%s IN (%s)", val(item), strings.Join(q, ", "))
-}
-
-// chose holds when the multi item includes code.
-func chose(item, code string) string {
-	return fmt.Sprintf("arrayExists((i, v) -> i = '%s' AND v = '%s', answer_item, answer_value)", mustCode(item), mustCode(code))
-}
-
-// nonEmpty holds when the multi item was answered with at least one code.
-func nonEmpty(item string) string {
-	return fmt.Sprintf("arrayExists((i, v) -> i = '%s' AND v != '', answer_item, answer_value)", mustCode(item))
-}
-
-func and(conds ...string) string { return "(" + strings.Join(conds, " AND ") + ")" }
-func or(conds ...string) string  { return "(" + strings.Join(conds, " OR ") + ")" }
-
 var sqlCode = regexp.MustCompile(`^[A-Za-z0-9_.+\-]+$`)
 
-// mustCode guards the helpers: they take constants of this file, never input.
-func mustCode(s string) string {
-	if !sqlCode.MatchString(s) {
-		panic("queries: not an item or choice code: " + s)
+// compiler turns conditions into SQL, noting the first code it refuses.
+type compiler struct{ err error }
+
+func (c *compiler) code(s string) string {
+	if !sqlCode.MatchString(s) && c.err == nil {
+		c.err = fmt.Errorf("queries: not an item or choice code: %q", s)
 	}
-	return s
+	return "'" + s + "'"
 }
 
+// val is the stored value of a single-valued item, empty when not answered.
+func (c *compiler) val(item string) string {
+	return fmt.Sprintf("answer_value[indexOf(answer_item, %s)]", c.code(item))
+}
+
+func (c *compiler) list(codes []string) string {
+	q := make([]string, len(codes))
+	for i, s := range codes {
+		q[i] = c.code(s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// cond compiles one condition. The consent item reads the consent column, which holds
+// the same answer and which every scan filters on.
+func (c *compiler) cond(x collector.Cond) string {
+	switch {
+	case x.Always():
+		return "1"
+	case x.Item != "" && x.Item == collector.ConsentItem && x.In != nil:
+		yes, no := slices.Contains(x.In, "1"), slices.Contains(x.In, "0")
+		switch {
+		case yes && no:
+			return "1"
+		case yes:
+			return "consent = 1"
+		case no:
+			return "consent = 0"
+		}
+		return "0"
+	case x.In != nil:
+		return fmt.Sprintf("%s IN (%s)", c.val(x.Item), c.list(x.In))
+	case x.Chose != nil:
+		if len(x.Chose) == 1 {
+			return fmt.Sprintf("arrayExists((i, v) -> i = %s AND v = %s, answer_item, answer_value)", c.code(x.Item), c.code(x.Chose[0]))
+		}
+		return fmt.Sprintf("arrayExists((i, v) -> i = %s AND v IN (%s), answer_item, answer_value)", c.code(x.Item), c.list(x.Chose))
+	case x.ChoseSome:
+		return fmt.Sprintf("arrayExists((i, v) -> i = %s AND v != '', answer_item, answer_value)", c.code(x.Item))
+	case x.Answered != "":
+		if x.AnsweredMulti() {
+			return fmt.Sprintf("has(answer_item, %s)", c.code(x.Answered))
+		}
+		return fmt.Sprintf("(has(answer_item, %s) AND %s NOT IN ('8', '9'))", c.code(x.Answered), c.val(x.Answered))
+	case x.Not != nil:
+		return "NOT " + c.cond(*x.Not)
+	case x.All != nil:
+		return c.join(x.All, " AND ", "1")
+	case x.Any != nil:
+		return c.join(x.Any, " OR ", "0")
+	}
+	if c.err == nil {
+		c.err = errors.New("queries: a condition with no form")
+	}
+	return "0"
+}
+
+func (c *compiler) join(xs []collector.Cond, op, empty string) string {
+	if len(xs) == 0 {
+		return empty
+	}
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = c.cond(x)
+	}
+	return "(" + strings.Join(parts, op) + ")"
+}
+
+// indicatorSQL is one indicator's conditions, compiled.
 type indicatorSQL struct {
-	id         string
-	population string
-	valid      string
-	yes        string
+	id                     string
+	population, valid, yes string
 }
 
-const consented = "consent = 1"
-
-// usedLast12m holds for entrants who answered about the 12 months before entry: yes when
-// they chose at least one substance; no when they never used or chose none.
-var (
-	answeredLast12m = or(is("drug.lifetime_any", "0"), and(is("drug.lifetime_any", "1"), "has(answer_item, 'drug.before_12m')"))
-	answeredLast30d = or(is("drug.lifetime_any", "0"), and(is("drug.lifetime_any", "1"), "has(answer_item, 'drug.before_30d')"))
-	everInjected    = is("inject.status", "2", "3", "4")
-)
-
-// substances03 are the substances of I03, main drugs of I06.
-var (
-	substances03 = []string{"cannabis", "cocaine", "crack", "heroin", "benzo_np", "synth_cannabinoids", "mdma", "amphet"}
-	mainDrugs06  = []string{"heroin", "cocaine", "crack", "cannabis", "benzo_np"}
-)
-
-func entryIndicators() []indicatorSQL {
-	defs := []indicatorSQL{
-		{"I01", consented, answeredLast12m, nonEmpty("drug.before_12m")},
-		{"I02", consented, answered("drug.lifetime_any"), is("drug.lifetime_any", "1")},
+// compileIndicators compiles indicators (none over linked records).
+func compileIndicators(inds []collector.Indicator) ([]indicatorSQL, error) {
+	c := &compiler{}
+	out := make([]indicatorSQL, len(inds))
+	for i, ind := range inds {
+		out[i] = indicatorSQL{id: ind.ID, population: c.cond(ind.PopulationCond()), valid: c.cond(ind.ValidCond()), yes: c.cond(ind.Yes)}
 	}
-	for _, s := range substances03 {
-		defs = append(defs, indicatorSQL{"I03." + s, consented, answeredLast12m, chose("drug.before_12m", s)})
-	}
-	defs = append(defs,
-		indicatorSQL{"I04", consented, answeredLast30d, nonEmpty("drug.before_30d")},
-		indicatorSQL{"I05", and(consented, is("drug.lifetime_any", "1")), answered("drug.main_freq30"), is("drug.main_freq30", "1", "2")},
-	)
-	other := make([]string, len(mainDrugs06))
-	for i, s := range mainDrugs06 {
-		defs = append(defs, indicatorSQL{"I06." + s, and(consented, is("drug.lifetime_any", "1")), answered("drug.main"), is("drug.main", s)})
-		other[i] = s
-	}
-	defs = append(defs,
-		indicatorSQL{"I06.other", and(consented, is("drug.lifetime_any", "1")), answered("drug.main"), "NOT " + is("drug.main", other...)},
-		indicatorSQL{"I07", consented, answered("inject.status"), everInjected},
-		indicatorSQL{"I08", consented, answered("inject.status"), is("inject.status", "3", "4")},
-		indicatorSQL{"I09", and(consented, is("inject.status", "3", "4")), answered("inject.share_needle_12m"), is("inject.share_needle_12m", "1")},
-		indicatorSQL{"I10", consented, or(is("drug.lifetime_any", "0"), answered("overdose.before_12m")), is("overdose.before_12m", "1")},
-		indicatorSQL{"I11", and(consented, is("demo.prev_incarcerations", "1", "2-4", "5+")), answered("prev_prison.drug_use"), is("prev_prison.drug_use", "1")},
-		indicatorSQL{"I12", and(consented, is("prev_prison.drug_use", "1")), answered("prev_prison.first_use"), is("prev_prison.first_use", "1")},
-		indicatorSQL{"I13.on_ost", consented, answered("ost.status"), is("ost.status", "3")},
-		indicatorSQL{"I13.continued", and(consented, is("ost.status", "3")), answered("ost.continued_at_entry"), is("ost.continued_at_entry", "1")},
-		indicatorSQL{"I14.hiv", consented, answered("test.hiv_last"), is("test.hiv_last", "lt12m")},
-		indicatorSQL{"I14.hcv", consented, answered("test.hcv_last"), is("test.hcv_last", "lt12m")},
-		indicatorSQL{"I14.hiv_pwid", and(consented, everInjected), answered("test.hiv_last"), is("test.hiv_last", "lt12m")},
-		indicatorSQL{"I14.hcv_pwid", and(consented, everInjected), answered("test.hcv_last"), is("test.hcv_last", "lt12m")},
-		indicatorSQL{"I15", consented, answered("health.self_rated"), is("health.self_rated", "1", "2")},
-		indicatorSQL{"I16", consented, "nationality_group NOT IN ('', 'UNKNOWN', '8', '9')", "nationality_group != 'BE'"},
-		indicatorSQL{"I17.needed", consented, answered("interp.needed"), is("interp.needed", "1")},
-		indicatorSQL{"I17.professional", and(consented, is("interp.needed", "1")), answered("interp.at_intake"),
-			is("interp.at_intake", "professional_in_person", "professional_remote")},
-		indicatorSQL{"I18", consented, answered("insurance.before"), is("insurance.before", "none")},
-		indicatorSQL{reports.EntrantsIndicator, "1", "1", consented},
-	)
-	return defs
-}
-
-func followupIndicators() []indicatorSQL {
-	return []indicatorSQL{
-		{"I20.used", consented, answered("drug.in_prison_any"), is("drug.in_prison_any", "1")},
-		{"I20.first_use", and(consented, is("drug.in_prison_any", "1")), answered("drug.first_use_in_prison"), is("drug.first_use_in_prison", "1")},
-		{"I22", consented, answered("care.release_plan"), is("care.release_plan", "1")},
-	}
+	return out, c.err
 }
 
 // cellQuery builds the one-scan query of a questionnaire's indicators. final reads
@@ -153,40 +138,42 @@ func cellQuery(questionnaire string, defs []indicatorSQL, final bool) string {
 	if final {
 		from += " FINAL"
 	}
-	fmt.Fprintf(&b, "\nFROM %s\nWHERE questionnaire = '%s' AND year = ? AND received_at <= ? AND site IN ?\n", from, mustCode(questionnaire))
+	fmt.Fprintf(&b, "\nFROM %s\nWHERE questionnaire = '%s' AND year = ? AND received_at <= ? AND site IN ?\n", from, questionnaire)
 	b.WriteString("GROUP BY site, gender, age_band, nationality_group")
 	return b.String()
 }
 
-// linkedQuery computes I21: among entrants of the year who used a drug in the 12 months
-// before entry and were followed up (linked by the keyed link id), the share who used
-// during detention. The breakdown is the entrant's. A person with several entries or
-// follow-ups counts once; follow-ups are not limited to the year (a December entrant is
-// followed up in January). Duplicate rows of one submission with the same link collapse
-// in the grouping, but a row re-keyed after a rotation (queries/linkkeys.go) sits beside
-// the row it replaces, under another link, until ClickHouse merges them: the person
-// would be linked under both. final reads through FINAL, which IndicatorCells asks for
-// only when the rows in scope hold a duplicate id. Receipt times are days (R2): of two
-// entries of one day, the one with the greater submission id stands, an arbitrary but
-// reproducible choice.
-func linkedQuery(final bool) string {
+// linkedQuery computes an indicator over linked records, like I21: among the records of
+// the year of its questionnaire in its population (entrants who used a drug in the 12
+// months before entry), linked by the keyed link id to a record of the link's
+// questionnaire (a follow-up), the share whose latest linked record has a valid answer
+// and says yes (used during detention). The breakdown is that of the person's latest
+// record of the year. A person with several records counts once; linked records are not
+// limited to the year (a December entrant is followed up in January). Duplicate rows of
+// one submission with the same link collapse in the grouping, but a row re-keyed after a
+// rotation (queries/linkkeys.go) sits beside the row it replaces, under another link,
+// until ClickHouse merges them: the person would be linked under both. final reads
+// through FINAL, which IndicatorCells asks for only when the rows in scope hold a
+// duplicate id. Receipt times are days (R2): of two records of one day, the one with the
+// greater submission id stands, an arbitrary but reproducible choice.
+func linkedQuery(questionnaire string, population string, link *collector.Link, valid, yes string, final bool) string {
 	from := "submissions"
 	if final {
 		from += " FINAL"
 	}
 	return `SELECT e_site, e_gender, e_age_band, e_nationality_group,
-  countIf(f_used IN ('0', '1')) AS den, countIf(f_used = '1') AS num
+  countIf(f_valid) AS den, countIf(f_valid AND f_yes) AS num
 FROM (
   SELECT link_id, key_id, argMax(site, concat(toString(received_at), submission_id) AS latest) AS e_site, argMax(gender, latest) AS e_gender,
     argMax(age_band, latest) AS e_age_band, argMax(nationality_group, latest) AS e_nationality_group
   FROM ` + from + `
-  WHERE questionnaire = 'entry' AND consent = 1 AND link_id != '' AND year = ? AND received_at <= ? AND site IN ?
-    AND arrayExists((i, v) -> i = 'drug.before_12m' AND v != '', answer_item, answer_value)
+  WHERE questionnaire = '` + questionnaire + `' AND link_id != '' AND year = ? AND received_at <= ? AND site IN ?
+    AND ` + population + `
   GROUP BY link_id, key_id
 ) ALL INNER JOIN (
-  SELECT link_id, key_id, argMax(answer_value[indexOf(answer_item, 'drug.in_prison_any')], concat(toString(received_at), submission_id)) AS f_used
+  SELECT link_id, key_id, argMax(` + valid + `, concat(toString(received_at), submission_id) AS latest) AS f_valid, argMax(` + yes + `, latest) AS f_yes
   FROM ` + from + `
-  WHERE questionnaire = 'followup' AND consent = 1 AND link_id != '' AND received_at <= ?
+  WHERE questionnaire = '` + link.Questionnaire + `' AND consent = 1 AND link_id != '' AND received_at <= ?
   GROUP BY link_id, key_id
 ) USING (link_id, key_id)
 GROUP BY e_site, e_gender, e_age_band, e_nationality_group`
@@ -208,45 +195,83 @@ func (db *DB) DataCutOff(ctx context.Context, year int) (time.Time, error) {
 
 var _ reports.Source = (*DB)(nil)
 
-// IndicatorCells returns the numerator and denominator of every indicator in every
-// finest breakdown cell, for the year's records of sites received up to cutOff.
-func (db *DB) IndicatorCells(ctx context.Context, year int, sites []string, cutOff time.Time) ([]reports.IndicatorCell, error) {
+// IndicatorCells returns the numerator and denominator of every indicator of inds in
+// every finest breakdown cell, for the year's records of sites received up to cutOff.
+func (db *DB) IndicatorCells(ctx context.Context, year int, sites []string, cutOff time.Time, inds []collector.Indicator) ([]reports.IndicatorCell, error) {
 	set := clickhouse.GroupSet{Value: make([]any, len(sites))}
 	for i, s := range sites {
 		set.Value[i] = s
 	}
-	if len(sites) == 0 {
+	if len(sites) == 0 || len(inds) == 0 {
 		return nil, nil
+	}
+	// One scan per questionnaire, in the order they first appear; one per linked
+	// indicator.
+	var (
+		order  []string
+		byQ    = map[string][]collector.Indicator{}
+		linked []collector.Indicator
+		others = []any{}
+	)
+	for _, ind := range inds {
+		if ind.Link != nil {
+			linked = append(linked, ind)
+			others = append(others, ind.Link.Questionnaire)
+			continue
+		}
+		if byQ[ind.Questionnaire] == nil {
+			order = append(order, ind.Questionnaire)
+		}
+		byQ[ind.Questionnaire] = append(byQ[ind.Questionnaire], ind)
+	}
+	if len(others) == 0 {
+		others = append(others, "") // no questionnaire has the empty id; IN () is refused
 	}
 	// Retries never store a submission twice, but a crash between an insert and its
 	// checkpoint, or two servers racing, can leave a duplicate row until ClickHouse merges
 	// it away. Counting distinct ids is cheap; FINAL only when it is needed.
-	// One scan answers for the cells (the year's records of the sites) and for I21 (the
-	// year's entries of the sites and the follow-ups of every year).
+	// One scan answers for the cells (the year's records of the sites) and for the linked
+	// indicators (the year's records of the sites and the linked records of every year).
 	var rows, ids, linkedRows, linkedIDs uint64
 	if err := db.conn.QueryRow(ctx, `SELECT countIf(year = ? AND site IN ?), uniqExactIf(submission_id, year = ? AND site IN ?),
 		count(), uniqExact(submission_id)
-		FROM submissions WHERE received_at <= ? AND ((year = ? AND site IN ?) OR questionnaire = 'followup')`,
-		uint16(year), set, uint16(year), set, cutOff, uint16(year), set).Scan(&rows, &ids, &linkedRows, &linkedIDs); err != nil {
+		FROM submissions WHERE received_at <= ? AND ((year = ? AND site IN ?) OR questionnaire IN ?)`,
+		uint16(year), set, uint16(year), set, cutOff, uint16(year), set, clickhouse.GroupSet{Value: others}).Scan(&rows, &ids, &linkedRows, &linkedIDs); err != nil {
 		return nil, fmt.Errorf("queries: indicators: %w", err)
 	}
 	final := rows != ids
 	var cells []reports.IndicatorCell
-	for _, q := range []struct {
-		questionnaire string
-		defs          []indicatorSQL
-	}{{"entry", entryIndicators()}, {"followup", followupIndicators()}} {
-		got, err := db.scanCells(ctx, cellQuery(q.questionnaire, q.defs, final), q.defs, uint16(year), cutOff, set)
+	for _, q := range order {
+		if !sqlCode.MatchString(q) {
+			return nil, fmt.Errorf("queries: not a questionnaire id: %q", q)
+		}
+		defs, err := compileIndicators(byQ[q])
+		if err != nil {
+			return nil, err
+		}
+		got, err := db.scanCells(ctx, cellQuery(q, defs, final), defs, uint16(year), cutOff, set)
 		if err != nil {
 			return nil, err
 		}
 		cells = append(cells, got...)
 	}
-	got, err := db.scanCells(ctx, linkedQuery(linkedRows != linkedIDs), []indicatorSQL{{id: reports.LinkedIndicator}}, uint16(year), cutOff, set, cutOff)
-	if err != nil {
-		return nil, err
+	for _, ind := range linked {
+		c := &compiler{}
+		pop, valid, yes := c.cond(ind.PopulationCond()), c.cond(ind.Link.Valid), c.cond(ind.Link.Yes)
+		if !sqlCode.MatchString(ind.Questionnaire) || !sqlCode.MatchString(ind.Link.Questionnaire) {
+			return nil, fmt.Errorf("queries: not a questionnaire id: %q, %q", ind.Questionnaire, ind.Link.Questionnaire)
+		}
+		if c.err != nil {
+			return nil, c.err
+		}
+		q := linkedQuery(ind.Questionnaire, pop, ind.Link, valid, yes, linkedRows != linkedIDs)
+		got, err := db.scanCells(ctx, q, []indicatorSQL{{id: ind.ID}}, uint16(year), cutOff, set, cutOff)
+		if err != nil {
+			return nil, err
+		}
+		cells = append(cells, got...)
 	}
-	return append(cells, got...), nil
+	return cells, nil
 }
 
 func (db *DB) scanCells(ctx context.Context, query string, defs []indicatorSQL, args ...any) ([]reports.IndicatorCell, error) {

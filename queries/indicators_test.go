@@ -126,7 +126,7 @@ func TestIndicatorCellsMatchRecomputation(t *testing.T) {
 	for _, s := range sites.All() {
 		all = append(all, s.Code)
 	}
-	cells, err := db.IndicatorCells(t.Context(), year, all, cutOff)
+	cells, err := db.IndicatorCells(t.Context(), year, all, cutOff, builtinIndicators(t))
 	if err != nil {
 		t.Fatalf("IndicatorCells: %v", err)
 	}
@@ -161,7 +161,7 @@ func TestIndicatorCellsMatchRecomputation(t *testing.T) {
 	if err := db.InsertRecords(t.Context(), one); err != nil {
 		t.Fatal(err)
 	}
-	again, err := db.IndicatorCells(t.Context(), year, all, cutOff)
+	again, err := db.IndicatorCells(t.Context(), year, all, cutOff, builtinIndicators(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestIndicatorCellsMatchRecomputation(t *testing.T) {
 	}
 
 	// A site outside the scope contributes nothing; a cut-off before every record, nothing.
-	cells, err = db.IndicatorCells(t.Context(), year, []string{"haren"}, cutOff)
+	cells, err = db.IndicatorCells(t.Context(), year, []string{"haren"}, cutOff, builtinIndicators(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,8 +186,18 @@ func TestIndicatorCellsMatchRecomputation(t *testing.T) {
 			t.Fatalf("IndicatorCells(haren) returned a cell of %s", c.Site)
 		}
 	}
-	cells, err = db.IndicatorCells(t.Context(), year, all, cutOff.Add(-24*365*time.Hour))
+	cells, err = db.IndicatorCells(t.Context(), year, all, cutOff.Add(-24*365*time.Hour), builtinIndicators(t))
 	if err != nil || len(cells) != 0 {
 		t.Errorf("IndicatorCells(before the first record) = %d cells, %v; want none", len(cells), err)
 	}
+}
+
+// builtinIndicators returns the indicators the built-in questionnaires declare.
+func builtinIndicators(t *testing.T) []collector.Indicator {
+	t.Helper()
+	cat, err := reports.LoadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat.Declared()
 }

@@ -57,7 +57,7 @@ func TestRekey(t *testing.T) {
 	i21 := func() (num, den int) {
 		t.Helper()
 		cutOff := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		cells, err := db.IndicatorCells(ctx, 2025, sites, cutOff)
+		cells, err := db.IndicatorCells(ctx, 2025, sites, cutOff, builtinIndicators(t))
 		if err != nil {
 			t.Fatal(err)
 		}

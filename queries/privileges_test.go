@@ -180,7 +180,7 @@ func TestLeastPrivilegeUsers(t *testing.T) {
 	if err := ingest.Audit(ctx, collector.AuditEvent{At: t0, Actor: "test", Action: "test", Outcome: "ok"}); err != nil {
 		t.Errorf("Audit as ingest: %v", err)
 	}
-	if _, err := ingest.IndicatorCells(ctx, 2025, []string{"haren"}, t0.Add(24*time.Hour)); err != nil {
+	if _, err := ingest.IndicatorCells(ctx, 2025, []string{"haren"}, t0.Add(24*time.Hour), builtinIndicators(t)); err != nil {
 		t.Errorf("IndicatorCells as ingest: %v", err)
 	}
 	// No schema change: dropping the pairs of a destroyed key is left to the admin, and
@@ -193,7 +193,7 @@ func TestLeastPrivilegeUsers(t *testing.T) {
 	}
 
 	// The reports user reads and writes nothing.
-	cells, err := reader.IndicatorCells(ctx, 2025, []string{"haren"}, t0.Add(24*time.Hour))
+	cells, err := reader.IndicatorCells(ctx, 2025, []string{"haren"}, t0.Add(24*time.Hour), builtinIndicators(t))
 	if err != nil {
 		t.Errorf("IndicatorCells as reports: %v", err)
 	}

@@ -80,7 +80,10 @@ func TestIndicatorPopulations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sql := queries.IndicatorPopulations()
+	sql, err := queries.IndicatorPopulations(cat.Declared())
+	if err != nil {
+		t.Fatal(err)
+	}
 	byPop := map[string]string{}
 	for _, ind := range cat.Indicators {
 		if ind.ID == "I21" {

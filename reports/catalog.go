@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/tamtam-ngo/tamtam/collector"
 	"github.com/tamtam-ngo/tamtam/collector/words"
@@ -17,8 +18,9 @@ type Text = collector.Text
 // Family groups the parts of one indicator of QUESTIONNAIRE.md (I03 by substance, I13
 // on OST and continued…): one workbook sheet, one section of the HTML report.
 type Family struct {
-	ID    string `json:"id"`
-	Title Text   `json:"title"`
+	ID            string `json:"id"`
+	Questionnaire string `json:"questionnaire"`
+	Title         Text   `json:"title"`
 	// SingleChoice marks a family whose indicators are the choices of one single-choice
 	// item (I06, the main drug): their numerators add up to their common denominator, and
 	// disclosure control protects them as one table (PRIVACY.md R13).
@@ -41,6 +43,9 @@ type Indicator struct {
 	Denominator Text     `json:"denominator"`
 	Breakdowns  []string `json:"breakdowns"`
 	References  []string `json:"references"`
+	// Decl is the declaration in its questionnaire's definition, with the conditions
+	// that package queries counts.
+	Decl collector.Indicator `json:"-"`
 }
 
 // Reference is a published value of another survey, shown beside ours as a marked
@@ -71,9 +76,11 @@ type Merge struct {
 }
 
 // Catalog is the published indicators with their labels, reference values and the
-// labels of breakdown categories: data, versioned in indicators.json. The words around
-// them (notes, headings, the suppression mark) are in the catalogue of words
-// (collector/words, keys report.*), which every output reads.
+// labels of breakdown categories. The indicators are those the questionnaire
+// definitions declare (collector.Indicator), in the order of their questionnaires' ids;
+// the categories of the breakdown dimensions are data of this package (categories.json).
+// The words around them (notes, headings, the suppression mark) are in the catalogue of
+// words (collector/words, keys report.*), which every output reads.
 type Catalog struct {
 	Families   []Family              `json:"families"`
 	Indicators []Indicator           `json:"indicators"`
@@ -82,8 +89,8 @@ type Catalog struct {
 	Merges     map[string][]Merge    `json:"merges"`
 }
 
-//go:embed indicators.json
-var catalogJSON []byte
+//go:embed categories.json
+var categoriesJSON []byte
 
 // Breakdown dimensions, in publication order.
 const (
@@ -96,18 +103,79 @@ const (
 // Dimensions lists the breakdown dimensions an indicator may have.
 var Dimensions = []string{DimSite, DimGender, DimAgeBand, DimNationalityGroup}
 
-// LoadCatalog returns the built-in indicator catalog, checked.
+// LoadCatalog returns the catalog of the built-in questionnaires, checked.
 func LoadCatalog() (*Catalog, error) {
-	dec := json.NewDecoder(bytes.NewReader(catalogJSON))
+	q, err := collector.BuiltinCatalog()
+	if err != nil {
+		return nil, err
+	}
+	return NewCatalog(q)
+}
+
+// NewCatalog returns the catalog of the indicators that the latest version of every
+// questionnaire of q declares, checked.
+func NewCatalog(q *collector.Catalog) (*Catalog, error) {
+	dec := json.NewDecoder(bytes.NewReader(categoriesJSON))
 	dec.DisallowUnknownFields()
 	var c Catalog
 	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("reports: indicators.json: %w", err)
+		return nil, fmt.Errorf("reports: categories.json: %w", err)
 	}
+	for _, id := range q.IDs() {
+		d, _ := q.Latest(id)
+		for _, f := range d.Families {
+			c.Families = append(c.Families, Family{ID: f.ID, Questionnaire: d.ID, Title: f.Title, SingleChoice: f.SingleChoice})
+		}
+		for _, decl := range d.Indicators {
+			ind := Indicator{ID: decl.ID, Family: decl.Family, Questionnaire: d.ID, Population: decl.DenominatorGroup,
+				Sensitive: decl.Sensitive, Label: decl.Label, Short: decl.Short, Numerator: decl.Numerator,
+				Denominator: decl.Denominator, Breakdowns: decl.Breakdowns, References: []string{}, Decl: decl}
+			for _, r := range decl.References {
+				ind.References = append(ind.References, r.ID)
+				c.References = append(c.References, Reference{ID: r.ID, Indicator: decl.ID, Low: r.Low, High: r.High,
+					Year: r.Year, Population: r.Population, Source: r.Source, Note: r.Note})
+			}
+			c.Indicators = append(c.Indicators, ind)
+		}
+	}
+	// Families in the order of their ids, indicators in the order of their families: the
+	// follow-up's I20 and I22 on either side of the entry's I21, as QUESTIONNAIRE.md
+	// numbers them.
+	slices.SortStableFunc(c.Families, func(a, b Family) int { return strings.Compare(a.ID, b.ID) })
+	rank := map[string]int{}
+	for i, f := range c.Families {
+		rank[f.ID] = i
+	}
+	slices.SortStableFunc(c.Indicators, func(a, b Indicator) int { return rank[a.Family] - rank[b.Family] })
+	at := map[string]int{}
+	for i, ind := range c.Indicators {
+		at[ind.ID] = i
+	}
+	slices.SortStableFunc(c.References, func(a, b Reference) int { return at[a.Indicator] - at[b.Indicator] })
 	if err := c.check(); err != nil {
-		return nil, fmt.Errorf("reports: indicators.json: %w", err)
+		return nil, fmt.Errorf("reports: indicators: %w", err)
 	}
 	return &c, nil
+}
+
+// Declared returns the declarations of the catalog's indicators, which a Source counts.
+func (c *Catalog) Declared() []collector.Indicator {
+	out := make([]collector.Indicator, len(c.Indicators))
+	for i, ind := range c.Indicators {
+		out[i] = ind.Decl
+	}
+	return out
+}
+
+// JSON returns the catalog as published: the indicators, their populations and
+// categories, which the methodology of every output states, and from which the
+// independent auditor (reports/audit) reads what an intruder knows.
+func (c *Catalog) JSON() []byte {
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic(fmt.Sprintf("reports: marshal catalog: %v", err)) // plain data always marshals
+	}
+	return b
 }
 
 func (c *Catalog) check() error {
@@ -117,6 +185,9 @@ func (c *Catalog) check() error {
 	}
 	refs := map[string]bool{}
 	for _, r := range c.References {
+		if refs[r.ID] {
+			return fmt.Errorf("reference %s listed twice", r.ID)
+		}
 		refs[r.ID] = true
 	}
 	seen := map[string]bool{}
@@ -133,11 +204,6 @@ func (c *Catalog) check() error {
 		for _, b := range ind.Breakdowns {
 			if !slices.Contains(Dimensions, b) {
 				return fmt.Errorf("indicator %s: unknown breakdown %s", ind.ID, b)
-			}
-		}
-		for _, r := range ind.References {
-			if !refs[r] {
-				return fmt.Errorf("indicator %s: unknown reference %s", ind.ID, r)
 			}
 		}
 	}
@@ -315,7 +381,3 @@ func publishedCategory(dim, stored string) string {
 	}
 	return "unknown"
 }
-
-// CatalogJSON returns the built-in catalog as published: the indicators, their
-// populations and categories, which the methodology of every output states.
-func CatalogJSON() []byte { return slices.Clone(catalogJSON) }

@@ -3,8 +3,9 @@ package reports
 import "slices"
 
 // The indicators and families that code branches on, named once. The others are only
-// data: the catalog (indicators.json) and the queries that count them (package queries)
-// list them by id, and the tests may use the literal ids.
+// data: the questionnaire definitions declare them (collector/questionnaires, with their
+// conditions, which package queries compiles into SQL), and the tests may use the
+// literal ids.
 const (
 	// EntrantsIndicator counts interviewed entrants: the entrants tables by site and
 	// another dimension are its numerators by that dimension, and its merge levels are

@@ -179,7 +179,7 @@ func Make(ctx context.Context, src Source, cat *Catalog, earlier []*Release, opt
 			return nil, fmt.Errorf("%w (%s, release %s)", ErrCutOffBefore, e.CutOff.Format(time.RFC3339), e.ID)
 		}
 	}
-	cells, err := src.IndicatorCells(ctx, opts.Year, opts.Sites, cutOff)
+	cells, err := src.IndicatorCells(ctx, opts.Year, opts.Sites, cutOff, cat.Declared())
 	if err != nil {
 		return nil, err
 	}

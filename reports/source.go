@@ -3,6 +3,8 @@ package reports
 import (
 	"context"
 	"time"
+
+	"github.com/tamtam-ngo/tamtam/collector"
 )
 
 // IndicatorCell is the numerator and denominator of one indicator among the records of
@@ -21,9 +23,9 @@ type IndicatorCell struct {
 type Source interface {
 	// DataCutOff returns when the last record of year was received (zero if none).
 	DataCutOff(ctx context.Context, year int) (time.Time, error)
-	// IndicatorCells returns every indicator's counts in every finest cell, for the
-	// records of year and sites received up to cutOff.
-	IndicatorCells(ctx context.Context, year int, sites []string, cutOff time.Time) ([]IndicatorCell, error)
+	// IndicatorCells returns the counts of every indicator of inds in every finest cell,
+	// for the records of year and sites received up to cutOff.
+	IndicatorCells(ctx context.Context, year int, sites []string, cutOff time.Time, inds []collector.Indicator) ([]IndicatorCell, error)
 	// Arrivals returns the number of questionnaires (entry and follow-up alike) of
 	// year and sites received up to cutOff, by site and month.
 	Arrivals(ctx context.Context, year int, sites []string, cutOff time.Time) ([]ArrivalCell, error)

@@ -3,6 +3,7 @@ package reports
 import (
 	"context"
 	"fmt"
+	"github.com/tamtam-ngo/tamtam/collector"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -127,7 +128,7 @@ func (d *synthData) DataCutOff(context.Context, int) (time.Time, error) {
 	return last, nil
 }
 
-func (d *synthData) IndicatorCells(_ context.Context, _ int, sites []string, cutOff time.Time) ([]IndicatorCell, error) {
+func (d *synthData) IndicatorCells(_ context.Context, _ int, sites []string, cutOff time.Time, _ []collector.Indicator) ([]IndicatorCell, error) {
 	var out []IndicatorCell
 	for _, p := range d.people {
 		if p.received.After(cutOff) || !slices.Contains(sites, p.site) {

@@ -193,7 +193,7 @@ func (a *App) batchIngest() collector.IngesterOptions {
 
 // openReports adds the releases: the report catalogue and the publisher.
 func (a *App) openReports() (err error) {
-	if a.reportCatalog, err = reports.LoadCatalog(); err != nil {
+	if a.reportCatalog, err = reports.NewCatalog(a.catalog); err != nil {
 		return err
 	}
 	a.publisher = reports.NewPublisher(a.db, a.db, a.reportCatalog)

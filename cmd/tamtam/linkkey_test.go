@@ -46,7 +46,7 @@ func TestLinkKeyRotation(t *testing.T) {
 	}
 	i21 := func() (num, den int) {
 		t.Helper()
-		cells, err := e.app.db.IndicatorCells(ctx, 2025, []string{"haren"}, time.Now().Add(time.Hour))
+		cells, err := e.app.db.IndicatorCells(ctx, 2025, []string{"haren"}, time.Now().Add(time.Hour), e.app.reportCatalog.Declared())
 		if err != nil {
 			t.Fatal(err)
 		}

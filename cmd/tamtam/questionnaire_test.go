@@ -156,7 +156,7 @@ func TestQuestionnaireCheck(t *testing.T) {
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(good, []byte(exitDefinition), 0o600)
 	os.WriteFile(bad, []byte(strings.Replace(strings.Replace(exitDefinition, `"list": "yn", "when"`, `"list": "yesno", "when"`, 1),
-		`"id": "exit",`, `"id": "exit", "indicators": [],`, 1)), 0o600)
+		`"id": "exit",`, `"id": "exit", "figures": [],`, 1)), 0o600)
 	run := func(args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), args, &out, &errOut, func(string) string { return "" })
@@ -167,7 +167,7 @@ func TestQuestionnaireCheck(t *testing.T) {
 	}
 	code, out, errOut := run("questionnaire", "check", good, bad, filepath.Join(dir, "none.json"))
 	wantOut := good + ": ok: exit version 1, 4 items\n" +
-		bad + ": -: indicators: indicators in files are not supported yet\n" +
+		bad + ": -: figures: unknown field \"figures\"\n" +
 		bad + ": care.plan: list: unknown list \"yesno\"\n" +
 		bad + ": care.place: when: condition on care.plan: unknown code \"1\"\n" +
 		filepath.Join(dir, "none.json") + ": -: -: no such file or directory\n"

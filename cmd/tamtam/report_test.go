@@ -344,7 +344,11 @@ func auditDirs(t *testing.T, dirs ...string) {
 // auditViews runs the auditor over views and fails on any finding.
 func auditViews(t *testing.T, k int, views []audit.View) {
 	t.Helper()
-	kn, err := audit.KnowledgeOf(reports.CatalogJSON(), k)
+	cat, err := reports.LoadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kn, err := audit.KnowledgeOf(cat.JSON(), k)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -778,7 +778,7 @@ func firstLines(b []byte, n int) string {
 }
 
 // KnowledgeOf reads what an intruder knows from the indicator catalog, the JSON the
-// methodology of every output publishes (reports/indicators.json): populations, single-
+// methodology of every output publishes (reports.Catalog.JSON): populations, single-
 // choice families, categories and merges.
 func KnowledgeOf(catalogJSON []byte, k int) (Knowledge, error) {
 	var c struct {
