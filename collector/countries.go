@@ -25,6 +25,22 @@ const (
 	GroupUnknown         = "UNKNOWN"
 )
 
+// PublishedGroups are the nationality groups as published, coarser than the stored ones
+// (QUESTIONNAIRE.md): the EU members together, the smaller regions and statelessness as
+// "other". The unknown country is not among them: it counts as a missing answer.
+var PublishedGroups = []struct {
+	Code  string
+	Parts []string
+	Label Text
+}{
+	{GroupBE, []string{GroupBE}, Text{FR: "Belgique", NL: "België", EN: "Belgium"}},
+	{"EU", []string{GroupEU14, GroupEU13}, Text{FR: "Union européenne (hors Belgique)", NL: "Europese Unie (buiten België)", EN: "European Union (not Belgium)"}},
+	{GroupEurNonEU, []string{GroupEurNonEU}, Text{FR: "Europe hors UE", NL: "Europa buiten de EU", EN: "Europe outside the EU"}},
+	{GroupMaghreb, []string{GroupMaghreb}, Text{FR: "Maghreb", NL: "Maghreb", EN: "Maghreb"}},
+	{GroupSSA, []string{GroupSSA}, Text{FR: "Afrique subsaharienne", NL: "Afrika ten zuiden van de Sahara", EN: "Sub-Saharan Africa"}},
+	{"OTHER", []string{GroupMENAOther, GroupAsia, GroupAmericasOceania, GroupStateless}, Text{FR: "Autre", NL: "Andere", EN: "Other"}},
+}
+
 // The codes of the countries list that are not countries.
 const (
 	CodeStateless = "stateless"

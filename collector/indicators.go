@@ -118,8 +118,20 @@ type Indicator struct {
 	// Questionnaire is the id of the definition that declares it.
 	Questionnaire string `json:"-"`
 	// Distribution marks an indicator made from a choice of an item rather than
-	// declared: ID is ITEM=CHOICE (Definition.Distributions).
-	Distribution bool `json:"-"`
+	// declared (Definition.Distributions): Item is the item, ID is
+	// QUESTIONNAIRE/ITEM=CHOICE, unique among every questionnaire's, and Code is
+	// ITEM=CHOICE, what figures.csv publishes beside the questionnaire.
+	Distribution bool   `json:"-"`
+	Item         string `json:"-"`
+	Code         string `json:"-"`
+}
+
+// PublishedID is the indicator's id in the outputs: Code for a distribution, else ID.
+func (ind *Indicator) PublishedID() string {
+	if ind.Code != "" {
+		return ind.Code
+	}
+	return ind.ID
 }
 
 // PopulationCond returns the population condition, Consented when none is declared.
@@ -401,4 +413,84 @@ func (c *Catalog) checkIndicators() error {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// DistributionSections are the sections whose items get no distribution table: the
+// consent and the month that dates a record (meta), the linkage identifier (link).
+var DistributionSections = []string{"meta", "link"}
+
+// Distributions returns a table for every choice and multi item of d outside the meta
+// and link sections: one family per item, titled with its label, and one indicator per
+// published code (distributionCategories), with id QUESTIONNAIRE/ITEM=CODE. Its population is the consenting respondents; its
+// denominator those who answered the item (for a choice item, with one of those codes,
+// so that the parts add up to it exactly: one table of a single-choice family, R13; for
+// a multi item, any answer, "none of these" included); its numerator those who chose the
+// code. They are all sensitive (R8): an item says nothing of how sensitive its answers
+// are, and a table whose row is everyone in a group would tell each of them.
+func (d *Definition) Distributions() ([]IndicatorFamily, []Indicator) {
+	var fams []IndicatorFamily
+	var inds []Indicator
+	for _, it := range d.Items {
+		if it.Type != TypeChoice && it.Type != TypeMulti || slices.Contains(DistributionSections, it.Section) {
+			continue
+		}
+		cats := distributionCategories(it)
+		if len(cats) == 0 {
+			continue
+		}
+		family := d.ID + "/" + it.Code
+		fams = append(fams, IndicatorFamily{ID: family, Title: it.Label, SingleChoice: it.Type == TypeChoice, Questionnaire: d.ID})
+		valid := Cond{Answered: it.Code, multi: it.Type == TypeMulti}
+		if it.Type == TypeChoice {
+			valid = Cond{Item: it.Code}
+			for _, c := range cats {
+				valid.In = append(valid.In, c.parts...)
+			}
+		}
+		for _, c := range cats {
+			yes := Cond{Item: it.Code, In: c.parts}
+			if it.Type == TypeMulti {
+				yes = Cond{Item: it.Code, Chose: c.parts}
+			}
+			inds = append(inds, Indicator{ID: family + "=" + c.code, Family: family, DenominatorGroup: family, Sensitive: true,
+				Label: c.label, Short: c.label, Breakdowns: slices.Clone(Breakdowns), Valid: &valid, Yes: yes,
+				Questionnaire: d.ID, Distribution: true, Item: it.Code, Code: it.Code + "=" + c.code})
+		}
+	}
+	return fams, inds
+}
+
+// distributionCategory is one row of a distribution table: a published code, the stored
+// codes it stands for, its label.
+type distributionCategory struct {
+	code  string
+	parts []string
+	label Text
+}
+
+// distributionCategories are the rows of an item's distribution table: its choices but
+// 8 and 9; for a country stored as its group, the published groups (as in the
+// nationality breakdown, QUESTIONNAIRE.md), the unknown country left out like a missing
+// answer; for a residence stored as secure or insecure, those two.
+func distributionCategories(it *Item) []distributionCategory {
+	switch it.Store {
+	case StoreCountryGroup:
+		out := make([]distributionCategory, len(PublishedGroups))
+		for i, g := range PublishedGroups {
+			out[i] = distributionCategory{g.Code, g.Parts, g.Label}
+		}
+		return out
+	case StoreResidenceSecurity:
+		return []distributionCategory{
+			{"secure", []string{"secure"}, Text{FR: "Séjour sûr", NL: "Zeker verblijf", EN: "Secure residence"}},
+			{"insecure", []string{"insecure"}, Text{FR: "Séjour précaire", NL: "Onzeker verblijf", EN: "Insecure residence"}},
+		}
+	}
+	var out []distributionCategory
+	for _, ch := range it.Choices {
+		if !isMissingCode(ch.Code) {
+			out = append(out, distributionCategory{ch.Code, []string{ch.Code}, ch.Label})
+		}
+	}
+	return out
 }

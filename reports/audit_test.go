@@ -25,7 +25,11 @@ func knowledgeOf(cat *Catalog, k int) audit.Knowledge {
 	for _, ind := range cat.Indicators {
 		kn.Population[ind.ID] = ind.PopulationID()
 	}
-	kn.Choices = cat.choiceGroups()
+	all := map[string]bool{}
+	for _, f := range cat.Families {
+		all[f.ID] = true
+	}
+	kn.Choices = cat.choiceGroups(all)
 	for _, dim := range breakdownDims {
 		for _, c := range cat.Categories[dim] {
 			kn.Categories[dim] = append(kn.Categories[dim], c.Code)

@@ -120,6 +120,34 @@ type Figures struct {
 	Questionnaires []string
 }
 
+// Only returns the figures of questionnaire q alone: its indicators, and the entrants
+// tables if they are its (EntrantsIndicator). A view, like any other: rows of the same
+// release, nothing computed (R11).
+func (f *Figures) Only(q string) *Figures {
+	out := *f
+	out.Indicator = nil
+	for _, ind := range f.Indicator {
+		if ind.Questionnaire == q {
+			out.Indicator = append(out.Indicator, ind)
+		}
+	}
+	if i19, ok := f.Catalog.Indicator(EntrantsIndicator); !ok || i19.Questionnaire != q {
+		out.Entrants = nil
+	}
+	return &out
+}
+
+// QuestionnaireIDs returns the ids of the questionnaires with figures, in catalog order.
+func (f *Figures) QuestionnaireIDs() []string {
+	var out []string
+	for _, ind := range f.Indicator {
+		if !slices.Contains(out, ind.Questionnaire) {
+			out = append(out, ind.Questionnaire)
+		}
+	}
+	return out
+}
+
 // Find returns the figures of indicator id.
 func (f *Figures) Find(id string) (IndicatorFigures, bool) {
 	i := slices.IndexFunc(f.Indicator, func(x IndicatorFigures) bool { return x.ID == id })

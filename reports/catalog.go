@@ -25,6 +25,9 @@ type Family struct {
 	// item (I06, the main drug): their numerators add up to their common denominator, and
 	// disclosure control protects them as one table (PRIVACY.md R13).
 	SingleChoice bool `json:"single_choice,omitempty"`
+	// Distribution marks the table of one item's answers (collector.Definition.Distributions),
+	// shown with the others of its questionnaire rather than as a section of its own.
+	Distribution bool `json:"distribution,omitempty"`
 }
 
 // Indicator describes one published share.
@@ -87,6 +90,8 @@ type Catalog struct {
 	References []Reference           `json:"references"`
 	Categories map[string][]Category `json:"categories"`
 	Merges     map[string][]Merge    `json:"merges"`
+	// Questionnaires are the titles of the questionnaires, by id.
+	Questionnaires map[string]Text `json:"questionnaires"`
 }
 
 //go:embed categories.json
@@ -121,32 +126,68 @@ func NewCatalog(q *collector.Catalog) (*Catalog, error) {
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("reports: categories.json: %w", err)
 	}
+	var dists []*collector.Definition
+	c.Questionnaires = map[string]Text{}
 	for _, id := range q.IDs() {
 		d, _ := q.Latest(id)
+		c.Questionnaires[id] = d.Title
 		for _, f := range d.Families {
 			c.Families = append(c.Families, Family{ID: f.ID, Questionnaire: d.ID, Title: f.Title, SingleChoice: f.SingleChoice})
 		}
 		for _, decl := range d.Indicators {
-			ind := Indicator{ID: decl.ID, Family: decl.Family, Questionnaire: d.ID, Population: decl.DenominatorGroup,
-				Sensitive: decl.Sensitive, Label: decl.Label, Short: decl.Short, Numerator: decl.Numerator,
-				Denominator: decl.Denominator, Breakdowns: decl.Breakdowns, References: []string{}, Decl: decl}
-			for _, r := range decl.References {
-				ind.References = append(ind.References, r.ID)
-				c.References = append(c.References, Reference{ID: r.ID, Indicator: decl.ID, Low: r.Low, High: r.High,
-					Year: r.Year, Population: r.Population, Source: r.Source, Note: r.Note})
-			}
-			c.Indicators = append(c.Indicators, ind)
+			c.add(decl)
+		}
+		dists = append(dists, d)
+	}
+	// Declared families in the order of their ids, indicators in the order of their
+	// families: the follow-up's I20 and I22 on either side of the entry's I21, as
+	// QUESTIONNAIRE.md numbers them.
+	slices.SortStableFunc(c.Families, func(a, b Family) int { return strings.Compare(a.ID, b.ID) })
+	// Then the distribution tables, by questionnaire in the order their declared
+	// families came (the rest in the order of their ids), by item in questionnaire order.
+	rank := map[string]int{}
+	for _, f := range c.Families {
+		if _, ok := rank[f.Questionnaire]; !ok {
+			rank[f.Questionnaire] = len(rank)
 		}
 	}
-	// Families in the order of their ids, indicators in the order of their families: the
-	// follow-up's I20 and I22 on either side of the entry's I21, as QUESTIONNAIRE.md
-	// numbers them.
-	slices.SortStableFunc(c.Families, func(a, b Family) int { return strings.Compare(a.ID, b.ID) })
-	rank := map[string]int{}
-	for i, f := range c.Families {
-		rank[f.ID] = i
+	slices.SortStableFunc(dists, func(a, b *collector.Definition) int {
+		ra, oka := rank[a.ID]
+		rb, okb := rank[b.ID]
+		switch {
+		case oka && okb:
+			return ra - rb
+		case oka:
+			return -1
+		case okb:
+			return 1
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	for _, d := range dists {
+		fams, inds := d.Distributions()
+		for _, f := range fams {
+			c.Families = append(c.Families, Family{ID: f.ID, Questionnaire: d.ID, Title: f.Title, SingleChoice: f.SingleChoice, Distribution: true})
+		}
+		for _, decl := range inds {
+			it := d.Item(decl.Item)
+			key := "report.dist_denominator_choice"
+			if it.Type == collector.TypeMulti {
+				key = "report.dist_denominator_multi"
+			}
+			for _, l := range words.Langs {
+				lang := string(l)
+				set(&decl.Numerator, lang, l.T("report.dist_numerator", decl.Label.In(lang), decl.Code))
+				set(&decl.Denominator, lang, l.T(key, d.Title.In(lang), it.Label.In(lang), it.Code))
+			}
+			c.add(decl)
+		}
 	}
-	slices.SortStableFunc(c.Indicators, func(a, b Indicator) int { return rank[a.Family] - rank[b.Family] })
+	famRank := map[string]int{}
+	for i, f := range c.Families {
+		famRank[f.ID] = i
+	}
+	slices.SortStableFunc(c.Indicators, func(a, b Indicator) int { return famRank[a.Family] - famRank[b.Family] })
 	at := map[string]int{}
 	for i, ind := range c.Indicators {
 		at[ind.ID] = i
@@ -165,6 +206,31 @@ func (c *Catalog) Declared() []collector.Indicator {
 		out[i] = ind.Decl
 	}
 	return out
+}
+
+// add appends a declared indicator and its references.
+func (c *Catalog) add(decl collector.Indicator) {
+	ind := Indicator{ID: decl.ID, Family: decl.Family, Questionnaire: decl.Questionnaire, Population: decl.DenominatorGroup,
+		Sensitive: decl.Sensitive, Label: decl.Label, Short: decl.Short, Numerator: decl.Numerator,
+		Denominator: decl.Denominator, Breakdowns: decl.Breakdowns, References: []string{}, Decl: decl}
+	for _, r := range decl.References {
+		ind.References = append(ind.References, r.ID)
+		c.References = append(c.References, Reference{ID: r.ID, Indicator: decl.ID, Low: r.Low, High: r.High,
+			Year: r.Year, Population: r.Population, Source: r.Source, Note: r.Note})
+	}
+	c.Indicators = append(c.Indicators, ind)
+}
+
+// set sets the text of t in lang.
+func set(t *Text, lang, s string) {
+	switch lang {
+	case "fr":
+		t.FR = s
+	case "nl":
+		t.NL = s
+	case "en":
+		t.EN = s
+	}
 }
 
 // JSON returns the catalog as published: the indicators, their populations and
@@ -306,10 +372,10 @@ func (c *Catalog) partsOf(dim, code string) []string {
 // choiceGroups lists the indicators of each single-choice family: the categories of one
 // item, which add up to its population (one table of a release, and one relation an
 // intruder knows).
-func (c *Catalog) choiceGroups() [][]string {
+func (c *Catalog) choiceGroups(families map[string]bool) [][]string {
 	var out [][]string
 	for _, f := range c.Families {
-		if !f.SingleChoice {
+		if !f.SingleChoice || !families[f.ID] {
 			continue
 		}
 		var ids []string
@@ -368,13 +434,10 @@ func publishedCategory(dim, stored string) string {
 			return stored
 		}
 	case DimNationalityGroup:
-		switch stored {
-		case collector.GroupBE, collector.GroupEurNonEU, collector.GroupMaghreb, collector.GroupSSA:
-			return stored
-		case collector.GroupEU14, collector.GroupEU13:
-			return "EU"
-		case collector.GroupMENAOther, collector.GroupAsia, collector.GroupAmericasOceania, collector.GroupStateless:
-			return "OTHER"
+		for _, g := range collector.PublishedGroups {
+			if slices.Contains(g.Parts, stored) {
+				return g.Code
+			}
 		}
 	default:
 		return stored

@@ -98,6 +98,9 @@ func chartSpecs(f *Figures, l words.Lang) []chartSpec {
 	lang := string(l)
 	var out []chartSpec
 	for _, fam := range f.Catalog.Families {
+		if fam.Distribution {
+			continue // tables only: a chart per item would drown the indicators
+		}
 		var members []IndicatorFigures
 		for _, ind := range f.Indicator {
 			if ind.Family == fam.ID {

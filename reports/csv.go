@@ -7,14 +7,15 @@ import (
 )
 
 // CSVHeader is the header of the tidy CSV (DESIGN.md §3).
-var CSVHeader = []string{"indicator", "breakdown", "group", "numerator", "denominator", "percent", "ci_low", "ci_high", "flag"}
+var CSVHeader = []string{"indicator", "breakdown", "group", "numerator", "denominator", "percent", "ci_low", "ci_high", "flag", "questionnaire"}
 
 // WriteCSV writes every published cell of f in tidy form, one row per indicator,
 // breakdown and group: the same protected numbers as the workbook. A suppressed value is
 // empty and its flag says "suppressed"; codes, not labels, so the file reads the same in
 // every language. Entrants by site and another dimension come under I19 with a breakdown
 // such as "site+gender" and groups such as "haren+F" ("haren+total", "total+F" for the
-// margins).
+// margins). The last column is the questionnaire; a distribution table's rows have the
+// indicator ITEM=CHOICE ("needs.topics=language").
 func WriteCSV(w io.Writer, f *Figures) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
@@ -23,7 +24,7 @@ func WriteCSV(w io.Writer, f *Figures) error {
 	for _, ind := range f.Indicator {
 		for _, b := range ind.Breakdowns {
 			for _, r := range b.Rows {
-				rec := []string{ind.ID, b.Dim, r.Group, count(r.Numerator), count(r.Denominator), "", "", "", r.Share.Flag()}
+				rec := []string{ind.Decl.PublishedID(), b.Dim, r.Group, count(r.Numerator), count(r.Denominator), "", "", "", r.Share.Flag(), ind.Questionnaire}
 				if est, ok := r.Share.Estimate(); ok {
 					rec[5], rec[6], rec[7] = percent(est.P), percent(est.Low), percent(est.High)
 				}
@@ -33,6 +34,7 @@ func WriteCSV(w io.Writer, f *Figures) error {
 			}
 		}
 	}
+	i19, _ := f.Catalog.Indicator(EntrantsIndicator)
 	for _, ct := range f.Entrants {
 		breakdown := ct.RowDim + "+" + ct.ColDim
 		write := func(group string, n Number) error {
@@ -40,7 +42,7 @@ func WriteCSV(w io.Writer, f *Figures) error {
 			if n.Status().Suppressed() {
 				flag = "suppressed"
 			}
-			return cw.Write([]string{EntrantsIndicator, breakdown, group, count(n), "", "", "", "", flag})
+			return cw.Write([]string{EntrantsIndicator, breakdown, group, count(n), "", "", "", "", flag, i19.Questionnaire})
 		}
 		for r, row := range ct.Rows {
 			for c, col := range ct.Cols {

@@ -100,3 +100,15 @@ func TestFixtureCSV(t *testing.T) {
 		}
 	}
 }
+
+// declaredFamilies are the families the definitions declare: each has its sheet, its
+// section and its chart. The fixture has no data for the distribution tables.
+func declaredFamilies(cat *Catalog) []Family {
+	var out []Family
+	for _, f := range cat.Families {
+		if !f.Distribution {
+			out = append(out, f)
+		}
+	}
+	return out
+}

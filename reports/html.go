@@ -69,11 +69,15 @@ type htmlHeadings struct{ Contents, Method, Summary, Notes, Reference string }
 type htmlMeta struct{ Term, Value string }
 
 type htmlFamily struct {
-	ID, Title  string
-	ChartID    string
-	ChartLabel string
-	Caption    []string
-	Indicators []htmlIndicator
+	ID, Title string
+	// Item marks the table of one item's answers; the first of a questionnaire opens its
+	// section (Section, SectionID, SectionNote).
+	Item                            bool
+	Section, SectionID, SectionNote string
+	ChartID                         string
+	ChartLabel                      string
+	Caption                         []string
+	Indicators                      []htmlIndicator
 }
 
 type htmlIndicator struct {
@@ -149,6 +153,9 @@ func htmlBuildPage(f *Figures, lang string) (*htmlPage, error) {
 
 	p.Summary = htmlTable{Breakdown: Total, Caption: l.T("report.key_figures"), Head: []string{l.T("report.indicator"), "n", "N", "%", l.T("report.ci")}}
 	for _, ind := range f.Indicator {
+		if ind.Decl.Distribution {
+			continue // in its questionnaire's section
+		}
 		row := htmlShareRow(ind.Total(), "", ind.Short.In(lang), nf)
 		row.Group = ind.ID
 		p.Summary.Rows = append(p.Summary.Rows, row)
@@ -167,8 +174,9 @@ func htmlBuildPage(f *Figures, lang string) (*htmlPage, error) {
 	}
 	p.ChartsJS = template.JS(htmlChartBoot(specs))
 
+	section := ""
 	for _, fam := range cat.Families {
-		hf := htmlFamily{ID: fam.ID, Title: fam.Title.In(lang)}
+		hf := htmlFamily{ID: fam.ID, Title: fam.Title.In(lang), Item: fam.Distribution}
 		if c, ok := chartsByID["chart-"+fam.ID]; ok {
 			hf.ChartID = c.ID
 			hf.ChartLabel = c.Title + ". " + l.T("report.chart.alt")
@@ -180,9 +188,17 @@ func htmlBuildPage(f *Figures, lang string) (*htmlPage, error) {
 			}
 			hf.Indicators = append(hf.Indicators, htmlIndicatorOf(f, ind, l))
 		}
-		if len(hf.Indicators) > 0 {
-			p.Families = append(p.Families, hf)
+		if len(hf.Indicators) == 0 {
+			continue
 		}
+		if fam.Distribution && section != fam.Questionnaire {
+			// The first item of a questionnaire opens its section of every answer.
+			section = fam.Questionnaire
+			hf.SectionID = "answers-" + fam.Questionnaire
+			hf.Section = l.T("report.dist_section", cat.Questionnaires[fam.Questionnaire].In(lang))
+			hf.SectionNote = l.T("report.dist_note")
+		}
+		p.Families = append(p.Families, hf)
 	}
 
 	p.EntrantsTitle = l.T("report.entrants_interviewed")
@@ -196,7 +212,7 @@ func htmlBuildPage(f *Figures, lang string) (*htmlPage, error) {
 func htmlIndicatorOf(f *Figures, ind IndicatorFigures, l words.Lang) htmlIndicator {
 	lang := string(l)
 	nf := reportNumberFormats[l]
-	hi := htmlIndicator{ID: ind.ID, Label: ind.Label.In(lang), Definition: []htmlMeta{
+	hi := htmlIndicator{ID: ind.Decl.PublishedID(), Label: ind.Label.In(lang), Definition: []htmlMeta{
 		{l.T("report.denominator") + nf.colon, ind.Denominator.In(lang)}, {l.T("report.numerator") + nf.colon, ind.Numerator.In(lang)}}}
 	total := ind.Total()
 	hi.Total = htmlTotalLine(l, total)
@@ -424,7 +440,11 @@ aside.ref .value { color: var(--ref); font-weight: bold; }
 <li><a href="#method">{{.W.Method}}</a></li>
 <li><a href="#summary">{{.W.Summary}}</a></li>
 {{- range .Families}}
+{{- if not .Item}}
 <li><a href="#{{.ID}}">{{.Title}}</a></li>
+{{- else if .Section}}
+<li><a href="#{{.SectionID}}">{{.Section}}</a></li>
+{{- end}}
 {{- end}}
 {{- if .HasEntrants}}
 <li><a href="#entrants">{{.EntrantsTitle}}</a></li>
@@ -446,8 +466,16 @@ aside.ref .value { color: var(--ref); font-weight: bold; }
 {{template "table" .Summary}}
 </section>
 {{- range .Families}}
-<section id="{{.ID}}" class="family" aria-labelledby="{{.ID}}-title">
+{{- if .Section}}
+<h2 class="answers" id="{{.SectionID}}">{{.Section}}</h2>
+<p class="hint">{{.SectionNote}}</p>
+{{- end}}
+<section id="{{.ID}}" class="family{{if .Item}} item{{end}}" aria-labelledby="{{.ID}}-title">
+{{- if .Item}}
+<h3 id="{{.ID}}-title">{{.Title}}</h3>
+{{- else}}
 <h2 id="{{.ID}}-title">{{.Title}}</h2>
+{{- end}}
 {{- if .ChartID}}
 <figure>
 <div class="chart" id="{{.ChartID}}" role="img" aria-label="{{.ChartLabel}}"></div>

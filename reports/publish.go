@@ -343,14 +343,40 @@ func (t *tallies) count(p *Plan, c cellSpec) int {
 	return x.den - x.num
 }
 
-// interviewed returns the interviewed entrants of each site with records.
+// interviewed returns the people interviewed at each site with records (R10): the
+// interviewed entrants (the numerator of EntrantsIndicator), or, at a site where another
+// questionnaire reached more people, the largest denominator of that questionnaire's
+// indicators there — its respondents who answered its most answered question. The same
+// people may answer several questionnaires: the largest, not the sum.
 func (t *tallies) interviewed() map[string]int {
 	out := map[string]int{}
 	for _, s := range t.sites {
-		if x := t.bySite[s][tallyKey{EntrantsIndicator, cut{}}]; x != nil {
-			out[s] = x.num
-		} else {
-			out[s] = 0
+		out[s] = 0
+		for k, x := range t.bySite[s] {
+			if k.cut != (cut{}) {
+				continue
+			}
+			n := x.den
+			if k.ind == EntrantsIndicator {
+				n = x.num
+			}
+			out[s] = max(out[s], n)
+		}
+	}
+	return out
+}
+
+// withData returns the families of cat with a record in their denominators: the others
+// are left out of a release (a questionnaire without data that year, an item nobody was
+// asked).
+func (t *tallies) withData(cat *Catalog) map[string]bool {
+	out := map[string]bool{}
+	for _, ind := range cat.Indicators {
+		for _, m := range t.bySite {
+			if x := m[tallyKey{ind.ID, cut{}}]; x != nil && x.den > 0 {
+				out[ind.Family] = true
+				break
+			}
 		}
 	}
 	return out
@@ -360,7 +386,7 @@ func (t *tallies) interviewed() map[string]int {
 // and the publication groups — all sites, each site with enough interviewed entrants
 // (R10), "other sites" pooling the others, and each funder's sites.
 func newPlan(cat *Catalog, cfg disclosure.Config, known []string, funders [][]string, t *tallies) Plan {
-	p := planOfCatalog(cat)
+	p := planOfCatalog(cat, t.withData(cat))
 	interviewed := t.interviewed()
 	pol := disclosure.Policy{}
 	if cfgPol, err := disclosure.NewPolicy(cfg); err == nil {
@@ -379,12 +405,15 @@ func newPlan(cat *Catalog, cfg disclosure.Config, known []string, funders [][]st
 	return p
 }
 
-// planOfCatalog copies what a release needs of the catalog into its plan: a plan is
-// stored with the release, so that a later catalog cannot change how an earlier
-// release's cells are laid out.
-func planOfCatalog(cat *Catalog) Plan {
+// planOfCatalog copies what a release needs of the catalog into its plan, for the
+// families with data: a plan is stored with the release, so that a later catalog cannot
+// change how an earlier release's cells are laid out.
+func planOfCatalog(cat *Catalog, families map[string]bool) Plan {
 	p := Plan{Categories: map[string][]string{}, Merges: map[string][]Merge{}}
 	for _, ind := range cat.Indicators {
+		if !families[ind.Family] {
+			continue
+		}
 		pi := PlanIndicator{ID: ind.ID, Family: ind.Family, Population: ind.PopulationID(), Sensitive: ind.Sensitive}
 		for _, b := range ind.Breakdowns {
 			if b == DimSite {
@@ -395,7 +424,7 @@ func planOfCatalog(cat *Catalog) Plan {
 		}
 		p.Indicators = append(p.Indicators, pi)
 	}
-	p.Choices = cat.choiceGroups()
+	p.Choices = cat.choiceGroups(families)
 	for _, dim := range breakdownDims {
 		for _, c := range cat.Categories[dim] {
 			p.Categories[dim] = append(p.Categories[dim], c.Code)

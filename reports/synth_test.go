@@ -33,6 +33,9 @@ type synthOptions struct {
 	Start time.Time      // first arrival; people arrive one an hour, sites in turn
 	// Spread makes people arrive at random hours of the 8,000 after Start instead.
 	Spread bool
+	// Distributions gives people answers to the distribution tables too (drawn after
+	// the rest, so that the declared indicators' data do not change with it).
+	Distributions bool
 }
 
 func newSynth(cat *Catalog, opts synthOptions) *synthData {
@@ -43,6 +46,9 @@ func newSynth(cat *Catalog, opts synthOptions) *synthData {
 	pops := map[string][]Indicator{}
 	var popOrder []string
 	for _, ind := range cat.Indicators {
+		if ind.Decl.Distribution {
+			continue
+		}
 		p := ind.PopulationID()
 		if _, ok := pops[p]; !ok {
 			popOrder = append(popOrder, p)
@@ -69,6 +75,7 @@ func newSynth(cat *Catalog, opts synthOptions) *synthData {
 	}
 	slices.Sort(sites)
 	d := &synthData{}
+	dist := rand.New(rand.NewPCG(opts.Seed, 11)) // the distributions' own stream
 	at := opts.Start
 	for _, site := range sites {
 		for range opts.Sizes[site] {
@@ -111,6 +118,9 @@ func newSynth(cat *Catalog, opts synthOptions) *synthData {
 				for _, ind := range inds {
 					cell(ind.ID, rng.Float64() < 0.35)
 				}
+			}
+			if opts.Distributions {
+				d.answerDistributions(cat, dist, cell)
 			}
 			d.people = append(d.people, p)
 		}
@@ -161,4 +171,29 @@ func testPolicy(t testing.TB) *disclosure.Policy {
 		t.Fatal(err)
 	}
 	return pol
+}
+
+// answerDistributions gives one person's answers to every distribution table: most
+// answer each item; a single-choice item one of its codes, the first likelier; a multi
+// item each code with some chance.
+func (d *synthData) answerDistributions(cat *Catalog, rng *rand.Rand, cell func(string, bool)) {
+	for _, f := range cat.Families {
+		if !f.Distribution || rng.Float64() >= 0.85 {
+			continue
+		}
+		var inds []Indicator
+		for _, ind := range cat.Indicators {
+			if ind.Family == f.ID {
+				inds = append(inds, ind)
+			}
+		}
+		pick := min(rng.IntN(len(inds)+2), len(inds)-1)
+		for i, ind := range inds {
+			if f.SingleChoice {
+				cell(ind.ID, i == pick)
+			} else {
+				cell(ind.ID, rng.Float64() < 0.3)
+			}
+		}
+	}
 }

@@ -173,15 +173,12 @@ func (b *workbook) build() {
 	}
 	b.summarySheet(summary)
 	for _, fam := range b.f.Catalog.Families {
-		var inds []IndicatorFigures
-		for _, ind := range b.f.Indicator {
-			if ind.Family == fam.ID {
-				inds = append(inds, ind)
-			}
-		}
-		if len(inds) > 0 {
+		if inds := b.familyFigures(fam); len(inds) > 0 && !fam.Distribution {
 			b.familySheet(fam, inds)
 		}
+	}
+	for _, q := range b.f.QuestionnaireIDs() {
+		b.answersSheet(q)
 	}
 	b.entrantsSheet(b.l.T("report.entrants"))
 	b.methodSheet(b.l.T("report.sheet_method"))
@@ -428,6 +425,9 @@ func (b *workbook) summarySheet(sheet string) {
 		titles[fam.ID] = fam.Title.In(b.lang)
 	}
 	for _, ind := range b.f.Indicator {
+		if ind.Decl.Distribution {
+			continue // on the questionnaire's answers sheet
+		}
 		total := ind.Total()
 		b.put(sheet, 1, row, ind.ID, b.st.text)
 		b.put(sheet, 2, row, titles[ind.Family], b.st.wrap)
@@ -483,9 +483,28 @@ func (b *workbook) familySheet(fam Family, inds []IndicatorFigures) {
 	b.widths(sheet, 1, 44, 12, 14, 9, 11, 11, 18, 3, 30, 16, 16, 16, 16)
 	b.put(sheet, 1, 2, fam.ID+" — "+fam.Title.In(b.lang), b.st.title)
 	b.put(sheet, 1, 3, b.l.T("report.entrants_note"), b.st.note)
-	row := 5
+	row := b.indicatorRows(sheet, 5, inds)
+	row = b.notes(sheet, row, true) + 1
+	b.references(sheet, row, inds)
+	b.familyChart(sheet, fam, inds)
+}
+
+// familyFigures returns the figures of the indicators of fam.
+func (b *workbook) familyFigures(fam Family) []IndicatorFigures {
+	var inds []IndicatorFigures
+	for _, ind := range b.f.Indicator {
+		if ind.Family == fam.ID {
+			inds = append(inds, ind)
+		}
+	}
+	return inds
+}
+
+// indicatorRows writes the table of each indicator from row on: its total and its
+// breakdowns. It returns the row after them.
+func (b *workbook) indicatorRows(sheet string, row int, inds []IndicatorFigures) int {
 	for _, ind := range inds {
-		b.put(sheet, 1, row, ind.ID+" — "+ind.Label.In(b.lang), b.st.heading)
+		b.put(sheet, 1, row, ind.Decl.PublishedID()+" — "+ind.Label.In(b.lang), b.st.heading)
 		row++
 		for _, bd := range ind.Breakdowns {
 			if len(bd.Rows) == 0 {
@@ -507,9 +526,34 @@ func (b *workbook) familySheet(fam Family, inds []IndicatorFigures) {
 		}
 		row++
 	}
-	row = b.notes(sheet, row, true) + 1
-	b.references(sheet, row, inds)
-	b.familyChart(sheet, fam, inds)
+	return row
+}
+
+// answersSheet is the section of questionnaire q: the table of every item's answers
+// (its distribution families), one after the other, on one sheet.
+func (b *workbook) answersSheet(q string) {
+	var fams []Family
+	for _, fam := range b.f.Catalog.Families {
+		if fam.Distribution && fam.Questionnaire == q && len(b.familyFigures(fam)) > 0 {
+			fams = append(fams, fam)
+		}
+	}
+	if len(fams) == 0 {
+		return
+	}
+	sheet := excelSheetName(b.l.T("report.dist_sheet", q))
+	b.newSheet(sheet)
+	b.header(sheet, 1, 1, b.l.T("report.col_group"), b.l.T("report.numerator"), b.l.T("report.col_den"), "%", b.l.T("report.col_low"), b.l.T("report.col_high"), b.l.T("report.remark"))
+	b.freeze(sheet, 1)
+	b.widths(sheet, 1, 44, 12, 14, 9, 11, 11, 18)
+	b.put(sheet, 1, 2, b.l.T("report.dist_section", b.f.Catalog.Questionnaires[q].In(b.lang)), b.st.title)
+	b.put(sheet, 1, 3, b.l.T("report.dist_note"), b.st.note)
+	row := 5
+	for _, fam := range fams {
+		b.put(sheet, 1, row, fam.Title.In(b.lang), b.st.title)
+		row = b.indicatorRows(sheet, row+1, b.familyFigures(fam))
+	}
+	b.notes(sheet, row, true)
 }
 
 // references writes the reference values of inds under their table, apart from our
@@ -729,6 +773,9 @@ func (b *workbook) methodSheet(sheet string) {
 
 	row = heading(row, b.l.T("report.h_definitions"))
 	for _, ind := range b.f.Indicator {
+		if ind.Decl.Distribution {
+			continue // one note for them all, on their sheet
+		}
 		b.put(sheet, 1, row, ind.ID, b.st.bold)
 		b.put(sheet, 2, row, ind.Label.In(b.lang), b.st.bold)
 		row = para(row+1, b.l.T("report.numerator"), ind.Numerator.In(b.lang))
