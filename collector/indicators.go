@@ -92,9 +92,15 @@ type IndicatorFamily struct {
 	// item: their numerators add up to their common denominator, and disclosure control
 	// protects them as one table (PRIVACY.md R13).
 	SingleChoice bool `json:"single_choice,omitempty"`
+	// Theme gathers families under one framing in the reports: "care" is health-care
+	// access by nationality group (the memorandum's foreign nationals and Belgians).
+	Theme string `json:"theme,omitempty"`
 	// Questionnaire is the id of the definition that declares the family.
 	Questionnaire string `json:"-"`
 }
+
+// Themes are the themes a family may have.
+var Themes = []string{"care"}
 
 // Indicator is one declared share.
 type Indicator struct {
@@ -212,6 +218,8 @@ func checkIndicators(d *Definition, fams []IndicatorFamily, inds []Indicator) []
 			bad(f.ID, "families", "family %s listed twice", f.ID)
 		case !f.Title.complete():
 			bad(f.ID, "families", "family %s: title needs fr, nl and en", f.ID)
+		case f.Theme != "" && !slices.Contains(Themes, f.Theme):
+			bad(f.ID, "families", "family %s: unknown theme %q (known: %s)", f.ID, f.Theme, strings.Join(Themes, ", "))
 		}
 		famIndex[f.ID] = i + 1
 		fams[i].Questionnaire = d.ID

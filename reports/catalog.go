@@ -25,6 +25,8 @@ type Family struct {
 	// item (I06, the main drug): their numerators add up to their common denominator, and
 	// disclosure control protects them as one table (PRIVACY.md R13).
 	SingleChoice bool `json:"single_choice,omitempty"`
+	// Theme gathers families under one framing (collector.IndicatorFamily.Theme).
+	Theme string `json:"theme,omitempty"`
 	// Distribution marks the table of one item's answers (collector.Definition.Distributions),
 	// shown with the others of its questionnaire rather than as a section of its own.
 	Distribution bool `json:"distribution,omitempty"`
@@ -132,7 +134,7 @@ func NewCatalog(q *collector.Catalog) (*Catalog, error) {
 		d, _ := q.Latest(id)
 		c.Questionnaires[id] = d.Title
 		for _, f := range d.Families {
-			c.Families = append(c.Families, Family{ID: f.ID, Questionnaire: d.ID, Title: f.Title, SingleChoice: f.SingleChoice})
+			c.Families = append(c.Families, Family{ID: f.ID, Questionnaire: d.ID, Title: f.Title, SingleChoice: f.SingleChoice, Theme: f.Theme})
 		}
 		for _, decl := range d.Indicators {
 			c.add(decl)
