@@ -23,11 +23,12 @@ type Demo struct {
 	Year int
 	Now  time.Time // no month after Now is generated
 	rng  *rand.Rand
+	seed uint64
 }
 
 // NewDemo returns a generator for year, seeded with seed.
 func NewDemo(year int, seed uint64, now time.Time) *Demo {
-	return &Demo{Year: year, Now: now, rng: rand.New(rand.NewPCG(seed, uint64(year)))}
+	return &Demo{Year: year, Now: now, rng: rand.New(rand.NewPCG(seed, uint64(year))), seed: seed}
 }
 
 // demoSites weighs sites roughly by their number of entrants; dinant is kept small on
@@ -89,12 +90,17 @@ func (g *Demo) uuid() string {
 	return uuid.UUID(b).String()
 }
 
-func (g *Demo) month() string {
-	last := 12
-	if g.Year == g.Now.Year() {
-		last = int(g.Now.Month())
+func (g *Demo) month() string { return monthOf(g.Year, 1+g.rng.IntN(g.lastMonth())) }
+
+func monthOf(year, month int) string { return fmt.Sprintf("%04d-%02d", year, month) }
+
+// age draws an age: most people are between 20 and 45.
+func (g *Demo) age() int {
+	age := 18 + int(g.rng.ExpFloat64()*11)
+	if age > 80 {
+		age = 18 + g.rng.IntN(50)
 	}
-	return fmt.Sprintf("%04d-%02d", g.Year, 1+g.rng.IntN(last))
+	return age
 }
 
 // DemoSubmission is one generated submission: its JSON body and, for entrants who will be
@@ -119,10 +125,7 @@ func (g *Demo) Next() DemoSubmission {
 	foreign := nat != "BE"
 	group, _ := NationalityGroup(nat)
 	eu := group == GroupEU14 || group == GroupEU13
-	age := 18 + int(g.rng.ExpFloat64()*11)
-	if age > 80 {
-		age = 18 + g.rng.IntN(50)
-	}
+	age := g.age()
 	a["demo.age"] = age
 	a["demo.gender"] = pick(g.rng, []weighted[string]{{"M", 93}, {"F", 6}, {"X", 0.4}, {"8", 0.6}})
 	a["demo.nationality"] = nat

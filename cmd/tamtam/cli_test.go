@@ -46,12 +46,16 @@ func TestTokenCreateUsageErrors(t *testing.T) {
 func TestDemo(t *testing.T) {
 	e := newTestEnv(t)
 	code, out, errOut := e.cli("demo", "--year", "2025", "--n", "2000")
-	if code != 0 || !strings.Contains(out, "2000 entry") {
-		t.Fatalf("demo = exit %d, %q, %s", code, out, errOut)
+	if code != 0 || !strings.Contains(out, "2000 entry") || !strings.Contains(out, "160 needs and 120 activity questionnaires") {
+		t.Fatalf("demo = exit %d, %q, %s; want 2000 entry, 160 needs and 120 activity questionnaires", code, out, errOut)
 	}
-	// Plausible shape: refusals, several sites, linked follow-ups, drug use near two in three.
+	// Plausible shape: refusals, several sites, linked follow-ups, drug use near two in three,
+	// the field surveys beside them.
 	got := e.sql(`SELECT
 		countIf(questionnaire = 'entry'),
+		countIf(questionnaire = 'needs'),
+		countIf(questionnaire = 'activity'),
+		uniqExactIf(site, questionnaire = 'needs') >= 10,
 		countIf(questionnaire = 'entry' AND consent = 0) BETWEEN 150 AND 350,
 		uniqExact(site) >= 10,
 		countIf(questionnaire = 'followup') > 50,
@@ -60,8 +64,8 @@ func TestDemo(t *testing.T) {
 		round(countIf(has(answer_item, 'drug.lifetime_any') AND answer_value[indexOf(answer_item, 'drug.lifetime_any')] = '1')
 			/ countIf(questionnaire = 'entry' AND consent = 1), 1) BETWEEN 0.5 AND 0.8
 		FROM submissions`)
-	if got != "2000\t1\t1\t1\t1\t1" {
-		t.Errorf("demo data checks = %q, want 2000 entries and every check true", got)
+	if got != "2000\t160\t120\t1\t1\t1\t1\t1\t1" {
+		t.Errorf("demo data checks = %q, want 2000 entries, 160 needs, 120 activity and every check true", got)
 	}
 	// The same seed again stores nothing twice.
 	code, out, _ = e.cli("demo", "--year", "2025", "--n", "2000")

@@ -481,7 +481,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	l := cliLang(getenv)
 	fs := newFlagSet("demo", &cfg, stderr, getenv)
 	fs.IntVar(&year, "year", time.Now().Year()-1, "year of the questionnaires")
-	fs.IntVar(&n, "n", 1000, "number of entry questionnaires (follow-ups come in addition)")
+	fs.IntVar(&n, "n", 1000, "number of entry questionnaires (follow-ups, needs and activity questionnaires come in addition)")
 	fs.Uint64Var(&seed, "seed", 1, "random seed; the same seed gives the same submissions, stored once")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -502,14 +502,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, l.T("cli.demo.done", year, sum.entries, sum.followUps, sum.stored, sum.replayed))
+	fmt.Fprintln(stdout, l.T("cli.demo.done", year, sum.entries, sum.followUps, sum.needs, sum.activity, sum.stored, sum.replayed))
 	return nil
 }
 
-type demoSummary struct{ entries, followUps, stored, replayed int }
+type demoSummary struct{ entries, followUps, needs, activity, stored, replayed int }
 
-// storeDemo generates n entry questionnaires (and their follow-ups) and submits them in
-// batches through the same decoding, validation and anonymisation as the API.
+// storeDemo generates n entry questionnaires (and their follow-ups), the needs and
+// activity questionnaires of the same year, and submits them in batches through the same
+// decoding, validation and anonymisation as the API.
 func (a *App) storeDemo(ctx context.Context, year, n int, seed uint64) (demoSummary, error) {
 	var sum demoSummary
 	gen := collector.NewDemo(year, seed, a.now())
@@ -564,6 +565,19 @@ func (a *App) storeDemo(ctx context.Context, year, n int, seed uint64) (demoSumm
 			}
 			sum.followUps++
 		}
+	}
+	needs, activity := gen.FieldSurveys(n)
+	for _, body := range needs {
+		if err := add(body); err != nil {
+			return sum, err
+		}
+		sum.needs++
+	}
+	for _, body := range activity {
+		if err := add(body); err != nil {
+			return sum, err
+		}
+		sum.activity++
 	}
 	if len(batch) > 0 {
 		if err := flush(); err != nil {

@@ -319,7 +319,7 @@ func (t *templateWriter) itemColumn(sheet string, n int, it *collector.Item) err
 	case collector.TypeMulti:
 		// The item's hint is for the paper form ("none: tick nothing"); in the sheet
 		// "none" is written "-", and an empty cell means not asked.
-		what := t.l.T("template.prompt_multi")
+		what := t.l.T("template.prompt_multi", multiExample(it))
 		if it.SubsetOf != "" {
 			what += " " + t.l.T("template.prompt_subset", it.SubsetOf)
 		}
@@ -419,6 +419,16 @@ func (t *templateWriter) answerText(it *collector.Item) string {
 	return upperFirst(s)
 }
 
+// multiExample writes the first two codes of a multi item as a cell holds them
+// ("heroin;methadone_np"): an example that is right for the question it is about.
+func multiExample(it *collector.Item) string {
+	codes := make([]string, 0, 2)
+	for _, ch := range it.Choices[:min(2, len(it.Choices))] {
+		codes = append(codes, ch.Code)
+	}
+	return strings.Join(codes, ";")
+}
+
 func upperFirst(s string) string {
 	r, n := utf8.DecodeRuneInString(s)
 	return strings.ToUpper(string(r)) + s[n:]
@@ -460,11 +470,16 @@ func (t *templateWriter) instructionsSheet() error {
 		{"", t.st.wrap},
 		{t.l.T("template.how_title"), t.st.heading},
 	}
-	how := []string{
-		t.l.T("template.how.1", DataSheetNames.In(t.lang)), t.l.T("template.how.2"), t.l.T("template.how.3"),
-		t.l.T("template.how.4"), t.l.T("template.how.5"), t.l.T("template.how.6"), t.l.T("template.how.7"),
-		t.l.T("template.how.8"), t.l.T("template.how.9"), t.l.T("template.how.10"), t.l.T("template.how.11"),
+	how := []string{t.l.T("template.how.1", DataSheetNames.In(t.lang)), t.l.T("template.how.2"), t.l.T("template.how.3")}
+	// Several answers, with an example from the questionnaire's own first multi item.
+	for _, it := range t.d.Items {
+		if it.Type == collector.TypeMulti {
+			how = append(how, t.l.T("template.how.4", multiExample(it)))
+			break
+		}
 	}
+	how = append(how, t.l.T("template.how.5"), t.l.T("template.how.6"), t.l.T("template.how.7"),
+		t.l.T("template.how.8"), t.l.T("template.how.9"), t.l.T("template.how.10"), t.l.T("template.how.11"))
 	for i, s := range how {
 		paras = append(paras, para{fmt.Sprintf("%d. %s", i+1, s), t.st.wrap})
 	}

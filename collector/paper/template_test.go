@@ -104,25 +104,32 @@ func dumpWorkbook(t *testing.T, f *excelize.File) string {
 	return b.String()
 }
 
+// TestTemplateGolden compares the template of every built-in questionnaire, in every
+// language, with its golden file.
 func TestTemplateGolden(t *testing.T) {
-	d := entryDefinition(t)
-	for _, lang := range collector.Languages {
-		t.Run(lang, func(t *testing.T) {
-			got := dumpWorkbook(t, openXLSX(t, templateBytes(t, d, lang)))
-			path := filepath.Join("testdata", "template.entry."+lang+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (go test ./collector/paper -run TestTemplateGolden -update creates it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("template %s differs from %s (go test -update rewrites it); got:\n%s", lang, path, got)
-			}
-		})
+	cat := builtinCatalog(t)
+	for _, id := range cat.IDs() {
+		d, _ := cat.Latest(id)
+		for _, lang := range collector.Languages {
+			t.Run(id+"/"+lang, func(t *testing.T) { templateGolden(t, d, lang) })
+		}
+	}
+}
+
+func templateGolden(t *testing.T, d *collector.Definition, lang string) {
+	got := dumpWorkbook(t, openXLSX(t, templateBytes(t, d, lang)))
+	path := filepath.Join("testdata", "template."+d.ID+"."+lang+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./collector/paper -run TestTemplateGolden -update creates it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("template %s/%s differs from %s (go test -update rewrites it); got:\n%s", d.ID, lang, path, got)
 	}
 }
 
