@@ -481,6 +481,14 @@ func parseDefinition(data []byte, lists map[string][]Choice) (*Definition, []Pro
 	} else if _, no := c.Choice("0"); !no {
 		probs = append(probs, Problem{Item: ConsentItem, Field: "choices", Message: `consent has exactly the codes "1" (yes) and "0" (refused)`})
 	}
+	// The breakdown items are what every report groups by: their codes always mean the
+	// same thing, and their exact values are never stored (PRIVACY.md R2).
+	if it := d.Item(AgeItem); it != nil && (it.Type != TypeInteger || it.Store != StoreAgeBand) {
+		probs = append(probs, Problem{Item: AgeItem, Field: "store", Message: AgeItem + " is the age of the breakdowns: an integer item stored as age_band"})
+	}
+	if it := d.Item(NationalityItem); it != nil && it.Store != StoreCountryGroup {
+		probs = append(probs, Problem{Item: NationalityItem, Field: "store", Message: NationalityItem + " is the nationality of the breakdowns: a choice item on the countries list, stored as country_group"})
+	}
 	switch {
 	case firstMonth == nil:
 		probs = append(probs, Problem{Field: "items", Message: "a required month item that always applies is needed to date records"})

@@ -110,6 +110,9 @@ func TestCheckFileRules(t *testing.T) {
 		{"country kept", `"code": "care.place", "type": "choice",`, `"code": "care.place", "type": "choice", "store": "age_band",`,
 			[]string{"care.place: store: age_band applies to integer items"}},
 		{"not JSON", `{`, `[`, []string{"-: -: invalid character"}},
+		{"exact age", `{"code": "care.plan",`, `{"code": "demo.age", "type": "integer", "min": 18, "max": 99,
+     "label": {"fr": "Âge", "nl": "Leeftijd", "en": "Age"}},
+    {"code": "care.plan",`, []string{"demo.age: store: demo.age is the age of the breakdowns: an integer item stored as age_band"}},
 		{"redefines a built-in", `"id": "exit"`, `"id": "entry"`, []string{"-: version: entry version 1 is already defined by the built-in definition with another content"}},
 	}
 	c := builtin(t)

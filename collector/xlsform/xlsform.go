@@ -83,6 +83,7 @@ type Item struct {
 	Max       *int                  `json:"max,omitempty"`
 	NotFuture bool                  `json:"not_future,omitempty"`
 	When      []collector.Condition `json:"when,omitempty"`
+	Store     collector.StoreAs     `json:"store,omitempty"`
 }
 
 // Options are what a form does not say: the definition's id and version, and the catalog
@@ -445,6 +446,11 @@ func (c *converter) readSurvey(f *excelize.File, lists map[string]*choiceList) {
 			}
 		} else if it.Type == collector.TypeInteger {
 			c.bad("survey", n, "integer %s needs a range constraint, e.g. . >= 0 and . <= 120", name)
+		}
+		if it.Code == collector.AgeItem && it.Type == collector.TypeInteger {
+			// The age of the breakdowns is only ever stored as its band (PRIVACY.md R2);
+			// the definition checker refuses demo.age stored any other way.
+			it.Store = collector.StoreAgeBand
 		}
 		if it.Type == collector.TypeMonth && !dating {
 			dating = true
