@@ -185,3 +185,79 @@ func (f *Figures) Label(dim, code, lang string) string {
 func (f *Figures) DimLabel(dim, lang string) string {
 	return f.Catalog.Text("breakdown_"+dim, lang)
 }
+
+// ThemeComparison is the shares of the indicators of one theme side by side, by the
+// categories of one breakdown: for the care theme, by nationality group, Belgians beside
+// each group of foreign nationals (the memorandum's comparison). Every cell is a row of
+// an indicator's own table (Row, with its status): a layout, nothing computed (R11).
+type ThemeComparison struct {
+	Theme, Dim string
+	Cols       []string // the categories that some indicator publishes, in catalog order
+	Rows       []ThemeRow
+}
+
+// ThemeRow is one indicator of a theme comparison.
+type ThemeRow struct {
+	Indicator IndicatorFigures
+	Total     Row
+	Cells     []Row  // by Cols; a category the indicator does not publish has Missing set
+	Missing   []bool // by Cols
+}
+
+// Compare returns the theme comparison of the indicators of theme by dim, false when no
+// indicator of the theme publishes that breakdown.
+func (f *Figures) Compare(theme, dim string) (ThemeComparison, bool) {
+	tc := ThemeComparison{Theme: theme, Dim: dim}
+	var rows []map[string]Row
+	for _, ind := range f.Indicator {
+		fam, ok := f.Catalog.Family(ind.Family)
+		if !ok || fam.Theme != theme {
+			continue
+		}
+		byCat := map[string]Row{}
+		for _, b := range ind.Breakdowns {
+			if b.Dim == dim {
+				for _, r := range b.Rows {
+					byCat[r.Group] = r
+				}
+			}
+		}
+		if len(byCat) == 0 {
+			continue
+		}
+		tc.Rows = append(tc.Rows, ThemeRow{Indicator: ind, Total: ind.Total()})
+		rows = append(rows, byCat)
+	}
+	if len(tc.Rows) == 0 {
+		return tc, false
+	}
+	cats := append(f.Catalog.MergedCategories(dim), f.catalogCodes(dim)...)
+	for _, c := range cats {
+		if slices.Contains(tc.Cols, c) {
+			continue
+		}
+		for _, byCat := range rows {
+			if _, ok := byCat[c]; ok {
+				tc.Cols = append(tc.Cols, c)
+				break
+			}
+		}
+	}
+	for i, byCat := range rows {
+		for _, c := range tc.Cols {
+			r, ok := byCat[c]
+			tc.Rows[i].Cells = append(tc.Rows[i].Cells, r)
+			tc.Rows[i].Missing = append(tc.Rows[i].Missing, !ok)
+		}
+	}
+	return tc, true
+}
+
+// catalogCodes are the category codes of dim in catalog order.
+func (f *Figures) catalogCodes(dim string) []string {
+	var out []string
+	for _, c := range f.Catalog.Categories[dim] {
+		out = append(out, c.Code)
+	}
+	return out
+}

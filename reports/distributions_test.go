@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"html/template"
 	"slices"
 	"strings"
 	"testing"
@@ -143,5 +144,55 @@ func TestDistributionsOnlyWithData(t *testing.T) {
 	}
 	if len(f.Only("followup").Entrants) != 0 || len(f.Only("entry").Entrants) == 0 {
 		t.Error("the entrants tables are the entry questionnaire's")
+	}
+}
+
+// TestCareFraming: the care indicators are framed once, before the first of them, in
+// the HTML report and the workbook: the memorandum's paragraph and their shares side by
+// side by nationality group, each cell the one of the indicator's own table.
+func TestCareFraming(t *testing.T) {
+	f := fixtureFigures(t)
+	tc, ok := f.Compare("care", DimNationalityGroup)
+	if !ok || len(tc.Rows) < 8 || !slices.Contains(tc.Cols, "BE") {
+		t.Fatalf("Compare(care) = %d rows, columns %v; want the care indicators, Belgians among the columns", len(tc.Rows), tc.Cols)
+	}
+	for _, r := range tc.Rows {
+		fam, _ := f.Catalog.Family(r.Indicator.Family)
+		if fam.Theme != "care" {
+			t.Errorf("%s is in the care comparison, its family is not", r.Indicator.ID)
+		}
+		for i, c := range tc.Cols {
+			if r.Missing[i] {
+				continue
+			}
+			var own Row
+			for _, b := range r.Indicator.Breakdowns {
+				for _, x := range b.Rows {
+					if b.Dim == DimNationalityGroup && x.Group == c {
+						own = x
+					}
+				}
+			}
+			if own != r.Cells[i] {
+				t.Errorf("%s, %s: the comparison shows %+v, its own table %+v", r.Indicator.ID, c, r.Cells[i], own)
+			}
+		}
+	}
+	for _, lang := range []string{"fr", "nl", "en"} {
+		l := words.Lang(lang)
+		page := string(writeTestHTML(t, f, lang))
+		i := strings.Index(page, `id="theme-care"`)
+		if i < 0 || !strings.Contains(page[i:], template.HTMLEscapeString(l.T("report.care_intro"))) || strings.Count(page, `id="theme-care"`) != 1 {
+			t.Errorf("%s: report.html frames the care indicators %d times, want once with its paragraph", lang, strings.Count(page, `id="theme-care"`))
+		}
+		if first := strings.Index(page, `id="I17"`); i > first {
+			t.Errorf("%s: the care framing comes after the first care family", lang)
+		}
+		x := openWorkbook(t, writeTestWorkbook(t, f, WorkbookOptions{Lang: lang}))
+		sheet := excelSheetName(l.T("report.care_title"))
+		intro, err := x.GetCellValue(sheet, "A2")
+		if err != nil || intro != l.T("report.care_intro") {
+			t.Errorf("%s: sheet %q A2 = %q, %v; want the framing paragraph", lang, sheet, intro, err)
+		}
 	}
 }

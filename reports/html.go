@@ -74,10 +74,14 @@ type htmlFamily struct {
 	// section (Section, SectionID, SectionNote).
 	Item                            bool
 	Section, SectionID, SectionNote string
-	ChartID                         string
-	ChartLabel                      string
-	Caption                         []string
-	Indicators                      []htmlIndicator
+	// Theme opens the framing of a theme before its first family: a title, the
+	// paragraph that frames it, and its indicators side by side (Figures.Compare).
+	ThemeID, Theme, ThemeIntro string
+	ThemeTable                 *htmlTable
+	ChartID                    string
+	ChartLabel                 string
+	Caption                    []string
+	Indicators                 []htmlIndicator
 }
 
 type htmlIndicator struct {
@@ -174,7 +178,7 @@ func htmlBuildPage(f *Figures, lang string) (*htmlPage, error) {
 	}
 	p.ChartsJS = template.JS(htmlChartBoot(specs))
 
-	section := ""
+	section, themes := "", map[string]bool{}
 	for _, fam := range cat.Families {
 		hf := htmlFamily{ID: fam.ID, Title: fam.Title.In(lang), Item: fam.Distribution}
 		if c, ok := chartsByID["chart-"+fam.ID]; ok {
@@ -190,6 +194,14 @@ func htmlBuildPage(f *Figures, lang string) (*htmlPage, error) {
 		}
 		if len(hf.Indicators) == 0 {
 			continue
+		}
+		if fam.Theme != "" && !themes[fam.Theme] {
+			themes[fam.Theme] = true
+			hf.ThemeID, hf.Theme, hf.ThemeIntro = "theme-"+fam.Theme, l.T("report."+fam.Theme+"_title"), l.T("report."+fam.Theme+"_intro")
+			if tc, ok := f.Compare(fam.Theme, DimNationalityGroup); ok {
+				t := htmlThemeTable(f, tc, l)
+				hf.ThemeTable = &t
+			}
 		}
 		if fam.Distribution && section != fam.Questionnaire {
 			// The first item of a questionnaire opens its section of every answer.
@@ -238,6 +250,49 @@ func htmlIndicatorOf(f *Figures, ind IndicatorFigures, l words.Lang) htmlIndicat
 		hi.Tables = append(hi.Tables, t)
 	}
 	return hi
+}
+
+// htmlThemeTable lays out a theme comparison: a row per indicator, its share in all
+// and in each category.
+func htmlThemeTable(f *Figures, tc ThemeComparison, l words.Lang) htmlTable {
+	lang := string(l)
+	nf := reportNumberFormats[l]
+	t := htmlTable{Indicator: tc.Theme, Breakdown: tc.Dim, Caption: l.T("report." + tc.Theme + "_by_nationality"),
+		Head: []string{l.T("report.indicator"), f.Label(Total, "", lang)}}
+	for _, c := range tc.Cols {
+		t.Head = append(t.Head, f.Label(tc.Dim, c, lang))
+	}
+	for _, r := range tc.Rows {
+		row := htmlRow{Group: r.Indicator.ID, Header: r.Indicator.Short.In(lang), Cells: []htmlCell{htmlShareCell(r.Total.Share, nf)}}
+		for i, c := range r.Cells {
+			cell := htmlCell{Text: "–", Class: "empty"}
+			if !r.Missing[i] {
+				cell = htmlShareCell(c.Share, nf)
+			}
+			cell.Group = r.Indicator.ID + "+" + tc.Cols[i]
+			row.Cells = append(row.Cells, cell)
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+// htmlShareCell is a share as the tables show it: a percentage, the suppression mark or
+// a dash for nobody.
+func htmlShareCell(s Share, nf reportNumbers) htmlCell {
+	est, ok := s.Estimate()
+	switch {
+	case ok:
+		lowRel := s.Status() == disclosure.LowReliability
+		class := ""
+		if lowRel {
+			class = "lr"
+		}
+		return htmlCell{Text: nf.share(est.P), Class: class, LowRel: lowRel}
+	case s.Status() == disclosure.Empty:
+		return htmlCell{Text: "–", Class: "empty"}
+	}
+	return htmlSuppressedCell()
 }
 
 // htmlShareRow is a row Group | n | N | % | 95% CI of the tables.
@@ -440,6 +495,9 @@ aside.ref .value { color: var(--ref); font-weight: bold; }
 <li><a href="#method">{{.W.Method}}</a></li>
 <li><a href="#summary">{{.W.Summary}}</a></li>
 {{- range .Families}}
+{{- if .Theme}}
+<li><a href="#{{.ThemeID}}">{{.Theme}}</a></li>
+{{- end}}
 {{- if not .Item}}
 <li><a href="#{{.ID}}">{{.Title}}</a></li>
 {{- else if .Section}}
@@ -466,6 +524,15 @@ aside.ref .value { color: var(--ref); font-weight: bold; }
 {{template "table" .Summary}}
 </section>
 {{- range .Families}}
+{{- if .Theme}}
+<section id="{{.ThemeID}}" class="theme">
+<h2>{{.Theme}}</h2>
+<p>{{.ThemeIntro}}</p>
+{{- with .ThemeTable}}
+{{template "table" .}}
+{{- end}}
+</section>
+{{- end}}
 {{- if .Section}}
 <h2 class="answers" id="{{.SectionID}}">{{.Section}}</h2>
 <p class="hint">{{.SectionNote}}</p>

@@ -46,7 +46,7 @@ func newSynth(cat *Catalog, opts synthOptions) *synthData {
 	pops := map[string][]Indicator{}
 	var popOrder []string
 	for _, ind := range cat.Indicators {
-		if ind.Decl.Distribution {
+		if !fixtureIndicator(ind) {
 			continue
 		}
 		p := ind.PopulationID()
@@ -119,9 +119,7 @@ func newSynth(cat *Catalog, opts synthOptions) *synthData {
 					cell(ind.ID, rng.Float64() < 0.35)
 				}
 			}
-			if opts.Distributions {
-				d.answerDistributions(cat, dist, cell)
-			}
+			d.answerOthers(cat, dist, cell, opts.Distributions)
 			d.people = append(d.people, p)
 		}
 	}
@@ -173,23 +171,39 @@ func testPolicy(t testing.TB) *disclosure.Policy {
 	return pol
 }
 
-// answerDistributions gives one person's answers to every distribution table: most
-// answer each item; a single-choice item one of its codes, the first likelier; a multi
-// item each code with some chance.
-func (d *synthData) answerDistributions(cat *Catalog, rng *rand.Rand, cell func(string, bool)) {
-	for _, f := range cat.Families {
-		if !f.Distribution || rng.Float64() >= 0.85 {
+// fixtureIndicator reports whether ind is one of I01–I22, whose synthetic data come
+// from the main stream: the indicators declared since, and the distribution tables, draw
+// from their own, so that the fixture's I01–I22 stay the same as the catalog grows.
+func fixtureIndicator(ind Indicator) bool {
+	return !ind.Decl.Distribution && (ind.Questionnaire == "entry" || ind.Questionnaire == "followup") && ind.Family <= "I22"
+}
+
+// answerOthers gives one person's answers to the indicators after I22, and with
+// distributions to every distribution table: most answer each population (the
+// indicators that share a denominator are answered together); a single-choice family
+// one of its parts, the first likelier; another each part with some chance.
+func (d *synthData) answerOthers(cat *Catalog, rng *rand.Rand, cell func(string, bool), distributions bool) {
+	var order []string
+	pops := map[string][]Indicator{}
+	for _, ind := range cat.Indicators {
+		if fixtureIndicator(ind) || ind.Decl.Distribution && !distributions {
 			continue
 		}
-		var inds []Indicator
-		for _, ind := range cat.Indicators {
-			if ind.Family == f.ID {
-				inds = append(inds, ind)
-			}
+		p := ind.PopulationID()
+		if pops[p] == nil {
+			order = append(order, p)
 		}
+		pops[p] = append(pops[p], ind)
+	}
+	for _, p := range order {
+		inds := pops[p]
+		if rng.Float64() >= 0.85 {
+			continue
+		}
+		fam, _ := cat.Family(inds[0].Family)
 		pick := min(rng.IntN(len(inds)+2), len(inds)-1)
 		for i, ind := range inds {
-			if f.SingleChoice {
+			if fam.SingleChoice {
 				cell(ind.ID, i == pick)
 			} else {
 				cell(ind.ID, rng.Float64() < 0.3)

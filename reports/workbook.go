@@ -14,6 +14,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/tamtam-ngo/tamtam/collector"
 	"github.com/tamtam-ngo/tamtam/collector/words"
 	"github.com/tamtam-ngo/tamtam/reports/disclosure"
 )
@@ -172,6 +173,7 @@ func (b *workbook) build() {
 		b.err = b.x.SetSheetName("Sheet1", summary)
 	}
 	b.summarySheet(summary)
+	b.themeSheets()
 	for _, fam := range b.f.Catalog.Families {
 		if inds := b.familyFigures(fam); len(inds) > 0 && !fam.Distribution {
 			b.familySheet(fam, inds)
@@ -487,6 +489,55 @@ func (b *workbook) familySheet(fam Family, inds []IndicatorFigures) {
 	row = b.notes(sheet, row, true) + 1
 	b.references(sheet, row, inds)
 	b.familyChart(sheet, fam, inds)
+}
+
+// themeSheets writes a sheet per theme with figures (the care theme: health-care access
+// by nationality group), after the summary: the paragraph that frames it and its
+// indicators' shares side by side (Figures.Compare), each a cell of their own tables.
+func (b *workbook) themeSheets() {
+	for _, theme := range collector.Themes {
+		tc, ok := b.f.Compare(theme, DimNationalityGroup)
+		if !ok {
+			continue
+		}
+		sheet := excelSheetName(b.l.T("report." + theme + "_title"))
+		b.newSheet(sheet)
+		b.widths(sheet, 1, 44, 12)
+		b.put(sheet, 1, 1, b.l.T("report."+theme+"_title"), b.st.title)
+		b.put(sheet, 1, 2, b.l.T("report."+theme+"_intro"), b.st.wrap)
+		if b.err == nil {
+			b.err = b.x.MergeCell(sheet, "A2", "I2")
+		}
+		if b.err == nil {
+			b.err = b.x.SetRowHeight(sheet, 2, 90)
+		}
+		b.put(sheet, 1, 4, b.l.T("report."+theme+"_by_nationality"), b.st.heading)
+		head := []string{b.l.T("report.indicator"), b.f.Label(Total, "", b.lang)}
+		for _, c := range tc.Cols {
+			head = append(head, b.f.Label(tc.Dim, c, b.lang))
+		}
+		b.header(sheet, 1, 5, head...)
+		for i, r := range tc.Rows {
+			row := 6 + i
+			b.put(sheet, 1, row, r.Indicator.ID+" — "+r.Indicator.Short.In(b.lang), b.st.text)
+			b.putTheme(sheet, 2, row, r.Total.Share)
+			for j, c := range r.Cells {
+				if !r.Missing[j] {
+					b.putTheme(sheet, 3+j, row, c.Share)
+				}
+			}
+		}
+		b.notes(sheet, 7+len(tc.Rows), true)
+	}
+}
+
+// putTheme writes a share alone: its percentage or the suppression mark.
+func (b *workbook) putTheme(sheet string, col, row int, s Share) {
+	if est, ok := s.Estimate(); ok {
+		b.put(sheet, col, row, est.P, b.st.percent)
+	} else if s.Status() != disclosure.Empty {
+		b.put(sheet, col, row, b.l.T("report.suppressed_mark"), b.st.mark)
+	}
 }
 
 // familyFigures returns the figures of the indicators of fam.
