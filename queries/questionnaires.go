@@ -56,3 +56,24 @@ func (db *DB) SetQuestionnaireFingerprint(ctx context.Context, id string, versio
 	}
 	return nil
 }
+
+// YearVersions returns the questionnaire versions with records of year, as "entry v1",
+// in the order of ids and versions: what a release of that year covers.
+func (db *DB) YearVersions(ctx context.Context, year int) ([]string, error) {
+	rows, err := db.conn.Query(ctx, "SELECT questionnaire, version FROM submissions WHERE year = ? GROUP BY questionnaire, version ORDER BY questionnaire, version",
+		uint16(year))
+	if err != nil {
+		return nil, fmt.Errorf("queries: questionnaire versions of %d: %w", year, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		var v uint16
+		if err := rows.Scan(&id, &v); err != nil {
+			return nil, fmt.Errorf("queries: questionnaire versions of %d: %w", year, err)
+		}
+		out = append(out, fmt.Sprintf("%s v%d", id, v))
+	}
+	return out, rows.Err()
+}

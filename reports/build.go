@@ -2,6 +2,7 @@ package reports
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tamtam-ngo/tamtam/reports/disclosure"
@@ -133,6 +134,12 @@ func (f *Figures) Only(q string) *Figures {
 	}
 	if i19, ok := f.Catalog.Indicator(EntrantsIndicator); !ok || i19.Questionnaire != q {
 		out.Entrants = nil
+	}
+	out.Questionnaires = nil
+	for _, v := range f.Questionnaires {
+		if strings.HasPrefix(v, q+" ") {
+			out.Questionnaires = append(out.Questionnaires, v)
+		}
 	}
 	return &out
 }

@@ -97,6 +97,8 @@ type dashboardMain struct {
 	Years    []int
 	Releases []releaseChoice
 	Groups   []groupChoice
+	// Questionnaires offers the figures of one questionnaire, or of all ("").
+	Questionnaires []groupChoice
 	// ChooseGroup offers the choice of groups: to coordinators. A funder sees its own.
 	ChooseGroup bool
 	GroupName   string
@@ -122,6 +124,7 @@ type groupChoice struct {
 // (texts/dashboard.json).
 type dashboardText struct {
 	Title, Year, Release, Group, Show, Download, XLSX, HTML, CSV, Arrivals, ArrivalsNote, CutOff string
+	Questionnaire, AllQuestionnaires                                                             string
 }
 
 func dashboardWords(lang string) dashboardText {
@@ -129,7 +132,8 @@ func dashboardWords(lang string) dashboardText {
 	return dashboardText{Title: l.T("nav_reports"), Year: l.T("report.year"), Release: l.T("report.release"),
 		Group: l.T("report.figures_of"), Show: l.T("show"), Download: l.T("dashboard.download"), XLSX: l.T("dashboard.xlsx"),
 		HTML: l.T("dashboard.html"), CSV: l.T("dashboard.csv"), Arrivals: l.T("dashboard.arrivals"),
-		ArrivalsNote: l.T("dashboard.arrivals_note"), CutOff: l.T("dashboard.cut_off")}
+		ArrivalsNote: l.T("dashboard.arrivals_note"), CutOff: l.T("dashboard.cut_off"),
+		Questionnaire: l.T("dashboard.questionnaire"), AllQuestionnaires: l.T("dashboard.all_questionnaires")}
 }
 
 // firstYear is the earliest year the year list offers: entry months start in 2015.
@@ -205,10 +209,22 @@ func (s *Server) dashboard(c *gin.Context) {
 		collector.AbortWithError(c, nil, &collector.Error{Code: collector.ErrorCode(err), Key: "forbidden_site", Err: err})
 		return
 	}
-	f, err := rel.View(s.Catalog, g.Code, s.siteNames())
+	whole, err := rel.View(s.Catalog, g.Code, s.siteNames())
 	if err != nil {
 		refuse("failed", collector.CodeInternal, "internal", err)
 		return
+	}
+	f := whole
+	only := c.Query("questionnaire")
+	if !slices.Contains(whole.QuestionnaireIDs(), only) {
+		only = ""
+	}
+	m.Questionnaires = []groupChoice{{Code: "", Label: m.W.AllQuestionnaires, Selected: only == ""}}
+	for _, id := range whole.QuestionnaireIDs() {
+		m.Questionnaires = append(m.Questionnaires, groupChoice{Code: id, Label: s.Catalog.Questionnaires[id].In(lang), Selected: id == only})
+	}
+	if only != "" {
+		f = whole.Only(only)
 	}
 	m.GroupName = GroupName(f, lang)
 	for _, gr := range rel.Groups() {
@@ -218,6 +234,9 @@ func (s *Server) dashboard(c *gin.Context) {
 	q := url.Values{"lang": {lang}, "release": {rel.ID}}
 	if p.Role == collector.RoleCoordinator {
 		q.Set("group", g.Code)
+	}
+	if only != "" {
+		q.Set("questionnaire", only)
 	}
 	m.Download.XLSX = fmt.Sprintf("/reports/%d.xlsx?%s", m.Year, q.Encode())
 	m.Download.HTML = fmt.Sprintf("/reports/%d.html?%s", m.Year, q.Encode())

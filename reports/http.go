@@ -135,7 +135,7 @@ func (s *Server) download(c *gin.Context) {
 		fail("denied", err)
 		return
 	}
-	body, err := s.render(rel, g, lang, m[2])
+	body, err := s.render(rel, g, lang, m[2], c.Query("questionnaire"))
 	if err != nil {
 		fail("failed", err)
 		return
@@ -252,14 +252,15 @@ func (s *Server) readable(p collector.Principal) []string {
 }
 
 // render returns a view of a release as a file, rendered once per release, group,
-// language and format: releases never change, so neither do their files.
-func (s *Server) render(rel *Release, g Group, lang, format string) ([]byte, error) {
-	key := rel.ID + "|" + g.Code + "|" + lang + "|" + format
+// language, format and questionnaire ("" for all): releases never change, so neither do
+// their files.
+func (s *Server) render(rel *Release, g Group, lang, format, questionnaire string) ([]byte, error) {
+	key := rel.ID + "|" + g.Code + "|" + lang + "|" + format + "|" + questionnaire
 	if b, ok := s.rendered.Get(key); ok {
 		return b, nil
 	}
 	v, err, _ := s.flight.Do(key, func() (any, error) {
-		f, err := rel.View(s.Catalog, g.Code, s.siteNames())
+		f, err := s.view(rel, g, questionnaire)
 		if err != nil {
 			return nil, err
 		}
@@ -282,6 +283,19 @@ func (s *Server) render(rel *Release, g Group, lang, format string) ([]byte, err
 		return nil, err
 	}
 	return v.([]byte), nil
+}
+
+// view is the view of group g of a release, of one questionnaire when one is named: the
+// release must have figures of it.
+func (s *Server) view(rel *Release, g Group, questionnaire string) (*Figures, error) {
+	f, err := rel.View(s.Catalog, g.Code, s.siteNames())
+	if err != nil || questionnaire == "" {
+		return f, err
+	}
+	if !slices.Contains(f.QuestionnaireIDs(), questionnaire) {
+		return nil, collector.NewError(collector.CodeNotFound, "not_found")
+	}
+	return f.Only(questionnaire), nil
 }
 
 // recordDelivery records in the ledger who received which file of which release.

@@ -294,8 +294,12 @@ func (a *App) makeRelease(ctx context.Context, year int, cutOff time.Time, polic
 	if err != nil {
 		return nil, false, err
 	}
+	versions, err := a.db.YearVersions(ctx, year)
+	if err != nil {
+		return nil, false, err
+	}
 	r, made, err := a.publisher.Make(ctx, reports.MakeOptions{Year: year, CutOff: cutOff, Policy: policy,
-		Sites: a.siteCodes(), Funders: funders, Questionnaires: a.questionnaireVersions(),
+		Sites: a.siteCodes(), Funders: funders, Questionnaires: versions,
 		Actor: "cli", Role: "operator", Now: a.now()})
 	if err != nil {
 		return nil, false, err
@@ -308,18 +312,6 @@ func (a *App) makeRelease(ctx context.Context, year int, cutOff time.Time, polic
 		}
 	}
 	return r, made, nil
-}
-
-// questionnaireVersions lists the questionnaire versions a release covers, for its
-// methodology.
-func (a *App) questionnaireVersions() []string {
-	var out []string
-	for _, id := range a.catalog.IDs() {
-		for _, v := range a.catalog.Versions(id) {
-			out = append(out, fmt.Sprintf("%s v%d", id, v))
-		}
-	}
-	return out
 }
 
 // Close stops the pipeline (committing what is queued), then the store.

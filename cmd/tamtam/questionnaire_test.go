@@ -8,8 +8,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/xuri/excelize/v2"
 )
 
 // exitDefinition is a small questionnaire an NGO adds without a rebuild: consent, the
@@ -187,5 +190,103 @@ func TestQuestionnaireCheck(t *testing.T) {
 	}
 	if code, out, _ := run("questionnaire", "list", "--questionnaires", dir+"/none", "--data", dir); code != 1 {
 		t.Errorf("questionnaire list (named dir missing) = exit %d, %s", code, out)
+	}
+}
+
+// exitIndicators declares an indicator of the exit questionnaire: care planned before
+// release, among those who answered.
+const exitIndicators = `"families": [{"id": "X1", "title": {"fr": "Soins prévus", "nl": "Zorg gepland", "en": "Care planned"}}],
+  "indicators": [{"id": "X1", "family": "X1", "sensitive": false,
+    "label": {"fr": "Soins prévus avant la sortie", "nl": "Zorg gepland voor de vrijlating", "en": "Care planned before release"},
+    "short": {"fr": "Soins prévus", "nl": "Zorg gepland", "en": "Care planned"},
+    "numerator": {"fr": "Ceux qui ont des soins prévus.", "nl": "Wie zorg gepland heeft.", "en": "Those with care planned."},
+    "denominator": {"fr": "Ceux qui ont répondu.", "nl": "Wie antwoordde.", "en": "Those who answered."},
+    "valid": {"answered": "care.plan"}, "yes": {"item": "care.plan", "in": ["1"]}}],
+  "items": [`
+
+// TestQuestionnaireFileFigures: a definition dropped in the directory of an install
+// (a restart, no rebuild) gets its figures in every output: its declared indicator and a
+// table for each of its questions in the workbook, the HTML report, figures.csv (with
+// its questionnaire) and the dashboard; --questionnaire restricts a report to it.
+func TestQuestionnaireFileFigures(t *testing.T) {
+	e := newTestEnv(t)
+	dir := filepath.Join(e.cfg.Data, "questionnaires")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	def := strings.Replace(exitDefinition, `"items": [`, exitIndicators, 1)
+	if err := os.WriteFile(filepath.Join(dir, "exit.json"), []byte(def), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.restart(); err != nil {
+		t.Fatalf("restart with exit.json: %v", err)
+	}
+	intake := e.token("intake", "haren", "lantin")
+	for i := range 60 {
+		site, answers := "haren", map[string]any{"meta.consent": "1", "meta.exit_month": "2025-06", "care.plan": "0"}
+		if i%3 == 0 {
+			site = "lantin"
+		}
+		if i%2 == 0 {
+			answers["care.plan"], answers["care.place"] = "1", []string{"gp", "clinic"}[i%4/2]
+		}
+		sub := map[string]any{"submission_id": uuidN(100 + i), "questionnaire": "exit", "version": 1, "site": site, "answers": answers}
+		if r := e.post("/api/v1/submissions", intake, sub); r.status != http.StatusCreated {
+			t.Fatalf("POST exit submission %d = %d %s, want 201", i, r.status, r.raw)
+		}
+	}
+
+	for _, only := range []string{"", "exit"} {
+		out := t.TempDir()
+		args := []string{"report", "--year", "2025", "--out", out, "--lang", "en"}
+		if only != "" {
+			args = append(args, "--questionnaire", only)
+		}
+		if code, stdout, stderr := e.cli(args...); code != 0 {
+			t.Fatalf("%v = exit %d, %q, %q", args, code, stdout, stderr)
+		}
+		csvData, err := os.ReadFile(filepath.Join(out, "figures.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		csv := string(csvData)
+		for _, want := range []string{",questionnaire\n", "\nX1,total,,", "\ncare.plan=1,total,,", "\ncare.place=gp,site,haren,"} {
+			if !strings.Contains(csv, want) {
+				t.Errorf("%v: figures.csv has no %q:\n%.600s", args, want, csv)
+			}
+		}
+		for _, line := range strings.Split(strings.TrimSpace(csv), "\n")[1:] {
+			if !strings.HasSuffix(line, ",exit") {
+				t.Errorf("%v: figures.csv row %q is not of the exit questionnaire", args, line)
+				break
+			}
+		}
+		page, err := os.ReadFile(filepath.Join(out, "report.html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{`id="answers-exit"`, `id="exit/care.plan"`, `id="X1"`, "Care planned before release"} {
+			if !strings.Contains(string(page), want) {
+				t.Errorf("%v: report.html has no %s", args, want)
+			}
+		}
+		x, err := excelize.OpenFile(filepath.Join(out, "figures.xlsx"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sheets := x.GetSheetList(); !slices.Contains(sheets, "Answers exit") || !slices.ContainsFunc(sheets, func(s string) bool { return strings.HasPrefix(s, "X1 ") }) {
+			t.Errorf("%v: figures.xlsx sheets %q, want X1's and Answers exit", args, sheets)
+		}
+		x.Close()
+	}
+	if code, _, stderr := e.cli("report", "--year", "2025", "--out", t.TempDir(), "--questionnaire", "entry"); code == 0 || !strings.Contains(stderr, "no figures of questionnaire entry") {
+		t.Errorf("report --questionnaire entry (no data) = exit %d, %q; want it refused", code, stderr)
+	}
+
+	w := newWebClient(t, e)
+	w.signIn(e.token("coordinator"))
+	p := w.get("/reports?year=2025&lang=en")
+	if p.status != 200 || !strings.Contains(p.body, `id="answers-exit"`) || !strings.Contains(p.body, `id="exit/care.place"`) {
+		t.Errorf("GET /reports = %d, want the exit questionnaire's tables", p.status)
 	}
 }

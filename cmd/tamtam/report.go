@@ -183,6 +183,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		k       int
 		cutOff  string
 		release string
+		only    string
 	)
 	fs := newFlagSet("report", &cfg, stderr, getenv)
 	fs.IntVar(&year, "year", 0, "year of the figures (required)")
@@ -192,6 +193,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	fs.StringVar(&lang, "lang", "fr", "language of labels: fr, nl or en")
 	fs.IntVar(&k, "k", disclosure.DefaultConfig().K, "disclosure threshold of the release made when the year has none")
 	fs.StringVar(&cutOff, "cutoff", "", "show the latest release at this data cut-off (RFC 3339), made if there is none")
+	fs.StringVar(&only, "questionnaire", "", "show the figures of this questionnaire only; default every questionnaire with data that year")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -238,6 +240,15 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	f, err := r.View(app.reportCatalog, group, app.siteNames())
 	if err != nil {
 		return err
+	}
+	if only != "" {
+		if _, ok := app.catalog.Latest(only); !ok {
+			return usagef("report: unknown questionnaire %q (known: %s)", only, strings.Join(app.catalog.IDs(), ", "))
+		}
+		if !slices.Contains(f.QuestionnaireIDs(), only) {
+			return fmt.Errorf("report: release %s has no figures of questionnaire %s (it covers %s)", r.ID, only, strings.Join(f.QuestionnaireIDs(), ", "))
+		}
+		f = f.Only(only)
 	}
 	m, err := reports.WriteRelease(ctx, f, out, reports.ReleaseOptions{Lang: lang, Logger: app.log})
 	if err != nil {
