@@ -72,6 +72,24 @@ func (c Cond) MarshalJSON() ([]byte, error) {
 // Always reports whether the condition is {"all": []}, which always holds.
 func (c Cond) Always() bool { return c.always }
 
+// Items returns the items the condition tests.
+func (c Cond) Items() []string {
+	var out []string
+	if c.Item != "" {
+		out = append(out, c.Item)
+	}
+	if c.Answered != "" {
+		out = append(out, c.Answered)
+	}
+	for _, sub := range append(slices.Clone(c.All), c.Any...) {
+		out = append(out, sub.Items()...)
+	}
+	if c.Not != nil {
+		out = append(out, c.Not.Items()...)
+	}
+	return out
+}
+
 // AnsweredMulti reports whether the condition is {"answered": X} on a multi item, which
 // holds for an empty answer too. Known once the condition is checked with its definition.
 func (c Cond) AnsweredMulti() bool { return c.multi }
@@ -427,9 +445,11 @@ func (c *Catalog) checkIndicators() error {
 // consent and the month that dates a record (meta), the linkage identifier (link).
 var DistributionSections = []string{"meta", "link"}
 
-// Distributions returns a table for every choice and multi item of d outside the meta
-// and link sections: one family per item, titled with its label, and one indicator per
-// published code (distributionCategories), with id QUESTIONNAIRE/ITEM=CODE. Its population is the consenting respondents; its
+// Distributions returns a table of the answers to every choice and multi item of d but
+// those of the meta and link sections and the breakdown items: one family per item,
+// titled with its label, and one indicator per published code (distributionCategories),
+// with id QUESTIONNAIRE/ITEM=CODE. Package reports leaves out those whose counts other
+// tables already hold or add up to (reports/relations.go). Its population is the consenting respondents; its
 // denominator those who answered the item (for a choice item, with one of those codes,
 // so that the parts add up to it exactly: one table of a single-choice family, R13; for
 // a multi item, any answer, "none of these" included); its numerator those who chose the
@@ -439,7 +459,10 @@ func (d *Definition) Distributions() ([]IndicatorFamily, []Indicator) {
 	var fams []IndicatorFamily
 	var inds []Indicator
 	for _, it := range d.Items {
-		if it.Type != TypeChoice && it.Type != TypeMulti || slices.Contains(DistributionSections, it.Section) {
+		if it.Type != TypeChoice && it.Type != TypeMulti || slices.Contains(DistributionSections, it.Section) ||
+			it.Code == GenderItem || it.Code == NationalityItem {
+			// The breakdown items' tables would be the breakdowns' margins by another
+			// name, in every table cut by them.
 			continue
 		}
 		cats := distributionCategories(it)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -297,4 +298,38 @@ func mustCheck(t *testing.T, c *Catalog, data string) *Definition {
 		t.Fatal(probs)
 	}
 	return d
+}
+
+// TestDistributions: every choice and multi item outside meta, link and the breakdowns
+// has a table; a country item's rows are the published groups (the unknown country is a
+// missing answer), a residence item's secure and insecure.
+func TestDistributions(t *testing.T) {
+	d, _ := builtin(t).Latest("entry")
+	fams, inds := d.Distributions()
+	has := func(id string) bool {
+		return slices.ContainsFunc(inds, func(i Indicator) bool { return i.ID == id })
+	}
+	for _, id := range []string{"entry/demo.birth_country=MAGHREB", "entry/demo.birth_country=OTHER", "entry/residence.status=insecure", "entry/drug.before_12m=cannabis"} {
+		if !has(id) {
+			t.Errorf("no distribution indicator %s", id)
+		}
+	}
+	for _, id := range []string{"entry/demo.birth_country=UNKNOWN", "entry/demo.birth_country=MA", "entry/demo.gender=M", "entry/meta.consent=1", "entry/drug.main=8"} {
+		if has(id) {
+			t.Errorf("distribution indicator %s, want none", id)
+		}
+	}
+	for _, f := range fams {
+		it := d.Item(strings.TrimPrefix(f.ID, "entry/"))
+		if it == nil || f.SingleChoice != (it.Type == TypeChoice) {
+			t.Errorf("family %s: not an item's, or single_choice %v for a %s item", f.ID, f.SingleChoice, it.Type)
+		}
+	}
+	var rec StoredSample = StoredSample{"meta.consent": {"1"}, "drug.before_12m": {"cannabis", "heroin"}, "demo.birth_country": {GroupEU13}}
+	for _, ind := range inds {
+		want := ind.ID == "entry/drug.before_12m=cannabis" || ind.ID == "entry/drug.before_12m=heroin" || ind.ID == "entry/demo.birth_country=EU"
+		if got := ind.PopulationCond().Eval(rec) && ind.ValidCond().Eval(rec) && ind.Yes.Eval(rec); got != want {
+			t.Errorf("%s counts the record: %v, want %v", ind.ID, got, want)
+		}
+	}
 }

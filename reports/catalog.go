@@ -168,6 +168,12 @@ func NewCatalog(q *collector.Catalog) (*Catalog, error) {
 	})
 	for _, d := range dists {
 		fams, inds := d.Distributions()
+		keep, err := independentDistributions(d, fams, inds)
+		if err != nil {
+			return nil, fmt.Errorf("reports: indicators: %w", err)
+		}
+		fams = slices.DeleteFunc(fams, func(f collector.IndicatorFamily) bool { return !keep[f.ID] })
+		inds = slices.DeleteFunc(inds, func(i collector.Indicator) bool { return !keep[i.Family] })
 		for _, f := range fams {
 			c.Families = append(c.Families, Family{ID: f.ID, Questionnaire: d.ID, Title: f.Title, SingleChoice: f.SingleChoice, Distribution: true})
 		}

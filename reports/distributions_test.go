@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"html/template"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tamtam-ngo/tamtam/collector"
 	"github.com/tamtam-ngo/tamtam/collector/words"
 )
 
@@ -74,11 +78,13 @@ func TestDistributionTables(t *testing.T) {
 			t.Errorf("item table %s: the answers add up to %d, N is %d", fam.ID, sum, n)
 		}
 	}
-	if _, ok := f.Find("entry/demo.nationality=MAGHREB"); !ok {
-		t.Error("no row for the Maghreb among the nationalities (published groups)")
-	}
-	if _, ok := f.Find("entry/demo.nationality=UNKNOWN"); ok {
-		t.Error("the unknown nationality has a row: it counts as a missing answer")
+	// Left out: the breakdown items (their tables are the breakdowns' margins), and the
+	// items whose counts a declared indicator holds or adds up (relations.go): I06 is
+	// drug.main's codes, I02 is drug.lifetime_any=1.
+	for _, id := range []string{"entry/demo.gender=M", "entry/demo.nationality=BE", "entry/drug.main=heroin", "entry/drug.lifetime_any=1"} {
+		if _, ok := cat.Indicator(id); ok {
+			t.Errorf("the catalog has %s: its counts are another table's", id)
+		}
 	}
 
 	var buf bytes.Buffer
@@ -94,7 +100,7 @@ func TestDistributionTables(t *testing.T) {
 	}
 	found := false
 	for _, rec := range recs[1:] {
-		if rec[0] == "drug.main=heroin" && rec[1] == "total" {
+		if rec[0] == "drug.main_route=1" && rec[1] == "total" {
 			found = true
 			if rec[9] != "entry" {
 				t.Errorf("CSV row %v: questionnaire %q, want entry", rec, rec[9])
@@ -105,7 +111,7 @@ func TestDistributionTables(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Error("CSV has no row drug.main=heroin,total")
+		t.Error("CSV has no row drug.main_route=1,total")
 	}
 
 	for _, lang := range []string{"fr", "en"} {
@@ -118,7 +124,7 @@ func TestDistributionTables(t *testing.T) {
 			}
 		}
 		page := writeTestHTML(t, f, lang)
-		for _, id := range []string{`id="answers-entry"`, `id="answers-followup"`, `id="entry/drug.main"`} {
+		for _, id := range []string{`id="answers-entry"`, `id="answers-followup"`, `id="entry/drug.main_route"`} {
 			if !strings.Contains(string(page), id) {
 				t.Errorf("%s: report.html has no %s", lang, id)
 			}
@@ -194,5 +200,58 @@ func TestCareFraming(t *testing.T) {
 		if err != nil || intro != l.T("report.care_intro") {
 			t.Errorf("%s: sheet %q A2 = %q, %v; want the framing paragraph", lang, sheet, intro, err)
 		}
+	}
+}
+
+// TestHiddenRelations: two declared indicators that count the same people under two
+// names are refused (one suppressed and the other published would give it back), and a
+// table whose counts another table already holds is left out.
+func TestHiddenRelations(t *testing.T) {
+	const exit = `{"id": "exit", "version": 1,
+  "title": {"fr": "Sortie", "nl": "Vrijlating", "en": "Release"}, "description": {"fr": "", "nl": "", "en": ""},
+  "families": [{"id": "X1", "title": {"fr": "Plan", "nl": "Plan", "en": "Plan"}}],
+  "indicators": [%s],
+  "items": [
+    {"code": "meta.consent", "type": "choice", "required": true, "list": "yn", "label": {"fr": "Accord ?", "nl": "Akkoord?", "en": "Agree?"}},
+    {"code": "meta.exit_month", "type": "month", "required": true, "label": {"fr": "Mois", "nl": "Maand", "en": "Month"}},
+    {"code": "care.plan", "type": "choice", "list": "yn", "when": [{"item": "meta.consent", "in": ["1"]}], "label": {"fr": "Plan ?", "nl": "Plan?", "en": "Plan?"}},
+    {"code": "care.help", "type": "multi", "required": true, "when": [{"item": "care.plan", "in": ["1"]}], "label": {"fr": "Aide ?", "nl": "Hulp?", "en": "Help?"},
+     "choices": [{"code": "gp", "label": {"fr": "Médecin", "nl": "Huisarts", "en": "GP"}}, {"code": "cpas", "label": {"fr": "CPAS", "nl": "OCMW", "en": "CPAS"}}]},
+    {"code": "care.where", "type": "choice", "label": {"fr": "Où ?", "nl": "Waar?", "en": "Where?"},
+     "choices": [{"code": "home", "label": {"fr": "Chez soi", "nl": "Thuis", "en": "Home"}}, {"code": "shelter", "label": {"fr": "Foyer", "nl": "Opvang", "en": "Shelter"}}]}
+  ]}`
+	indicator := func(id, valid, yes string) string {
+		return fmt.Sprintf(`{"id": %q, "family": "X1", "sensitive": false, "label": {"fr": "a", "nl": "a", "en": "a"}, "short": {"fr": "a", "nl": "a", "en": "a"},
+		  "numerator": {"fr": "a", "nl": "a", "en": "a"}, "denominator": {"fr": "a", "nl": "a", "en": "a"}, "valid": %s, "yes": %s}`, id, valid, yes)
+	}
+	catalogOf := func(def string) (*Catalog, error) {
+		q, err := collector.BuiltinCatalog()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "exit.json"), []byte(def), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.AddDir(dir, true); err != nil {
+			t.Fatal(err)
+		}
+		return NewCatalog(q)
+	}
+	// X2's N is X1's yes: those who said yes to care.plan.
+	twice := fmt.Sprintf(exit, indicator("X1", `{"answered": "care.plan"}`, `{"item": "care.plan", "in": ["1"]}`)+", "+
+		indicator("X2", `{"item": "care.plan", "in": ["1"]}`, `{"item": "care.help", "chose": ["gp"]}`))
+	if _, err := catalogOf(twice); err == nil || !strings.Contains(err.Error(), "questionnaire exit: N of X2") {
+		t.Errorf("NewCatalog(X2's N is X1's numerator) = %v, want it refused naming N of X2", err)
+	}
+	cat, err := catalogOf(fmt.Sprintf(exit, indicator("X1", `{"answered": "care.plan"}`, `{"item": "care.plan", "in": ["1"]}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, plan := cat.Family("exit/care.plan")   // X1 is care.plan=1
+	_, help := cat.Family("exit/care.help")   // required when care.plan=1: its N is X1's numerator
+	_, where := cat.Family("exit/care.where") // related to nothing
+	if plan || help || !where {
+		t.Errorf("item tables care.plan %v, care.help %v, care.where %v; want only care.where", plan, help, where)
 	}
 }
