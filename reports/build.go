@@ -193,6 +193,12 @@ func (f *Figures) DimLabel(dim, lang string) string {
 	return f.Catalog.Text("breakdown_"+dim, lang)
 }
 
+// themeWords are the catalogue keys of each theme's framing (collector.Themes): its
+// title, the paragraph that frames it, the heading of its comparison.
+var themeWords = map[string]struct{ Title, Intro, ByNationality string }{
+	"care": {"report.care_title", "report.care_intro", "report.care_by_nationality"},
+}
+
 // ThemeComparison is the shares of the indicators of one theme side by side, by the
 // categories of one breakdown: for the care theme, by nationality group, Belgians beside
 // each group of foreign nationals (the memorandum's comparison). Every cell is a row of

@@ -255,3 +255,18 @@ func TestHiddenRelations(t *testing.T) {
 		t.Errorf("item tables care.plan %v, care.help %v, care.where %v; want only care.where", plan, help, where)
 	}
 }
+
+// TestThemeWords: every theme a family may have is framed in every language.
+func TestThemeWords(t *testing.T) {
+	for _, th := range collector.Themes {
+		w, ok := themeWords[th]
+		if !ok {
+			t.Errorf("theme %s has no words", th)
+		}
+		for _, k := range []string{w.Title, w.Intro, w.ByNationality} {
+			if !words.Has(k) {
+				t.Errorf("theme %s: %q is not in the catalogue", th, k)
+			}
+		}
+	}
+}

@@ -197,7 +197,7 @@ func htmlBuildPage(f *Figures, lang string) (*htmlPage, error) {
 		}
 		if fam.Theme != "" && !themes[fam.Theme] {
 			themes[fam.Theme] = true
-			hf.ThemeID, hf.Theme, hf.ThemeIntro = "theme-"+fam.Theme, l.T("report."+fam.Theme+"_title"), l.T("report."+fam.Theme+"_intro")
+			hf.ThemeID, hf.Theme, hf.ThemeIntro = "theme-"+fam.Theme, l.T(themeWords[fam.Theme].Title), l.T(themeWords[fam.Theme].Intro)
 			if tc, ok := f.Compare(fam.Theme, DimNationalityGroup); ok {
 				t := htmlThemeTable(f, tc, l)
 				hf.ThemeTable = &t
@@ -257,7 +257,7 @@ func htmlIndicatorOf(f *Figures, ind IndicatorFigures, l words.Lang) htmlIndicat
 func htmlThemeTable(f *Figures, tc ThemeComparison, l words.Lang) htmlTable {
 	lang := string(l)
 	nf := reportNumberFormats[l]
-	t := htmlTable{Indicator: tc.Theme, Breakdown: tc.Dim, Caption: l.T("report." + tc.Theme + "_by_nationality"),
+	t := htmlTable{Indicator: tc.Theme, Breakdown: tc.Dim, Caption: l.T(themeWords[tc.Theme].ByNationality),
 		Head: []string{l.T("report.indicator"), f.Label(Total, "", lang)}}
 	for _, c := range tc.Cols {
 		t.Head = append(t.Head, f.Label(tc.Dim, c, lang))

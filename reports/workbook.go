@@ -500,18 +500,19 @@ func (b *workbook) themeSheets() {
 		if !ok {
 			continue
 		}
-		sheet := excelSheetName(b.l.T("report." + theme + "_title"))
+		w := themeWords[theme]
+		sheet := excelSheetName(b.l.T(w.Title))
 		b.newSheet(sheet)
 		b.widths(sheet, 1, 44, 12)
-		b.put(sheet, 1, 1, b.l.T("report."+theme+"_title"), b.st.title)
-		b.put(sheet, 1, 2, b.l.T("report."+theme+"_intro"), b.st.wrap)
+		b.put(sheet, 1, 1, b.l.T(w.Title), b.st.title)
+		b.put(sheet, 1, 2, b.l.T(w.Intro), b.st.wrap)
 		if b.err == nil {
 			b.err = b.x.MergeCell(sheet, "A2", "I2")
 		}
 		if b.err == nil {
 			b.err = b.x.SetRowHeight(sheet, 2, 90)
 		}
-		b.put(sheet, 1, 4, b.l.T("report."+theme+"_by_nationality"), b.st.heading)
+		b.put(sheet, 1, 4, b.l.T(w.ByNationality), b.st.heading)
 		head := []string{b.l.T("report.indicator"), b.f.Label(Total, "", b.lang)}
 		for _, c := range tc.Cols {
 			head = append(head, b.f.Label(tc.Dim, c, b.lang))
