@@ -2,7 +2,9 @@ package queries
 
 import (
 	"context"
+	"fmt"
 	"github.com/tamtam-ngo/tamtam/collector"
+	"strings"
 )
 
 // Hooks for the tests of staging (package queries_test, which chtest's import of queries
@@ -77,4 +79,48 @@ func IndicatorPopulations(inds []collector.Indicator) (map[string]string, error)
 		out[d.id] = d.population + " AND " + d.valid
 	}
 	return out, err
+}
+
+// Membership returns the stored records of questionnaire q, and for each whether every
+// indicator of inds (none over linked records) counts it in its N and in its numerator,
+// as the compiled SQL decides: two entries per indicator, N then numerator.
+func (db *DB) Membership(ctx context.Context, q string, inds []collector.Indicator) ([]collector.StoredSample, [][]bool, error) {
+	defs, err := compileIndicators(inds)
+	if err != nil {
+		return nil, nil, err
+	}
+	var b strings.Builder
+	b.WriteString("SELECT answer_item, answer_value")
+	for _, d := range defs {
+		fmt.Fprintf(&b, ",\n  toUInt8(%s AND %s), toUInt8(%s AND %s AND %s)", d.population, d.valid, d.population, d.valid, d.yes)
+	}
+	b.WriteString("\nFROM submissions FINAL WHERE questionnaire = ? ORDER BY submission_id")
+	rows, err := db.conn.Query(ctx, b.String(), q)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var recs []collector.StoredSample
+	var counted [][]bool
+	for rows.Next() {
+		var items, values []string
+		flags := make([]uint8, 2*len(defs))
+		dest := []any{&items, &values}
+		for i := range flags {
+			dest = append(dest, &flags[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, nil, err
+		}
+		rec := collector.StoredSample{}
+		for i, it := range items {
+			rec[it] = append(rec[it], values[i])
+		}
+		row := make([]bool, len(flags))
+		for i, f := range flags {
+			row[i] = f == 1
+		}
+		recs, counted = append(recs, rec), append(counted, row)
+	}
+	return recs, counted, rows.Err()
 }

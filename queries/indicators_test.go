@@ -201,3 +201,70 @@ func builtinIndicators(t *testing.T) []collector.Indicator {
 	}
 	return cat.Declared()
 }
+
+// TestCondEvalMatchesSQL: the conditions of every indicator — declared ones and item
+// tables of every built-in questionnaire — decide the same in Go (collector.Cond.Eval,
+// on which reports finds the relations between published counts) as in the SQL that
+// counts them, on stored demo records: the relations found are those of the counts.
+func TestCondEvalMatchesSQL(t *testing.T) {
+	db := chtest.NewDB(t)
+	const year = 2025
+	demoData(t, db, year, 1500)
+	catalog, err := collector.BuiltinCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := sha256.Sum256([]byte("test key"))
+	key, _ := collector.NewKey(secret[:])
+	anon := &collector.Anonymiser{Keys: &collector.Keyring{Current: key}}
+	now := time.Date(year+1, 6, 1, 0, 0, 0, 0, time.UTC)
+	needs, activity := collector.NewDemo(year, 7, now).FieldSurveys(1500)
+	var recs []collector.Record
+	for _, body := range append(needs, activity...) {
+		env, ferrs := collector.DecodeEnvelope(body)
+		if ferrs != nil {
+			t.Fatalf("demo body: %v", ferrs)
+		}
+		d, _ := catalog.Get(env.Questionnaire, env.Version)
+		sub, ferrs := collector.Validate(d, env, now)
+		if ferrs != nil {
+			t.Fatalf("demo submission invalid: %v", ferrs)
+		}
+		rec, err := anon.Anonymise(sub, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rec)
+	}
+	if err := db.InsertRecords(t.Context(), recs); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range catalog.IDs() {
+		d, _ := catalog.Latest(q)
+		_, dists := d.Distributions()
+		var inds []collector.Indicator
+		for _, ind := range append(slices.Clone(d.Indicators), dists...) {
+			if ind.Link == nil {
+				inds = append(inds, ind)
+			}
+		}
+		stored, counted, err := db.Membership(t.Context(), q, inds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(stored) < 50 {
+			t.Fatalf("%s: %d demo records, want some", q, len(stored))
+		}
+		bad := 0
+		for r, rec := range stored {
+			for i, ind := range inds {
+				n := ind.PopulationCond().Eval(rec) && ind.ValidCond().Eval(rec)
+				y := n && ind.Yes.Eval(rec)
+				if (n != counted[r][2*i] || y != counted[r][2*i+1]) && bad < 5 {
+					bad++
+					t.Errorf("%s: record %v: Go counts it in N %v, numerator %v; SQL %v, %v", ind.ID, rec, n, y, counted[r][2*i], counted[r][2*i+1])
+				}
+			}
+		}
+	}
+}
