@@ -239,3 +239,12 @@ func findIndependent(d *collector.Definition, fams []collector.IndicatorFamily, 
 	}
 	return keep, nil
 }
+
+// CheckRelations returns what is wrong with the declared indicators of d as published
+// counts: a relation between them that disclosure control is not told of. The
+// questionnaire check runs it on a file, as a release would.
+func CheckRelations(d *collector.Definition) error {
+	fams, inds := d.Distributions()
+	_, err := independentDistributions(d, fams, inds)
+	return err
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/tamtam-ngo/tamtam/collector"
 	"github.com/tamtam-ngo/tamtam/collector/words"
 	"github.com/tamtam-ngo/tamtam/collector/xlsform"
+	"github.com/tamtam-ngo/tamtam/reports"
 )
 
 // cmdQuestionnaire checks definition files and lists the questionnaires loaded: neither
@@ -73,6 +74,11 @@ func checkQuestionnaires(files []string, stdout io.Writer, getenv func(string) s
 				fmt.Fprintf(stdout, "%s: %s\n", name, p)
 			}
 			bad, problems = bad+1, problems+len(probs)
+			continue
+		}
+		if err := reports.CheckRelations(d); err != nil {
+			fmt.Fprintf(stdout, "%s: %s\n", name, collector.Problem{Field: "indicators", Message: err.Error()})
+			bad, problems = bad+1, problems+1
 			continue
 		}
 		fmt.Fprintln(stdout, l.T("cli.questionnaire.ok", name, d.ID, d.Version, len(d.Items)))

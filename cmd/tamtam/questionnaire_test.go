@@ -290,3 +290,21 @@ func TestQuestionnaireFileFigures(t *testing.T) {
 		t.Errorf("GET /reports = %d, want the exit questionnaire's tables", p.status)
 	}
 }
+
+// TestQuestionnaireCheckRelations: questionnaire check refuses indicators that publish
+// one count under two names, as a release would.
+func TestQuestionnaireCheckRelations(t *testing.T) {
+	twice := strings.Replace(exitIndicators, `}}],
+  "items": [`, `}}, {"id": "X2", "family": "X1", "sensitive": false,
+    "label": {"fr": "a", "nl": "a", "en": "a"}, "short": {"fr": "a", "nl": "a", "en": "a"},
+    "numerator": {"fr": "a", "nl": "a", "en": "a"}, "denominator": {"fr": "a", "nl": "a", "en": "a"},
+    "valid": {"item": "care.plan", "in": ["1"]}, "yes": {"item": "care.place", "in": ["gp"]}}],
+  "items": [`, 1)
+	file := filepath.Join(t.TempDir(), "exit.json")
+	os.WriteFile(file, []byte(strings.Replace(exitDefinition, `"items": [`, twice, 1)), 0o600)
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"questionnaire", "check", file}, &out, &errOut, func(string) string { return "" })
+	if want := file + ": -: indicators: questionnaire exit: N of X2:"; code != 2 || !strings.HasPrefix(out.String(), want) {
+		t.Errorf("questionnaire check (X2's N is X1's numerator) = exit %d, %q; want it to start %q", code, out.String(), want)
+	}
+}
