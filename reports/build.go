@@ -244,7 +244,9 @@ func (f *Figures) Compare(theme, dim string) (ThemeComparison, bool) {
 	if len(tc.Rows) == 0 {
 		return tc, false
 	}
-	cats := append(f.Catalog.MergedCategories(dim), f.catalogCodes(dim)...)
+	// The categories first (Belgians, then each group of foreign nationals), then the
+	// merged ones of the indicators whose breakdown was merged (R6).
+	cats := append(f.catalogCodes(dim), f.Catalog.MergedCategories(dim)...)
 	for _, c := range cats {
 		if slices.Contains(tc.Cols, c) {
 			continue
