@@ -200,6 +200,22 @@ type Reference struct {
 // The breakdown dimensions an indicator may declare, in publication order.
 var Breakdowns = []string{"site", "gender", "age_band", "nationality_group"}
 
+// breakdownItem is the item each breakdown but the site is read from.
+var breakdownItem = map[string]string{"gender": GenderItem, "age_band": AgeItem, "nationality_group": NationalityItem}
+
+// BreakdownsAvailable returns the breakdowns of d's records: the site, and each
+// dimension whose item d asks. A questionnaire that does not ask the age has every record
+// in "age not stated": a table by age would be its total under another name.
+func (d *Definition) BreakdownsAvailable() []string {
+	var out []string
+	for _, b := range Breakdowns {
+		if item, ok := breakdownItem[b]; !ok || d.Item(item) != nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
 var indicatorID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+\-]*$`)
 
 // StoredCodes returns the values a choice or multi item is stored with: its choice codes,
@@ -263,14 +279,18 @@ func checkIndicators(d *Definition, fams []IndicatorFamily, inds []Indicator) []
 				bad(id, field, "%s needs fr, nl and en", field)
 			}
 		}
+		avail := d.BreakdownsAvailable()
 		if len(ind.Breakdowns) == 0 {
-			ind.Breakdowns = slices.Clone(Breakdowns)
+			ind.Breakdowns = avail
 		}
 		last := -1
 		for _, b := range ind.Breakdowns {
 			k := slices.Index(Breakdowns, b)
-			if k <= last {
+			switch {
+			case k <= last:
 				bad(id, "breakdowns", "breakdowns are some of %s, in that order (not %q)", strings.Join(Breakdowns, ", "), b)
+			case !slices.Contains(avail, b):
+				bad(id, "breakdowns", "%s does not ask what the breakdown %s needs (%s)", d.ID, b, breakdownItem[b])
 			}
 			last = k
 		}
@@ -484,7 +504,7 @@ func (d *Definition) Distributions() ([]IndicatorFamily, []Indicator) {
 				yes = Cond{Item: it.Code, Chose: c.parts}
 			}
 			inds = append(inds, Indicator{ID: family + "=" + c.code, Family: family, DenominatorGroup: family, Sensitive: true,
-				Label: c.label, Short: c.label, Breakdowns: slices.Clone(Breakdowns), Valid: &valid, Yes: yes,
+				Label: c.label, Short: c.label, Breakdowns: d.BreakdownsAvailable(), Valid: &valid, Yes: yes,
 				Questionnaire: d.ID, Distribution: true, Item: it.Code, Code: it.Code + "=" + c.code})
 		}
 	}

@@ -275,8 +275,16 @@ func TestCheckFileIndicators(t *testing.T) {
 	if len(probs) > 0 {
 		t.Fatalf("CheckFile(indicators) problems %v", probs)
 	}
-	if len(d.Indicators) != 2 || d.Indicators[0].Questionnaire != "exit" || len(d.Indicators[0].Breakdowns) != 4 {
-		t.Errorf("indicators = %+v, want two of exit with the four breakdowns by default", d.Indicators)
+	// exit asks no gender, age or nationality: its records are broken down by site only.
+	if len(d.Indicators) != 2 || d.Indicators[0].Questionnaire != "exit" || !slices.Equal(d.Indicators[0].Breakdowns, []string{"site"}) {
+		t.Errorf("indicators = %+v, want two of exit broken down by site only", d.Indicators)
+	}
+	if _, dists := d.Distributions(); len(dists) == 0 || !slices.Equal(dists[0].Breakdowns, []string{"site"}) {
+		t.Errorf("item tables of exit = %+v, want them by site only", dists)
+	}
+	_, probs = c.CheckFile("exit.json", []byte(strings.Replace(data, `"sensitive": false,`, `"sensitive": false, "breakdowns": ["site", "gender"],`, 1)))
+	if len(probs) != 1 || !strings.Contains(probs[0].String(), "X1: breakdowns: exit does not ask what the breakdown gender needs (demo.gender)") {
+		t.Errorf("CheckFile(breakdown by gender, no gender item) problems %v", probs)
 	}
 	if d.Fingerprint() != mustCheck(t, c, smallDefinition).Fingerprint() {
 		t.Error("indicators changed the fingerprint: they are not what the answers mean")

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -66,6 +68,25 @@ func TestDemo(t *testing.T) {
 		FROM submissions`)
 	if got != "2000\t160\t120\t1\t1\t1\t1\t1\t1" {
 		t.Errorf("demo data checks = %q, want 2000 entries, 160 needs, 120 activity and every check true", got)
+	}
+	// The demo report: the care indicators framed by nationality group, the field
+	// surveys' indicators and the tables of their questions.
+	dir := t.TempDir()
+	if code, out, errOut := e.cli("report", "--year", "2025", "--out", dir, "--lang", "en"); code != 0 {
+		t.Fatalf("report of the demo = exit %d, %q, %s", code, out, errOut)
+	}
+	csv, _ := os.ReadFile(filepath.Join(dir, "figures.csv"))
+	page, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	for _, want := range []string{"\nI23,nationality_group,BE,", "\nI27,total,,", "\nI28.provided,total,,", "\nN01,total,,", "\nP01,total,,",
+		"\nwish.format=group,total,,", "\nactivity.type=peer_relay,total,,", ",needs\n", ",activity\n"} {
+		if !strings.Contains(string(csv), want) {
+			t.Errorf("figures.csv of the demo has no %q", want)
+		}
+	}
+	for _, want := range []string{`id="theme-care"`, `id="answers-needs"`, `id="answers-activity"`, `id="N01"`, `id="P01"`} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("report.html of the demo has no %s", want)
+		}
 	}
 	// The same seed again stores nothing twice.
 	code, out, _ = e.cli("demo", "--year", "2025", "--n", "2000")
