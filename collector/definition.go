@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/tamtam-ngo/tamtam/collector/words"
@@ -661,6 +662,23 @@ func buildItem(fi fileItem, lists map[string][]Choice, d *Definition) (*Item, []
 	if fi.List == countriesList && it.Store != StoreCountryGroup {
 		bad("store", "items on the countries list must be stored as country_group: an exact country is never stored")
 	}
+	if it.Store == StoreAsIs && (fi.Type == TypeChoice || fi.Type == TypeMulti) {
+		countries, ages := 0, 0
+		for _, ch := range it.Choices {
+			if _, ok := NationalityGroup(ch.Code); ok {
+				countries++
+			}
+			if n, err := strconv.Atoi(ch.Code); err == nil && n >= 10 && n <= 120 {
+				ages++
+			}
+		}
+		switch {
+		case countries >= 3:
+			bad("choices", "the codes are countries: use the countries list, stored as country_group (an exact country is never stored, PRIVACY.md R2)")
+		case ages >= 10:
+			bad("choices", "the codes look like exact ages: use the integer item demo.age, stored as age_band (an exact age is never stored, PRIVACY.md R2)")
+		}
+	}
 	if typeOK {
 		if err := checkStore(it); err != nil {
 			bad("store", "%v", err)
@@ -674,6 +692,14 @@ func buildItem(fi fileItem, lists map[string][]Choice, d *Definition) (*Item, []
 		}
 		if ref.Type != TypeChoice || len(c.In) == 0 {
 			bad("when", "condition on %s: conditions test codes of an earlier choice item", c.Item)
+			continue
+		}
+		// Whether an item is answered is stored, and tables are published of it: a
+		// question asked of one country, or of one residence status, would store the
+		// exact one (PRIVACY.md R2); one asked of one gender would be a breakdown by
+		// another name, which disclosure control does not relate to the others.
+		if ref.Store != StoreAsIs || ref.Code == GenderItem {
+			bad("when", "condition on %s: a question may not depend on an item stored coarsened or on a breakdown item", c.Item)
 			continue
 		}
 		for _, code := range c.In {

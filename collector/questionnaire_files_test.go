@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -114,6 +115,22 @@ func TestCheckFileRules(t *testing.T) {
 		{"exact age", `{"code": "care.plan",`, `{"code": "demo.age", "type": "integer", "min": 18, "max": 99,
      "label": {"fr": "Âge", "nl": "Leeftijd", "en": "Age"}},
     {"code": "care.plan",`, []string{"demo.age: store: demo.age is the age of the breakdowns: an integer item stored as age_band"}},
+		{"asked by gender", `{"code": "care.plan", "type": "choice", "list": "yn", "when": [{"item": "meta.consent", "in": ["1"]}],`,
+			`{"code": "demo.gender", "type": "choice", "label": {"fr": "Genre", "nl": "Gender", "en": "Gender"},
+     "choices": [{"code": "M", "label": {"fr": "H", "nl": "M", "en": "M"}}, {"code": "F", "label": {"fr": "F", "nl": "V", "en": "F"}}]},
+    {"code": "care.plan", "type": "choice", "list": "yn", "when": [{"item": "demo.gender", "in": ["F"]}],`,
+			[]string{"care.plan: when: condition on demo.gender: a question may not depend on an item stored coarsened or on a breakdown item"}},
+		{"countries as codes", `[{"code": "gp", "label": {"fr": "Médecin", "nl": "Huisarts", "en": "GP"}},`,
+			`[{"code": "FR", "label": {"fr": "France", "nl": "Frankrijk", "en": "France"}}, {"code": "MA", "label": {"fr": "Maroc", "nl": "Marokko", "en": "Morocco"}},
+			  {"code": "BE", "label": {"fr": "Belgique", "nl": "België", "en": "Belgium"}},`,
+			[]string{"care.place: choices: the codes are countries"}},
+		{"ages as codes", `[{"code": "gp", "label": {"fr": "Médecin", "nl": "Huisarts", "en": "GP"}},`, `[` + func() string {
+			var b strings.Builder
+			for a := 18; a < 30; a++ {
+				fmt.Fprintf(&b, `{"code": "%d", "label": {"fr": "%d", "nl": "%d", "en": "%d"}}, `, a, a, a, a)
+			}
+			return b.String()
+		}(), []string{"care.place: choices: the codes look like exact ages"}},
 		{"redefines a built-in", `"id": "exit"`, `"id": "entry"`, []string{"-: version: entry version 1 is already defined by the built-in definition with another content"}},
 	}
 	c := builtin(t)

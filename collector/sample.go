@@ -40,22 +40,41 @@ func (d *Definition) SampleRecord(rng *rand.Rand) StoredSample {
 		}
 		switch it.Type {
 		case TypeChoice:
-			// 8 or 9 one time in ten, another code otherwise.
+			// 8 or 9 one time in ten, another code otherwise; a country by its group
+			// first, so that every group, however few its countries, is drawn.
 			codes := slices.DeleteFunc(slices.Clone(it.Choices), func(c Choice) bool { return isMissingCode(c.Code) })
 			code := ""
-			if len(codes) == 0 || len(codes) < len(it.Choices) && rng.Float64() < 0.1 {
+			switch {
+			case len(codes) == 0 || len(codes) < len(it.Choices) && rng.Float64() < 0.1:
 				code = []string{"8", "9"}[rng.IntN(2)]
-			} else {
+			case it.Store == StoreCountryGroup:
+				groups := map[string][]string{}
+				var names []string
+				for _, c := range codes {
+					g, _ := NationalityGroup(c.Code)
+					if groups[g] == nil {
+						names = append(names, g)
+					}
+					groups[g] = append(groups[g], c.Code)
+				}
+				g := groups[names[rng.IntN(len(names))]]
+				code = g[rng.IntN(len(g))]
+			default:
 				code = codes[rng.IntN(len(codes))].Code
 			}
 			raw[it.Code] = code
 			rec[it.Code] = []string{storedCode(it, code)}
 		case TypeMulti:
-			// "None of these" one time in five, some of the codes otherwise.
+			// "None of these" one time in five, some of the codes otherwise: of those
+			// chosen at SubsetOf when it has one (validation refuses the others).
 			var vs []string
-			if rng.Float64() >= 0.2 {
-				p := 1 / float64(1+rng.IntN(len(it.Choices)))
-				for _, ch := range it.Choices {
+			allowed := it.Choices
+			if it.SubsetOf != "" {
+				allowed = slices.DeleteFunc(slices.Clone(it.Choices), func(c Choice) bool { return !slices.Contains(rec[it.SubsetOf], c.Code) })
+			}
+			if rng.Float64() >= 0.2 && len(allowed) > 0 {
+				p := 1 / float64(1+rng.IntN(len(allowed)))
+				for _, ch := range allowed {
 					if rng.Float64() < p {
 						vs = append(vs, ch.Code)
 					}

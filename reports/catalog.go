@@ -168,7 +168,12 @@ func NewCatalog(q *collector.Catalog) (*Catalog, error) {
 	})
 	for _, d := range dists {
 		fams, inds := d.Distributions()
-		keep, err := independentDistributions(d, fams, inds)
+		var versions []*collector.Definition
+		for _, v := range q.Versions(d.ID) {
+			def, _ := q.Get(d.ID, v)
+			versions = append(versions, def)
+		}
+		keep, err := independentDistributions(versions, fams, inds)
 		if err != nil {
 			return nil, fmt.Errorf("reports: indicators: %w", err)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tamtam-ngo/tamtam/collector"
 	"github.com/tamtam-ngo/tamtam/collector/words"
+	"github.com/tamtam-ngo/tamtam/reports/disclosure"
 )
 
 // distributionRelease is the fixture's people with answers to every distribution table.
@@ -268,5 +269,58 @@ func TestThemeWords(t *testing.T) {
 				t.Errorf("theme %s: %q is not in the catalogue", th, k)
 			}
 		}
+	}
+}
+
+// TestUnprotectableItemTableDropped: a release leaves out an item's table that cannot be
+// protected, and never a declared indicator.
+func TestUnprotectableItemTableDropped(t *testing.T) {
+	r, cat := distributionRelease(t)
+	plan := r.Plan
+	key := popKey("entry/drug.main_route", AllGroup, cut{DimAgeBand, "55+"})
+	if fam := plan.distributionOf(cat, &disclosure.UnprotectableError{Cell: key}); fam != "entry/drug.main_route" {
+		t.Fatalf("distributionOf(main route's N) = %q", fam)
+	}
+	plan.drop("entry/drug.main_route")
+	if slices.ContainsFunc(plan.Indicators, func(x PlanIndicator) bool { return x.Family == "entry/drug.main_route" }) ||
+		slices.ContainsFunc(plan.Choices, func(c []string) bool { return strings.HasPrefix(c[0], "entry/drug.main_route=") }) {
+		t.Error("the dropped table is still in the plan")
+	}
+	if _, err := plan.layout(); err != nil {
+		t.Errorf("layout without the table: %v", err)
+	}
+	if fam := plan.distributionOf(cat, &disclosure.UnprotectableError{Cell: popKey("I06.heroin", AllGroup, cut{})}); fam != "" {
+		t.Errorf("distributionOf(a declared indicator's N) = %q, want none", fam)
+	}
+}
+
+// TestSmallSiteStaysPooled: a site with few interviewed entrants is pooled (R10) however
+// many answers to another questionnaire it has: shown on its own, its entrants' tables
+// would show them.
+func TestSmallSiteStaysPooled(t *testing.T) {
+	cat, err := LoadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newSynth(cat, synthOptions{Seed: 1, Start: fixtureCutOff.Add(-2000 * time.Hour),
+		Sizes: map[string]int{"haren": 320, "lantin": 200, "dinant": 6}})
+	for i := range 30 {
+		d.people = append(d.people, synthPerson{site: "dinant", received: cutOffDay(fixtureCutOff.Add(-time.Duration(i) * time.Hour)),
+			cells: func() (cs []IndicatorCell) {
+				for _, ind := range cat.Indicators {
+					if ind.PopulationID() == "needs_wish_answered" {
+						cs = append(cs, IndicatorCell{Indicator: ind.ID, Site: "dinant", Gender: "F", AgeBand: "25-34", Den: 1, Num: i % 2})
+					}
+				}
+				return cs
+			}()})
+	}
+	r, err := Make(context.Background(), d, cat, nil, MakeOptions{Year: 2025, Policy: testPolicy(t),
+		Sites: fixtureSites, CutOff: fixtureCutOff, Now: fixtureCutOff, Rand: fixedRand()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(r.Plan.Pooled, "dinant") {
+		t.Errorf("pooled sites %v: dinant, with 6 entrants and 30 needs answers, is shown on its own", r.Plan.Pooled)
 	}
 }

@@ -207,6 +207,14 @@ func Make(ctx context.Context, src Source, cat *Catalog, earlier []*Release, opt
 			return nil, err
 		}
 		if rel, err = pol.Protect(sys); err != nil {
+			// An item's table that cannot be protected (a category of one person in
+			// every group, say) is left out of the release rather than stopping it:
+			// the declared indicators are what a release must publish.
+			if fam := plan.distributionOf(cat, err); fam != "" {
+				plan.drop(fam)
+				round--
+				continue
+			}
 			return nil, fmt.Errorf("reports: disclosure control: %w", err)
 		}
 		if round == 2 || !plan.coarsen(l, t, rel, pol.Config().MaxSuppressedShare) {
@@ -232,6 +240,42 @@ func Make(ctx context.Context, src Source, cat *Catalog, earlier []*Release, opt
 		return nil, err
 	}
 	return r, nil
+}
+
+// distributionOf returns the item table (distribution family) of the cell that err says
+// cannot be protected, "" when it is none or err is another error.
+func (p *Plan) distributionOf(cat *Catalog, err error) string {
+	var ue *disclosure.UnprotectableError
+	if !errors.As(err, &ue) {
+		return ""
+	}
+	for _, c := range ue.Cell.Coords() {
+		id := c.Value
+		if c.Dim == coordIndicator {
+			ind, _ := cat.Indicator(id)
+			id = ind.Family
+		}
+		if c.Dim != coordIndicator && c.Dim != coordPopulation {
+			continue
+		}
+		if f, ok := cat.Family(id); ok && f.Distribution && slices.ContainsFunc(p.Indicators, func(x PlanIndicator) bool { return x.Family == f.ID }) {
+			return f.ID
+		}
+	}
+	return ""
+}
+
+// drop leaves the indicators of a family out of the plan.
+func (p *Plan) drop(family string) {
+	var gone []string
+	p.Indicators = slices.DeleteFunc(p.Indicators, func(x PlanIndicator) bool {
+		if x.Family == family {
+			gone = append(gone, x.ID)
+			return true
+		}
+		return false
+	})
+	p.Choices = slices.DeleteFunc(p.Choices, func(c []string) bool { return len(c) > 0 && slices.Contains(gone, c[0]) })
 }
 
 // covers reports whether release r already publishes what a release at cutOff with
@@ -344,23 +388,30 @@ func (t *tallies) count(p *Plan, c cellSpec) int {
 }
 
 // interviewed returns the people interviewed at each site with records (R10): the
-// interviewed entrants (the numerator of EntrantsIndicator), or, at a site where another
-// questionnaire reached more people, the largest denominator of that questionnaire's
-// indicators there — its respondents who answered its most answered question. The same
-// people may answer several questionnaires: the largest, not the sum.
+// interviewed entrants (the numerator of EntrantsIndicator). Only in a release without
+// entry questionnaires does it count the respondents of the others: at each site the
+// largest denominator of their indicators, those who answered the most answered
+// question. (Another questionnaire's respondents never let a site with few entrants be
+// shown on its own: its entrants' tables would show them.)
 func (t *tallies) interviewed() map[string]int {
 	out := map[string]int{}
+	entry := false
 	for _, s := range t.sites {
-		out[s] = 0
+		x := t.bySite[s][tallyKey{EntrantsIndicator, cut{}}]
+		if x != nil {
+			out[s], entry = x.num, true
+		} else {
+			out[s] = 0
+		}
+	}
+	if entry {
+		return out
+	}
+	for _, s := range t.sites {
 		for k, x := range t.bySite[s] {
-			if k.cut != (cut{}) {
-				continue
+			if k.cut == (cut{}) {
+				out[s] = max(out[s], x.den)
 			}
-			n := x.den
-			if k.ind == EntrantsIndicator {
-				n = x.num
-			}
-			out[s] = max(out[s], n)
 		}
 	}
 	return out

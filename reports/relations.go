@@ -71,6 +71,8 @@ func (s *span) add(v []uint64) bool {
 // truncate forgets the rows added after the first n.
 func (s *span) truncate(n int) { s.rows, s.pivots = s.rows[:n], s.pivots[:n] }
 
+func isZero(v []uint64) bool { return !slices.ContainsFunc(v, func(x uint64) bool { return x != 0 }) }
+
 func modInverse(a uint64) uint64 {
 	// a^(p-2) mod p.
 	result, base, e := uint64(1), a%relationPrime, uint64(relationPrime-2)
@@ -87,7 +89,8 @@ func modInverse(a uint64) uint64 {
 // sampleRecords draws the records of d the counts are checked on, one of each kind: two
 // records that every count of d and of dists treats alike are the same column of the
 // vectors, and a column twice changes no rank.
-func sampleRecords(d *collector.Definition, dists []collector.Indicator) []collector.StoredSample {
+func sampleRecords(versions []*collector.Definition, dists []collector.Indicator) []collector.StoredSample {
+	d := versions[len(versions)-1]
 	var preds [][]collector.Cond
 	for _, ind := range append(slices.Clone(d.Indicators), dists...) {
 		if ind.Link == nil {
@@ -98,8 +101,8 @@ func sampleRecords(d *collector.Definition, dists []collector.Indicator) []colle
 	seen := map[string]bool{}
 	var out []collector.StoredSample
 	sig := make([]byte, 0, 2*len(preds))
-	for range relationSamples {
-		r := d.SampleRecord(rng)
+	for i := range relationSamples * len(versions) {
+		r := versions[i%len(versions)].SampleRecord(rng)
 		sig = sig[:0]
 		for _, p := range preds {
 			n, y := byte('0'), byte('0')
@@ -135,18 +138,24 @@ func (cv countVectors) of(c collector.Cond, and ...collector.Cond) []uint64 {
 	return v
 }
 
-// independentDistributions checks the declared indicators of d (without links) and
-// returns which of its distribution indicators may be published: the families whose
-// counts have no relation to the declared ones and to the families kept before them
+// independentDistributions checks the declared indicators of a questionnaire (without
+// links) and returns which of its distribution indicators may be published: the families
+// whose counts have no relation to the declared ones and to the families kept before them
 // other than their own (a single-choice item adds up to its N). It returns an error when
 // the declared indicators themselves have a relation disclosure control is not told of.
-func independentDistributions(d *collector.Definition, fams []collector.IndicatorFamily, dists []collector.Indicator) (map[string]bool, error) {
-	key := relationKey(d)
+// A count no drawn record is in (a rare combination of answers) proves nothing: a
+// declared indicator's is let be, an item's table with one is left out.
+//
+// The records are drawn from every version of the questionnaire (versions, the latest
+// last, which is d): a release counts the records of every version with the latest's
+// conditions.
+func independentDistributions(versions []*collector.Definition, fams []collector.IndicatorFamily, dists []collector.Indicator) (map[string]bool, error) {
+	key := relationKey(versions)
 	if r, ok := relationMemo.Load(key); ok {
 		m := r.(relationResult)
 		return m.keep, m.err
 	}
-	keep, err := findIndependent(d, fams, dists)
+	keep, err := findIndependent(versions, fams, dists)
 	relationMemo.Store(key, relationResult{keep, err})
 	return keep, err
 }
@@ -160,14 +169,21 @@ type relationResult struct {
 	err  error
 }
 
-// relationKey identifies what the check depends on: the items and the indicators.
-func relationKey(d *collector.Definition) string {
+// relationKey identifies what the check depends on: the items of every version and the
+// latest's indicators.
+func relationKey(versions []*collector.Definition) string {
+	d := versions[len(versions)-1]
 	b, _ := json.Marshal([]any{d.Families, d.Indicators})
-	return d.Fingerprint() + string(b)
+	key := string(b)
+	for _, v := range versions {
+		key += "|" + v.Fingerprint()
+	}
+	return key
 }
 
-func findIndependent(d *collector.Definition, fams []collector.IndicatorFamily, dists []collector.Indicator) (map[string]bool, error) {
-	cv := countVectors{records: sampleRecords(d, dists)}
+func findIndependent(versions []*collector.Definition, fams []collector.IndicatorFamily, dists []collector.Indicator) (map[string]bool, error) {
+	d := versions[len(versions)-1]
+	cv := countVectors{records: sampleRecords(versions, dists)}
 	var s span
 	// The declared indicators: one N per population, a numerator each; a single-choice
 	// family's numerators add up to its N.
@@ -190,11 +206,11 @@ func findIndependent(d *collector.Definition, fams []collector.IndicatorFamily, 
 		}
 		if !pops[pop] {
 			pops[pop] = true
-			if !s.add(cv.of(ind.PopulationCond(), ind.ValidCond())) {
+			if v := cv.of(ind.PopulationCond(), ind.ValidCond()); !isZero(v) && !s.add(v) {
 				related = append(related, "N of "+ind.ID)
 			}
 		}
-		if !s.add(cv.of(ind.PopulationCond(), ind.ValidCond(), ind.Yes)) {
+		if v := cv.of(ind.PopulationCond(), ind.ValidCond(), ind.Yes); !isZero(v) && !s.add(v) {
 			if single[ind.Family] && !choiceSeen[ind.Family] {
 				choiceSeen[ind.Family] = true
 			} else {
@@ -218,12 +234,14 @@ func findIndependent(d *collector.Definition, fams []collector.IndicatorFamily, 
 		if len(parts) == 0 {
 			continue
 		}
-		grew := 0
-		if s.add(cv.of(parts[0].PopulationCond(), parts[0].ValidCond())) {
-			grew++
-		}
+		grew, zero := 0, false
+		vs := [][]uint64{cv.of(parts[0].PopulationCond(), parts[0].ValidCond())}
 		for _, ind := range parts {
-			if s.add(cv.of(ind.PopulationCond(), ind.ValidCond(), ind.Yes)) {
+			vs = append(vs, cv.of(ind.PopulationCond(), ind.ValidCond(), ind.Yes))
+		}
+		for _, v := range vs {
+			zero = zero || isZero(v)
+			if s.add(v) {
 				grew++
 			}
 		}
@@ -231,7 +249,7 @@ func findIndependent(d *collector.Definition, fams []collector.IndicatorFamily, 
 		if f.SingleChoice {
 			expected--
 		}
-		if grew == expected {
+		if grew == expected && !zero {
 			keep[f.ID] = true
 			continue
 		}
@@ -245,6 +263,6 @@ func findIndependent(d *collector.Definition, fams []collector.IndicatorFamily, 
 // questionnaire check runs it on a file, as a release would.
 func CheckRelations(d *collector.Definition) error {
 	fams, inds := d.Distributions()
-	_, err := independentDistributions(d, fams, inds)
+	_, err := independentDistributions([]*collector.Definition{d}, fams, inds)
 	return err
 }

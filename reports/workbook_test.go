@@ -644,8 +644,9 @@ func TestWorkbookLibreOffice(t *testing.T) {
 		}
 	})
 	t.Run("csv", func(t *testing.T) {
-		// Filter options: comma, double quote, UTF-8, from line 1, …, sheet 2 (I01).
-		csv := convert(t, `csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,2`)
+		// Filter options: comma, double quote, UTF-8, from line 1, …, sheet 3 (I01, after
+		// the summary and access to care).
+		csv := convert(t, `csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,3`)
 		total := f.Indicator[0].Total()
 		n, _ := total.Denominator.Value()
 		num, _ := total.Numerator.Value()

@@ -250,10 +250,14 @@ func TestQuestionnaireFileFigures(t *testing.T) {
 			t.Fatal(err)
 		}
 		csv := string(csvData)
-		for _, want := range []string{",questionnaire\n", "\nX1,total,,", "\ncare.plan=1,total,,", "\ncare.place=gp,site,haren,"} {
+		// care.plan's table would be X1's counts under another name: left out.
+		for _, want := range []string{",questionnaire\n", "\nX1,total,,", "\ncare.place=gp,total,,", "\ncare.place=gp,site,haren,"} {
 			if !strings.Contains(csv, want) {
 				t.Errorf("%v: figures.csv has no %q:\n%.600s", args, want, csv)
 			}
+		}
+		if strings.Contains(csv, "\ncare.plan=") || strings.Contains(csv, ",gender,") {
+			t.Errorf("%v: figures.csv has care.plan's table, or a breakdown by gender exit does not ask:\n%.600s", args, csv)
 		}
 		for _, line := range strings.Split(strings.TrimSpace(csv), "\n")[1:] {
 			if !strings.HasSuffix(line, ",exit") {
@@ -265,7 +269,7 @@ func TestQuestionnaireFileFigures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{`id="answers-exit"`, `id="exit/care.plan"`, `id="X1"`, "Care planned before release"} {
+		for _, want := range []string{`id="answers-exit"`, `id="exit/care.place"`, `id="X1"`, "Care planned before release"} {
 			if !strings.Contains(string(page), want) {
 				t.Errorf("%v: report.html has no %s", args, want)
 			}

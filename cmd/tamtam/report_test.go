@@ -110,7 +110,7 @@ func readCSV(t *testing.T, path string) map[string][]string {
 	if err != nil {
 		t.Fatalf("figures.csv: %v", err)
 	}
-	if strings.Join(recs[0], ",") != "indicator,breakdown,group,numerator,denominator,percent,ci_low,ci_high,flag" {
+	if strings.Join(recs[0], ",") != "indicator,breakdown,group,numerator,denominator,percent,ci_low,ci_high,flag,questionnaire" {
 		t.Fatalf("figures.csv header = %v", recs[0])
 	}
 	out := map[string][]string{}

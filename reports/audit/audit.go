@@ -199,6 +199,11 @@ func Audit(k Knowledge, views []View) ([]Finding, error) {
 		}
 		for _, row := range rows[1:] {
 			ind, breakdown, group, num, den := row[0], row[1], row[2], row[3], row[4]
+			if strings.Contains(ind, "=") && len(row) > 9 {
+				// A row of an item's table (ITEM=CHOICE) is that item's in the
+				// questionnaire of the last column: QUESTIONNAIRE/ITEM=CHOICE in the catalog.
+				ind = row[9] + "/" + ind
+			}
 			pop := k.Population[ind]
 			if pop == "" {
 				return nil, fmt.Errorf("audit: %s: unknown indicator %s", v.Name, ind)
