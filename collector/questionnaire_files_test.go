@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // smallDefinition is a sound definition file: consent, the month that dates the record
@@ -356,5 +357,33 @@ func TestDistributions(t *testing.T) {
 		if got := ind.PopulationCond().Eval(rec) && ind.ValidCond().Eval(rec) && ind.Yes.Eval(rec); got != want {
 			t.Errorf("%s counts the record: %v, want %v", ind.ID, got, want)
 		}
+	}
+}
+
+// TestRefusalStoresNothing: a refusal records the consent and the month, whatever the
+// definition's conditions: an answer beside it is refused, a required item is not asked.
+func TestRefusalStoresNothing(t *testing.T) {
+	// care.plan asks no consent and is required.
+	data := strings.Replace(smallDefinition, `{"code": "care.plan", "type": "choice", "list": "yn", "when": [{"item": "meta.consent", "in": ["1"]}],`,
+		`{"code": "care.plan", "type": "choice", "list": "yn", "required": true,`, 1)
+	d := mustCheck(t, builtin(t), data)
+	now := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	env := func(answers string) *Envelope {
+		e, errs := DecodeEnvelope([]byte(`{"submission_id": "6b1f3c1e-8a4e-4f7a-9c55-0d6f1e2a3b4c", "questionnaire": "exit", "version": 1,
+		  "site": "haren", "answers": {` + answers + `}}`))
+		if errs != nil {
+			t.Fatal(errs)
+		}
+		return e
+	}
+	if s, errs := Validate(d, env(`"meta.consent": "0", "meta.exit_month": "2025-05"`), now); errs != nil || s.Consent || len(s.Answers) != 2 {
+		t.Errorf("refusal = %+v, %v; want it accepted with its consent and month only", s, errs)
+	}
+	_, errs := Validate(d, env(`"meta.consent": "0", "meta.exit_month": "2025-05", "care.plan": "1"`), now)
+	if len(errs) != 1 || errs[0].Item != "care.plan" || errs[0].Code != ErrNotApplicable || !strings.Contains(errs[0].Message, ConsentItem) {
+		t.Errorf("refusal with an answer: errors %+v, want care.plan not applicable (meta.consent)", errs)
+	}
+	if _, errs := Validate(d, env(`"meta.consent": "1", "meta.exit_month": "2025-05"`), now); len(errs) != 1 || errs[0].Code != ErrMissingRequired {
+		t.Errorf("consent without the required care.plan: errors %+v", errs)
 	}
 }

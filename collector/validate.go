@@ -37,7 +37,21 @@ func Validate(d *Definition, env *Envelope, now time.Time) (*Submission, []Field
 	// it is still February in UTC, and March must not be "in the future".
 	thisMonth := now.In(brussels).Format("2006-01")
 	known := 0 // answers to items of d
-	for i, it := range d.Items {
+	// The consent first: a refusal records the consent and the month that dates it,
+	// nothing else, whatever the conditions of a definition say (every built-in item
+	// asks for consent; a file's might not).
+	order := make([]int, 0, len(d.Items))
+	if p.consent >= 0 {
+		order = append(order, p.consent)
+	}
+	for i := range d.Items {
+		if i != p.consent {
+			order = append(order, i)
+		}
+	}
+	refused := false
+	for _, i := range order {
+		it := d.Items[i]
 		st := &v.items[i]
 		raw, answered := env.Answers[it.Code]
 		if answered {
@@ -45,6 +59,12 @@ func Validate(d *Definition, env *Envelope, now time.Time) (*Submission, []Field
 			v.parse(i, it, raw, thisMonth)
 		}
 		st.applies = v.applies(p.when[i], it)
+		if refused && it.Code != d.period && st.applies == yes {
+			st.applies = no
+		}
+		if i == p.consent {
+			refused = st.has && st.val.Code == "0"
+		}
 		switch {
 		case st.applies == unknown:
 			// A condition rests on an answer that is itself in error: saying "leave it
@@ -52,7 +72,11 @@ func Validate(d *Definition, env *Envelope, now time.Time) (*Submission, []Field
 			st.has, st.bad = false, true
 		case answered && st.applies == no:
 			if !st.bad {
-				v.fail(i, ErrNotApplicable, "api.item.not_applicable", conditionItems(it))
+				cond := conditionItems(it)
+				if refused && len(it.When) == 0 {
+					cond = ConsentItem
+				}
+				v.fail(i, ErrNotApplicable, "api.item.not_applicable", cond)
 			}
 			st.has = false
 		case !answered && st.applies == yes && it.Required:
