@@ -252,32 +252,18 @@ func findIndependent(versions []*collector.Definition, fams []collector.Indicato
 			own = append(own, namedCount{CountRef{Ind: ind.ID}, cv.of(ind.PopulationCond(), ind.ValidCond(), ind.Yes)})
 		}
 		found := sumsOf(known, own)
-		// The table's counts are independent but for its own relation (r counts), and
-		// what they share with the counts published before (r - grew dimensions) is
-		// exactly what the sums found say (the rank of their totals).
-		var alone, totals span
-		r, grew, zero := 0, 0, false
+		grew, zero := 0, false
 		for _, c := range own {
 			zero = zero || isZero(c.v)
-			if alone.add(slices.Clone(c.v)) {
-				r++
-			}
 			if s.add(slices.Clone(c.v)) {
 				grew++
 			}
 		}
-		explained := 0
-		for _, sum := range found {
-			i := slices.IndexFunc(known, func(k namedCount) bool { return k.ref == sum.Total })
-			if totals.add(slices.Clone(known[i].v)) {
-				explained++
-			}
-		}
-		internal := len(own)
+		expected := len(own) - len(found)
 		if f.SingleChoice {
-			internal--
+			expected--
 		}
-		if r == internal && r-grew == explained && !zero {
+		if grew == expected && !zero {
 			keep[f.ID] = true
 			sums = append(sums, found...)
 			for _, c := range own {
