@@ -30,19 +30,6 @@ func knowledgeOf(cat *Catalog, k int) audit.Knowledge {
 		all[f.ID] = true
 	}
 	kn.Choices = cat.choiceGroups(all)
-	name := func(r CountRef) audit.CountName {
-		if r.Ind != "" {
-			return audit.CountName{What: "yes", Name: r.Ind}
-		}
-		return audit.CountName{What: "den", Name: r.Pop}
-	}
-	for _, sm := range cat.Sums {
-		cs := audit.CountSum{Total: name(sm.Total)}
-		for _, p := range sm.Parts {
-			cs.Parts = append(cs.Parts, name(p))
-		}
-		kn.Sums = append(kn.Sums, cs)
-	}
 	for _, dim := range breakdownDims {
 		for _, c := range cat.Categories[dim] {
 			kn.Categories[dim] = append(kn.Categories[dim], c.Code)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/tamtam-ngo/tamtam/collector"
 	"github.com/tamtam-ngo/tamtam/collector/words"
-	"github.com/tamtam-ngo/tamtam/reports/disclosure"
 )
 
 // Text is a label in French, Dutch and English.
@@ -67,38 +66,6 @@ type Reference struct {
 	Note       Text    `json:"note"`
 }
 
-// CountRef names a published count: the denominator of a population (Pop) or the
-// numerator of an indicator (Ind).
-type CountRef struct {
-	Pop string `json:"pop,omitempty"`
-	Ind string `json:"ind,omitempty"`
-}
-
-// is reports whether cell c is the count, in any group and cut.
-func (r CountRef) is(c cellSpec) bool {
-	if r.Ind != "" {
-		return c.answer == "yes" && c.ind == r.Ind
-	}
-	return c.answer == "" && c.pop == r.Pop
-}
-
-// key returns the key of the count in a group and cut.
-func (r CountRef) key(group string, c cut) disclosure.Key {
-	if r.Ind != "" {
-		return yesKey(r.Ind, group, c)
-	}
-	return popKey(r.Pop, group, c)
-}
-
-// Sum says that a count is the sum of others, in every group and cut: a relation the
-// questionnaire's skip logic makes between a declared indicator and an item's table
-// (I02's numerator is drug.lifetime_any=1's; I07's the sum of three codes of
-// inject.status), found by reports/relations.go.
-type Sum struct {
-	Total CountRef   `json:"total"`
-	Parts []CountRef `json:"parts"`
-}
-
 // Category is one published group of a breakdown dimension.
 type Category struct {
 	Code  string `json:"code"`
@@ -127,9 +94,6 @@ type Catalog struct {
 	Merges     map[string][]Merge    `json:"merges"`
 	// Questionnaires are the titles of the questionnaires, by id.
 	Questionnaires map[string]Text `json:"questionnaires"`
-	// Sums are the relations between a declared indicator's counts and an item table's
-	// that a reader knows (see Sum).
-	Sums []Sum `json:"sums,omitempty"`
 }
 
 //go:embed categories.json
@@ -209,11 +173,10 @@ func NewCatalog(q *collector.Catalog) (*Catalog, error) {
 			def, _ := q.Get(d.ID, v)
 			versions = append(versions, def)
 		}
-		keep, sums, err := independentDistributions(versions, fams, inds)
+		keep, err := independentDistributions(versions, fams, inds)
 		if err != nil {
 			return nil, fmt.Errorf("reports: indicators: %w", err)
 		}
-		c.Sums = append(c.Sums, sums...)
 		fams = slices.DeleteFunc(fams, func(f collector.IndicatorFamily) bool { return !keep[f.ID] })
 		inds = slices.DeleteFunc(inds, func(i collector.Indicator) bool { return !keep[i.Family] })
 		for _, f := range fams {

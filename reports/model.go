@@ -111,10 +111,7 @@ type Plan struct {
 	// Choices lists the single-choice families: indicators whose numerators add up to
 	// their common denominator.
 	Choices [][]string `json:"choices,omitempty"`
-	// Sums are the other relations between counts of different indicators that a reader
-	// knows from the questionnaire (Catalog.Sums), stated in every group and cut.
-	Sums   []Sum   `json:"sums,omitempty"`
-	Groups []Group `json:"groups"`
+	Groups  []Group    `json:"groups"`
 	// Pooled are the sites shown only inside "other sites" (R10).
 	Pooled []string `json:"pooled"`
 	Levels []Level  `json:"levels,omitempty"`
@@ -397,7 +394,6 @@ func (p *Plan) layout() (*layout, error) {
 		}
 	}
 	b.choiceSums()
-	b.statedSums()
 	return b.l, nil
 }
 
@@ -557,28 +553,6 @@ func (b *layoutBuilder) choiceSums() {
 				parts[i] = yesKey(id, c.group, c.cut)
 			}
 			b.l.sum(c.key, parts...)
-		}
-	}
-}
-
-// statedSums states the plan's Sums in every group and cut where the total and all its
-// parts are laid out.
-func (b *layoutBuilder) statedSums() {
-	for _, sum := range b.p.Sums {
-		for _, c := range b.l.cells {
-			if !sum.Total.is(c) {
-				continue
-			}
-			parts := make([]disclosure.Key, len(sum.Parts))
-			ok := true
-			for i, part := range sum.Parts {
-				parts[i] = part.key(c.group, c.cut)
-				_, has := b.l.index[parts[i]]
-				ok = ok && has
-			}
-			if ok {
-				b.l.sum(c.key, parts...)
-			}
 		}
 	}
 }

@@ -476,17 +476,6 @@ func planOfCatalog(cat *Catalog, families map[string]bool) Plan {
 		p.Indicators = append(p.Indicators, pi)
 	}
 	p.Choices = cat.choiceGroups(families)
-	// The sums whose counts are all in the plan.
-	in := map[string]bool{}
-	for _, ind := range p.Indicators {
-		in[ind.ID], in["pop:"+ind.Population] = true, true
-	}
-	has := func(r CountRef) bool { return r.Ind != "" && in[r.Ind] || r.Pop != "" && in["pop:"+r.Pop] }
-	for _, s := range cat.Sums {
-		if has(s.Total) && !slices.ContainsFunc(s.Parts, func(r CountRef) bool { return !has(r) }) {
-			p.Sums = append(p.Sums, s)
-		}
-	}
 	for _, dim := range breakdownDims {
 		for _, c := range cat.Categories[dim] {
 			p.Categories[dim] = append(p.Categories[dim], c.Code)

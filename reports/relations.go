@@ -149,15 +149,15 @@ func (cv countVectors) of(c collector.Cond, and ...collector.Cond) []uint64 {
 // The records are drawn from every version of the questionnaire (versions, the latest
 // last, which is d): a release counts the records of every version with the latest's
 // conditions.
-func independentDistributions(versions []*collector.Definition, fams []collector.IndicatorFamily, dists []collector.Indicator) (map[string]bool, []Sum, error) {
+func independentDistributions(versions []*collector.Definition, fams []collector.IndicatorFamily, dists []collector.Indicator) (map[string]bool, error) {
 	key := relationKey(versions)
 	if r, ok := relationMemo.Load(key); ok {
 		m := r.(relationResult)
-		return m.keep, m.sums, m.err
+		return m.keep, m.err
 	}
-	keep, sums, err := findIndependent(versions, fams, dists)
-	relationMemo.Store(key, relationResult{keep, sums, err})
-	return keep, sums, err
+	keep, err := findIndependent(versions, fams, dists)
+	relationMemo.Store(key, relationResult{keep, err})
+	return keep, err
 }
 
 // relationMemo keeps the result of each definition with its indicators: the check takes
@@ -166,7 +166,6 @@ var relationMemo sync.Map
 
 type relationResult struct {
 	keep map[string]bool
-	sums []Sum
 	err  error
 }
 
@@ -182,13 +181,10 @@ func relationKey(versions []*collector.Definition) string {
 	return key
 }
 
-func findIndependent(versions []*collector.Definition, fams []collector.IndicatorFamily, dists []collector.Indicator) (map[string]bool, []Sum, error) {
+func findIndependent(versions []*collector.Definition, fams []collector.IndicatorFamily, dists []collector.Indicator) (map[string]bool, error) {
 	d := versions[len(versions)-1]
 	cv := countVectors{records: sampleRecords(versions, dists)}
 	var s span
-	// The counts already published, which an item's counts may add up to: their vectors
-	// (before reduction) and names.
-	var known []namedCount
 	// The declared indicators: one N per population, a numerator each; a single-choice
 	// family's numerators add up to its N.
 	pops := map[string]bool{}
@@ -210,15 +206,11 @@ func findIndependent(versions []*collector.Definition, fams []collector.Indicato
 		}
 		if !pops[pop] {
 			pops[pop] = true
-			v := cv.of(ind.PopulationCond(), ind.ValidCond())
-			known = append(known, namedCount{CountRef{Pop: pop}, slices.Clone(v)})
-			if !isZero(v) && !s.add(v) {
+			if v := cv.of(ind.PopulationCond(), ind.ValidCond()); !isZero(v) && !s.add(v) {
 				related = append(related, "N of "+ind.ID)
 			}
 		}
-		v := cv.of(ind.PopulationCond(), ind.ValidCond(), ind.Yes)
-		known = append(known, namedCount{CountRef{Ind: ind.ID}, slices.Clone(v)})
-		if !isZero(v) && !s.add(v) {
+		if v := cv.of(ind.PopulationCond(), ind.ValidCond(), ind.Yes); !isZero(v) && !s.add(v) {
 			if single[ind.Family] && !choiceSeen[ind.Family] {
 				choiceSeen[ind.Family] = true
 			} else {
@@ -227,15 +219,10 @@ func findIndependent(versions []*collector.Definition, fams []collector.Indicato
 		}
 	}
 	if len(related) > 0 {
-		return nil, nil, fmt.Errorf("questionnaire %s: %s: a count that other published counts already hold or add up to, under another name, which disclosure control is not told of; give indicators that count the same people one denominator_group or one single-choice family, or drop one",
+		return nil, fmt.Errorf("questionnaire %s: %s: a count that other published counts already hold or add up to, under another name, which disclosure control is not told of; give indicators that count the same people one denominator_group or one single-choice family, or drop one",
 			d.ID, strings.Join(related, ", "))
 	}
-	// Each item's table in turn: kept when its counts are related to those published
-	// before it only by its own relation (a single-choice item adds up to its N) and by
-	// sums disclosure control will be told of (a count before it that is its N, or the
-	// sum of some of its numerators).
 	keep := map[string]bool{}
-	var sums []Sum
 	for _, f := range fams {
 		n := len(s.rows)
 		var parts []collector.Indicator
@@ -247,81 +234,28 @@ func findIndependent(versions []*collector.Definition, fams []collector.Indicato
 		if len(parts) == 0 {
 			continue
 		}
-		own := []namedCount{{CountRef{Pop: parts[0].DenominatorGroup}, cv.of(parts[0].PopulationCond(), parts[0].ValidCond())}}
-		for _, ind := range parts {
-			own = append(own, namedCount{CountRef{Ind: ind.ID}, cv.of(ind.PopulationCond(), ind.ValidCond(), ind.Yes)})
-		}
-		found := sumsOf(known, own)
 		grew, zero := 0, false
-		for _, c := range own {
-			zero = zero || isZero(c.v)
-			if s.add(slices.Clone(c.v)) {
+		vs := [][]uint64{cv.of(parts[0].PopulationCond(), parts[0].ValidCond())}
+		for _, ind := range parts {
+			vs = append(vs, cv.of(ind.PopulationCond(), ind.ValidCond(), ind.Yes))
+		}
+		for _, v := range vs {
+			zero = zero || isZero(v)
+			if s.add(v) {
 				grew++
 			}
 		}
-		expected := len(own) - len(found)
+		expected := len(parts) + 1
 		if f.SingleChoice {
 			expected--
 		}
 		if grew == expected && !zero {
 			keep[f.ID] = true
-			sums = append(sums, found...)
-			for _, c := range own {
-				// A count equal to one known already is related to it by a sum just
-				// stated: the first name is enough to relate later ones.
-				if !slices.ContainsFunc(known, func(k namedCount) bool { return slices.Equal(k.v, c.v) }) {
-					known = append(known, c)
-				}
-			}
 			continue
 		}
 		s.truncate(n)
 	}
-	return keep, sums, nil
-}
-
-// namedCount is a published count and its vector over the drawn records.
-type namedCount struct {
-	ref CountRef
-	v   []uint64
-}
-
-// sumsOf returns the counts of known that are one of an item table's counts (own: its
-// N, then its numerators) or the sum of some of its numerators, as Sums.
-func sumsOf(known, own []namedCount) []Sum {
-	var out []Sum
-	for _, k := range known {
-		if isZero(k.v) {
-			continue
-		}
-		if slices.Equal(k.v, own[0].v) {
-			out = append(out, Sum{Total: k.ref, Parts: []CountRef{own[0].ref}})
-			continue
-		}
-		// The numerators inside k, which must add up to it exactly.
-		sum := make([]uint64, len(k.v))
-		var parts []CountRef
-		for _, o := range own[1:] {
-			inside := !isZero(o.v)
-			for i, x := range o.v {
-				if x > k.v[i] {
-					inside = false
-					break
-				}
-			}
-			if !inside {
-				continue
-			}
-			parts = append(parts, o.ref)
-			for i, x := range o.v {
-				sum[i] += x
-			}
-		}
-		if len(parts) > 0 && slices.Equal(sum, k.v) {
-			out = append(out, Sum{Total: k.ref, Parts: parts})
-		}
-	}
-	return out
+	return keep, nil
 }
 
 // CheckRelations returns what is wrong with the declared indicators of d as published
@@ -329,6 +263,6 @@ func sumsOf(known, own []namedCount) []Sum {
 // questionnaire check runs it on a file, as a release would.
 func CheckRelations(d *collector.Definition) error {
 	fams, inds := d.Distributions()
-	_, _, err := independentDistributions([]*collector.Definition{d}, fams, inds)
+	_, err := independentDistributions([]*collector.Definition{d}, fams, inds)
 	return err
 }

@@ -183,13 +183,10 @@ func fixtureIndicator(ind Indicator) bool {
 // indicators that share a denominator are answered together); a single-choice family
 // one of its parts, the first likelier; another each part with some chance.
 func (d *synthData) answerOthers(cat *Catalog, rng *rand.Rand, cell func(string, bool), distributions bool) {
-	// An item table in a sum with a declared indicator would need answers that agree
-	// with that indicator's: they are left out (the stores' real data test them).
-	summed := summedFamilies(cat)
 	var order []string
 	pops := map[string][]Indicator{}
 	for _, ind := range cat.Indicators {
-		if fixtureIndicator(ind) || ind.Decl.Distribution && (!distributions || summed[ind.Family]) {
+		if fixtureIndicator(ind) || ind.Decl.Distribution && !distributions {
 			continue
 		}
 		p := ind.PopulationID()
@@ -213,18 +210,4 @@ func (d *synthData) answerOthers(cat *Catalog, rng *rand.Rand, cell func(string,
 			}
 		}
 	}
-}
-
-// summedFamilies are the item tables in a sum with another count (Catalog.Sums).
-func summedFamilies(cat *Catalog) map[string]bool {
-	out := map[string]bool{}
-	for _, sm := range cat.Sums {
-		for _, p := range sm.Parts {
-			if ind, ok := cat.Indicator(p.Ind); ok {
-				out[ind.Family] = true
-			}
-			out[p.Pop] = true
-		}
-	}
-	return out
 }

@@ -54,19 +54,7 @@ type Knowledge struct {
 	// Linked is the indicator of linked records ("I21"), whose counts can go down
 	// between releases; every other count only grows.
 	Linked string
-	// Sums are counts that are the sums of others in every group and cut: what the
-	// questionnaire's skip logic makes of a declared indicator and an item's table.
-	Sums []CountSum
 }
-
-// CountSum says that the count Total is the sum of Parts.
-type CountSum struct {
-	Total CountName
-	Parts []CountName
-}
-
-// CountName names a count: What is "den" (Name a population) or "yes" (an indicator).
-type CountName struct{ What, Name string }
 
 // View is one output a role obtained.
 type View struct {
@@ -431,26 +419,6 @@ func Audit(k Knowledge, views []View) ([]Finding, error) {
 					parts = append(parts, name(c.release, "yes", ind, sites, c.cut))
 				}
 				s.rel(d, parts...)
-			}
-		}
-	}
-	// Counts that are sums of others.
-	for c := range cuts {
-		for _, sm := range k.Sums {
-			if c.what != sm.Total.What || c.ind != sm.Total.Name {
-				continue
-			}
-			for set := range sets[c.release] {
-				sites := strings.Split(set, "+")
-				total := name(c.release, c.what, c.ind, sites, c.cut)
-				if _, ok := s.vars[total]; !ok {
-					continue
-				}
-				var parts []string
-				for _, p := range sm.Parts {
-					parts = append(parts, name(c.release, p.What, p.Name, sites, c.cut))
-				}
-				s.rel(total, parts...)
 			}
 		}
 	}
@@ -828,10 +796,6 @@ func KnowledgeOf(catalogJSON []byte, k int) (Knowledge, error) {
 			Family     string `json:"family"`
 			Population string `json:"population"`
 		} `json:"indicators"`
-		Sums []struct {
-			Total struct{ Pop, Ind string }   `json:"total"`
-			Parts []struct{ Pop, Ind string } `json:"parts"`
-		} `json:"sums"`
 		Categories map[string][]struct {
 			Code string `json:"code"`
 		} `json:"categories"`
@@ -850,19 +814,6 @@ func KnowledgeOf(catalogJSON []byte, k int) (Knowledge, error) {
 		if ind.Population == "" {
 			kn.Population[ind.ID] = ind.ID
 		}
-	}
-	countName := func(r struct{ Pop, Ind string }) CountName {
-		if r.Ind != "" {
-			return CountName{"yes", r.Ind}
-		}
-		return CountName{"den", r.Pop}
-	}
-	for _, sm := range c.Sums {
-		cs := CountSum{Total: countName(sm.Total)}
-		for _, p := range sm.Parts {
-			cs.Parts = append(cs.Parts, countName(p))
-		}
-		kn.Sums = append(kn.Sums, cs)
 	}
 	for _, f := range c.Families {
 		if !f.SingleChoice {
