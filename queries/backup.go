@@ -1,0 +1,995 @@
+package queries
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Backups: every table of the store in one portable file, and back.
+//
+// # The file
+//
+// A backup is a tar archive compressed with gzip (tamtam encrypts it with age on top
+// when asked; see cmd/tamtam). Its entries, in order:
+//
+//	BACKUP                       {"format":"tamtam-backup","version":1}: what the file is
+//	tables/NAME/000001.tsv …     the rows of table NAME, in files of about 8 MiB
+//	manifest.json                the tables, their columns, rows and checksums; last,
+//	                             because they are known only once the rows are written
+//
+// Each table file is in ClickHouse's TabSeparatedWithNamesAndTypes format (a line of
+// column names, a line of types, then a row a line; see tsv.go), which every ClickHouse
+// version reads: `clickhouse-client --query "INSERT INTO t FORMAT
+// TabSeparatedWithNamesAndTypes" < 000001.tsv` loads one without tamtam. A table's
+// checksum is the sum, modulo 2^256, of the SHA-256 of each of its rows' lines: it does
+// not depend on the order of the rows, so a restore can compare it with the rows it reads
+// back from the store, in whatever order the store gives them.
+//
+// # What is in it, and what is not
+//
+// Every table of the database, except those whose rows only mean something while a
+// process runs or which a restore recreates: sessions (web sign-ins: a restore signs
+// everybody out), import_leases and release_leases (who is importing or releasing now),
+// the staging tables of imports in progress, and schema_migrations (the manifest lists
+// the migrations instead, and a restore requires the same). A table added by a later
+// migration is included without a change here. No key is in the store: the linkage keys
+// and the session key are files of the data directory (PRIVACY.md R3), so no key is in
+// a backup either.
+//
+// # Consistency
+//
+// ClickHouse 18.16 has no BACKUP command and no transactions. A SELECT reads the data
+// parts that are active when it starts, and keeps reading them while inserts add new
+// parts and merges replace old ones: each table is read by one query, so each table is
+// copied as it was at one moment. Every query starts after [DB.Backup] was called, so
+// every row committed before then is in the backup. A ReplacingMergeTree table is read
+// through FINAL, which gives each key's row as the table's own merges will keep it (for
+// equal versions, the row inserted last: how a re-keyed submission replaces its earlier
+// row); a restored table then holds one row per key, which no merge changes. Rows written
+// while the backup runs may or may not be in it, table by table; the tables are read in
+// an order that keeps what tamtam relies on: a release's header is written after its
+// cells and a token after its expiry, so release_headers and tokens are read first, and a
+// header or a token in the backup has its cells or its expiry. An import moves its rows
+// into submissions in several steps once committed: the backup waits for a commit in
+// progress and, if one happened while submissions was read, fails with
+// [ErrBackupInterrupted] so that the caller starts again; an import is in a backup whole
+// or not at all.
+
+// BackupFormat and BackupVersion identify the archive.
+const (
+	BackupFormat  = "tamtam-backup"
+	BackupVersion = 1
+)
+
+// Errors of backups and restores.
+var (
+	// ErrBadBackup is wrapped by the errors of [CheckBackup] and [DB.Restore] for a file
+	// that is not a tamtam backup, or is damaged or cut short.
+	ErrBadBackup = errors.New("not a tamtam backup, or damaged or incomplete")
+
+	// ErrBackupInterrupted is wrapped by the error of [DB.Backup] when an import was
+	// committed while submissions was read: the backup may hold part of it. Start again.
+	ErrBackupInterrupted = errors.New("an import was committed while the backup was read")
+
+	// ErrNotEmpty is wrapped by the error of [DB.Restore] when the store holds rows.
+	ErrNotEmpty = errors.New("the store is not empty")
+
+	// ErrSchemaMismatch is wrapped by the error of [DB.Restore] when the backup was made
+	// with another schema (another version of tamtam) than the store's.
+	ErrSchemaMismatch = errors.New("the backup was made with another schema")
+)
+
+// BackupManifest describes a backup: the last entry of the file.
+type BackupManifest struct {
+	Format  string    `json:"format"`
+	Version int       `json:"version"`
+	MadeAt  time.Time `json:"made_at"`
+	// Database and ClickHouse are where the backup was made.
+	Database   string `json:"database"`
+	ClickHouse string `json:"clickhouse_version"`
+	// Schema lists the migrations applied to the store; a restore requires the same.
+	Schema   []string      `json:"schema"`
+	Encoding string        `json:"encoding"`
+	Checksum string        `json:"checksum"`
+	Tables   []BackupTable `json:"tables"`
+	// LeftOut lists the tables of the store that are not in the backup.
+	LeftOut []string `json:"left_out"`
+	Keys    string   `json:"keys"`
+}
+
+// BackupTable is one table of a backup.
+type BackupTable struct {
+	Name     string         `json:"name"`
+	Engine   string         `json:"engine"`
+	Final    bool           `json:"final"` // read through FINAL
+	Columns  []BackupColumn `json:"columns"`
+	Rows     uint64         `json:"rows"`
+	Files    int            `json:"files"`
+	Checksum string         `json:"checksum"`
+}
+
+// BackupColumn is a column of a table, as the server names it and its type.
+type BackupColumn struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+const (
+	backupEncoding = "TabSeparatedWithNamesAndTypes (ClickHouse escapes), times in UTC"
+	backupChecksum = "sum modulo 2^256 of the SHA-256 of each row's line, hexadecimal"
+	backupKeys     = "none: the linkage keys and the session key are files of the data directory, never in the store or its backups"
+
+	backupHead     = "BACKUP"
+	backupManifest = "manifest.json"
+
+	// maxEntryBytes bounds an entry a reader takes into memory: a longer one is damage.
+	maxEntryBytes = 256 << 20
+	// restoreBlock is the number of rows a restore sends to ClickHouse in one block.
+	restoreBlock = 1 << 16
+)
+
+// chunkBytes is the size from which a table file is closed and the next begun: the
+// memory a backup holds, whatever the size of the tables. afterRead, when set, is called
+// once a table has been read. Variables for the tests.
+var (
+	chunkBytes = 8 << 20
+	afterRead  func(table string)
+)
+
+// leftOut are the tables a backup does not hold (see above); staging tables of imports
+// are left out by their names (stagingName).
+var leftOut = map[string]bool{
+	"sessions": true, "import_leases": true, "release_leases": true, "schema_migrations": true,
+}
+
+// readFirst are the tables read before the others, in this order: each is written last
+// of what belongs together (a release's header after its cells, a token after its expiry).
+var readFirst = []string{"release_headers", "tokens"}
+
+var (
+	tableEntry = regexp.MustCompile(`^tables/([A-Za-z_][A-Za-z0-9_]*)/([0-9]{6})\.tsv$`)
+	identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// BackupOptions configure [DB.Backup].
+type BackupOptions struct {
+	// CommitWait bounds the wait for an import commit in progress; 0 means two minutes.
+	CommitWait time.Duration
+	// Progress, when set, is called as each table is written.
+	Progress func(table string, rows uint64)
+}
+
+// backupSource is a table to read, with its columns' types.
+type backupSource struct {
+	BackupTable
+	types []colType
+}
+
+// Backup writes every table of the store to w as a backup archive and returns its
+// manifest. w should be a file the caller removes on error. Errors wrap
+// [ErrBackupInterrupted] when an import was committed during the read (start again), and
+// name a table or column the backup does not know how to copy.
+func (db *DB) Backup(ctx context.Context, w io.Writer, opts BackupOptions) (*BackupManifest, error) {
+	if opts.CommitWait <= 0 {
+		opts.CommitWait = 2 * time.Minute
+	}
+	m := &BackupManifest{Format: BackupFormat, Version: BackupVersion, MadeAt: db.now().UTC().Truncate(time.Second),
+		Database: db.database, Encoding: backupEncoding, Checksum: backupChecksum, Keys: backupKeys}
+	if err := db.conn.QueryRow(ctx, "SELECT version()").Scan(&m.ClickHouse); err != nil {
+		return nil, fmt.Errorf("queries: backup: %w", err)
+	}
+	schema, err := db.appliedMigrations(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("queries: backup: %w", err)
+	}
+	m.Schema = schema
+	sources, left, err := db.backupSources(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("queries: backup: %w", err)
+	}
+	m.LeftOut = left
+
+	gz := gzip.NewWriter(w)
+	tw := tar.NewWriter(gz)
+	head, _ := json.Marshal(map[string]any{"format": BackupFormat, "version": BackupVersion})
+	if err := writeEntry(tw, backupHead, append(head, '\n'), m.MadeAt); err != nil {
+		return nil, fmt.Errorf("queries: backup: %w", err)
+	}
+	commits, err := db.quietCommits(ctx, opts.CommitWait)
+	if err != nil {
+		return nil, fmt.Errorf("queries: backup: %w", err)
+	}
+	for _, src := range sources {
+		cw := &chunkWriter{tw: tw, table: src.Name, at: m.MadeAt, header: tsvHeader(src.Columns)}
+		var d digest
+		rows, err := db.readTable(ctx, src, func(line []byte) error {
+			d.add(line)
+			return cw.add(line)
+		})
+		if err == nil {
+			err = cw.close()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("queries: backup %s: %w", src.Name, err)
+		}
+		if afterRead != nil {
+			afterRead(src.Name)
+		}
+		if src.Name == "submissions" {
+			after, err := db.commitCount(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("queries: backup: %w", err)
+			}
+			if after != commits {
+				return nil, fmt.Errorf("queries: backup: %w", ErrBackupInterrupted)
+			}
+		}
+		t := src.BackupTable
+		t.Rows, t.Files, t.Checksum = rows, cw.n, d.String()
+		m.Tables = append(m.Tables, t)
+		if opts.Progress != nil {
+			opts.Progress(t.Name, t.Rows)
+		}
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeEntry(tw, backupManifest, append(data, '\n'), m.MadeAt); err != nil {
+		return nil, fmt.Errorf("queries: backup: %w", err)
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("queries: backup: %w", err)
+	}
+	if err := gz.Close(); err != nil {
+		return nil, fmt.Errorf("queries: backup: %w", err)
+	}
+	return m, nil
+}
+
+// backupSources lists the tables a backup holds, in the order they are read, and the
+// names of those it leaves out.
+func (db *DB) backupSources(ctx context.Context) ([]backupSource, []string, error) {
+	rows, err := db.conn.Query(ctx, "SELECT name, engine FROM system.tables WHERE database = currentDatabase() ORDER BY name")
+	if err != nil {
+		return nil, nil, err
+	}
+	var (
+		sources []backupSource
+		left    []string
+	)
+	for rows.Next() {
+		var name, engine string
+		if err := rows.Scan(&name, &engine); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		if leftOut[name] || stagingName.MatchString(name) {
+			left = append(left, name)
+			continue
+		}
+		src := backupSource{BackupTable: BackupTable{Name: name, Engine: engine}}
+		switch {
+		case !identifier.MatchString(name):
+			err = fmt.Errorf("table %q: a name a backup cannot quote", name)
+		case strings.HasSuffix(engine, "ReplacingMergeTree"):
+			src.Final = true
+		case engine == "MergeTree" || engine == "ReplicatedMergeTree":
+		default:
+			err = fmt.Errorf("table %s has engine %s, which a backup does not know how to copy", name, engine)
+		}
+		if err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		sources = append(sources, src)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	for i := range sources {
+		if sources[i].Columns, sources[i].types, err = db.tableColumns(ctx, sources[i].Name); err != nil {
+			return nil, nil, err
+		}
+	}
+	rank := func(name string) int {
+		if i := slices.Index(readFirst, name); i >= 0 {
+			return i
+		}
+		return len(readFirst)
+	}
+	slices.SortStableFunc(sources, func(a, b backupSource) int { return rank(a.Name) - rank(b.Name) })
+	return sources, left, nil
+}
+
+// tableColumns returns the columns of a table that rows are inserted into (not the
+// MATERIALIZED or ALIAS ones), in the table's order, with their types.
+func (db *DB) tableColumns(ctx context.Context, table string) ([]BackupColumn, []colType, error) {
+	rows, err := db.conn.Query(ctx, `SELECT name, type FROM system.columns
+		WHERE database = currentDatabase() AND table = ? AND default_kind NOT IN ('MATERIALIZED', 'ALIAS')`, table)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var (
+		cols  []BackupColumn
+		types []colType
+	)
+	for rows.Next() {
+		var c BackupColumn
+		if err := rows.Scan(&c.Name, &c.Type); err != nil {
+			return nil, nil, err
+		}
+		if !identifier.MatchString(c.Name) {
+			return nil, nil, fmt.Errorf("table %s: column %q: a name a backup cannot quote", table, c.Name)
+		}
+		t, err := parseColType(c.Type)
+		if err != nil {
+			return nil, nil, fmt.Errorf("table %s: column %s: %w", table, c.Name, err)
+		}
+		cols, types = append(cols, c), append(types, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	if len(cols) == 0 {
+		return nil, nil, fmt.Errorf("table %s: no columns", table)
+	}
+	return cols, types, nil
+}
+
+// appliedMigrations returns the names of the migrations recorded in the store.
+func (db *DB) appliedMigrations(ctx context.Context) ([]string, error) {
+	rows, err := db.conn.Query(ctx, "SELECT DISTINCT name FROM schema_migrations ORDER BY name")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}
+
+// readTable reads every row of a table in one query (through FINAL for a
+// ReplacingMergeTree) and calls fn with each row's line, which is valid until the next
+// call. It returns the number of rows.
+func (db *DB) readTable(ctx context.Context, src backupSource, fn func(line []byte) error) (uint64, error) {
+	names := make([]string, len(src.Columns))
+	for i, c := range src.Columns {
+		names[i] = "`" + c.Name + "`"
+	}
+	query := "SELECT " + strings.Join(names, ", ") + " FROM `" + src.Name + "`"
+	if src.Final {
+		query += " FINAL"
+	}
+	rows, err := db.conn.Query(ctx, query)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	dest := make([]any, len(src.types))
+	vals := make([]reflect.Value, len(src.types))
+	for i, t := range src.types {
+		p := reflect.New(t.goType())
+		dest[i], vals[i] = p.Interface(), p.Elem()
+	}
+	var (
+		n    uint64
+		line []byte
+	)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return n, err
+		}
+		line = line[:0]
+		for i, t := range src.types {
+			if i > 0 {
+				line = append(line, '\t')
+			}
+			line = t.appendField(line, vals[i])
+		}
+		if err := fn(line); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, rows.Err()
+}
+
+// The commit of an import moves its rows into submissions in several statements
+// (queries/staging.go). commitBusy tells whether one is under way: a committed staging
+// table exists, or a staging table whose commit lease is written and rename not yet done.
+// commitCount counts the commits ever begun (their leases; a name is never reused).
+const (
+	commitBusy = `SELECT count() FROM system.tables WHERE database = currentDatabase() AND (startsWith(name, 'import_commit_')
+		OR (startsWith(name, 'import_stage_') AND concat('import_commit_', substring(name, 14)) IN (SELECT staging FROM import_leases)))`
+	commitCount = `SELECT uniqExact(staging) FROM import_leases WHERE startsWith(staging, 'import_commit_')`
+)
+
+// quietCommits waits until no import commit is under way, completing those a crash left
+// half done (as serve does at start), and returns the number of commits begun so far.
+func (db *DB) quietCommits(ctx context.Context, wait time.Duration) (uint64, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		n, err := db.commitCount(ctx)
+		if err != nil {
+			return 0, err
+		}
+		var busy uint64
+		if err := db.conn.QueryRow(ctx, commitBusy).Scan(&busy); err != nil {
+			return 0, err
+		}
+		if busy == 0 {
+			return n, nil
+		}
+		if _, err := db.RecoverImports(ctx, ImportLeaseTimeout); err != nil {
+			return 0, err
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("an import has been committing for more than %v: back up again once it is done", wait)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func (db *DB) commitCount(ctx context.Context) (uint64, error) {
+	var n uint64
+	err := db.conn.QueryRow(ctx, commitCount).Scan(&n)
+	return n, err
+}
+
+// tsvHeader returns the two header lines of a table file: names, then types.
+func tsvHeader(cols []BackupColumn) []byte {
+	var b []byte
+	for i, c := range cols {
+		if i > 0 {
+			b = append(b, '\t')
+		}
+		b = appendEscaped(b, c.Name)
+	}
+	b = append(b, '\n')
+	for i, c := range cols {
+		if i > 0 {
+			b = append(b, '\t')
+		}
+		b = appendEscaped(b, c.Type)
+	}
+	return append(b, '\n')
+}
+
+// chunkWriter writes the files of one table: about chunkBytes each, every one a
+// complete TabSeparatedWithNamesAndTypes file, at least one (an empty table has its
+// header).
+type chunkWriter struct {
+	tw     *tar.Writer
+	table  string
+	at     time.Time
+	header []byte
+	buf    []byte
+	n      int // files written
+}
+
+func (c *chunkWriter) add(line []byte) error {
+	if len(c.buf) == 0 {
+		c.buf = append(c.buf, c.header...)
+	}
+	c.buf = append(append(c.buf, line...), '\n')
+	if len(c.buf) >= chunkBytes {
+		return c.flush()
+	}
+	return nil
+}
+
+func (c *chunkWriter) flush() error {
+	c.n++
+	err := writeEntry(c.tw, fmt.Sprintf("tables/%s/%06d.tsv", c.table, c.n), c.buf, c.at)
+	c.buf = c.buf[:0]
+	return err
+}
+
+func (c *chunkWriter) close() error {
+	if len(c.buf) == 0 && c.n == 0 {
+		c.buf = append(c.buf, c.header...)
+	}
+	if len(c.buf) > 0 {
+		return c.flush()
+	}
+	return nil
+}
+
+func writeEntry(tw *tar.Writer, name string, data []byte, at time.Time) error {
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: int64(len(data)), Mode: 0o600, ModTime: at}); err != nil {
+		return err
+	}
+	_, err := tw.Write(data)
+	return err
+}
+
+// digest is the checksum of a table: the sum of the SHA-256 of its rows' lines, modulo
+// 2^256, so that it does not depend on their order.
+type digest [4]uint64 // big-endian limbs
+
+func (d *digest) add(line []byte) {
+	h := sha256.Sum256(line)
+	var carry uint64
+	for i := 3; i >= 0; i-- {
+		d[i], carry = bits.Add64(d[i], binary.BigEndian.Uint64(h[8*i:]), carry)
+	}
+}
+
+func (d digest) String() string {
+	var b [32]byte
+	for i, x := range d {
+		binary.BigEndian.PutUint64(b[8*i:], x)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// rowSink receives the rows of one table of a backup being read.
+type rowSink interface {
+	add(values []any) error
+	close() error // the table's rows are all there
+	abort()       // reading failed
+}
+
+// CheckBackup reads a backup archive from r to its end and checks it: its structure, the
+// types of every value, and every table's rows and checksum against the manifest. It
+// writes nothing anywhere. Errors wrap [ErrBadBackup] for a damaged, incomplete or
+// foreign file, and for an error of r (which decrypts the file, say) while reading it.
+func CheckBackup(r io.Reader) (*BackupManifest, error) {
+	return scanBackup(r, nil)
+}
+
+// scanBackup reads an archive to its end, calling sink (when not nil) for each table
+// and handing it the table's rows, and checks everything against the manifest, which it
+// returns.
+func scanBackup(r io.Reader, sink func(t BackupTable) (rowSink, error)) (_ *BackupManifest, err error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	gz, err := gzip.NewReader(br)
+	if err != nil {
+		return nil, badBackup(err, "not gzip")
+	}
+	gz.Multistream(false)
+	tr := tar.NewReader(gz)
+	var out rowSink
+	defer func() {
+		if err != nil && out != nil {
+			out.abort()
+		}
+	}()
+	var (
+		seen     []BackupTable // as read
+		cur      *BackupTable
+		types    []colType
+		d        digest
+		manifest *BackupManifest
+	)
+	endTable := func() error {
+		if cur == nil {
+			return nil
+		}
+		cur.Checksum = d.String()
+		seen = append(seen, *cur)
+		cur, d = nil, digest{}
+		if out != nil {
+			o := out
+			out = nil
+			return o.close()
+		}
+		return nil
+	}
+	for i := 0; ; i++ {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, badBackup(err, "")
+		}
+		if manifest != nil {
+			return nil, badBackup(nil, "entry %s after the manifest", h.Name)
+		}
+		if h.Typeflag != tar.TypeReg || h.Size > maxEntryBytes {
+			return nil, badBackup(nil, "unexpected entry %s", h.Name)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			return nil, badBackup(err, "")
+		}
+		if i == 0 {
+			var head struct {
+				Format  string `json:"format"`
+				Version int    `json:"version"`
+			}
+			if h.Name != backupHead || json.Unmarshal(data, &head) != nil || head.Format != BackupFormat {
+				return nil, badBackup(nil, "no %s entry first", backupHead)
+			}
+			if head.Version != BackupVersion {
+				return nil, badBackup(nil, "format version %d; this tamtam reads version %d", head.Version, BackupVersion)
+			}
+			continue
+		}
+		if h.Name == backupManifest {
+			if err := endTable(); err != nil {
+				return nil, err
+			}
+			manifest = new(BackupManifest)
+			if err := json.Unmarshal(data, manifest); err != nil {
+				return nil, badBackup(err, "manifest")
+			}
+			continue
+		}
+		e := tableEntry.FindStringSubmatch(h.Name)
+		if e == nil {
+			return nil, badBackup(nil, "unexpected entry %s", h.Name)
+		}
+		name, n := e[1], atoi(e[2])
+		if cur == nil || cur.Name != name {
+			if err := endTable(); err != nil {
+				return nil, err
+			}
+			if n != 1 || slices.ContainsFunc(seen, func(t BackupTable) bool { return t.Name == name }) {
+				return nil, badBackup(nil, "%s out of order", h.Name)
+			}
+			cur = &BackupTable{Name: name}
+		} else if n != cur.Files+1 {
+			return nil, badBackup(nil, "%s out of order", h.Name)
+		}
+		cur.Files = n
+		body, err := readHeader(cur, &types, data)
+		if err != nil {
+			return nil, badBackup(nil, "%s: %v", h.Name, err)
+		}
+		if n == 1 && sink != nil {
+			if out, err = sink(*cur); err != nil {
+				return nil, err
+			}
+		}
+		values := make([]any, len(types))
+		for len(body) > 0 {
+			end := bytes.IndexByte(body, '\n')
+			if end < 0 {
+				return nil, badBackup(nil, "%s: last line not ended", h.Name)
+			}
+			line := body[:end]
+			body = body[end+1:]
+			if err := parseLine(line, types, values); err != nil {
+				return nil, badBackup(nil, "%s: row %d: %v", h.Name, cur.Rows+1, err)
+			}
+			d.add(line)
+			cur.Rows++
+			if out != nil {
+				if err := out.add(values); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	// The end of the tar archive is not the end of the gzip stream, whose checksum comes
+	// last: read it all, and nothing may follow it.
+	if _, err := io.Copy(io.Discard, gz); err != nil {
+		return nil, badBackup(err, "")
+	}
+	if extra, err := br.Read(make([]byte, 1)); extra > 0 || err != io.EOF {
+		if err != nil && err != io.EOF {
+			return nil, badBackup(err, "")
+		}
+		return nil, badBackup(nil, "data after the end of the archive")
+	}
+	if manifest == nil {
+		return nil, badBackup(nil, "no manifest: the file is cut short")
+	}
+	if err := manifest.matches(seen); err != nil {
+		return nil, badBackup(nil, "%v", err)
+	}
+	return manifest, nil
+}
+
+// badBackup wraps a problem of the file in ErrBadBackup.
+func badBackup(err error, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	switch {
+	case err != nil && msg != "":
+		msg += ": " + err.Error()
+	case err != nil:
+		msg = err.Error()
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		msg = "the file is cut short (" + msg + ")"
+	}
+	return fmt.Errorf("queries: %w: %s", ErrBadBackup, msg)
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// readHeader checks the two header lines of a table file (the first file of a table
+// sets the columns, the others must repeat them) and returns the rest.
+func readHeader(t *BackupTable, types *[]colType, data []byte) ([]byte, error) {
+	var lines [2][]string
+	for i := range lines {
+		end := bytes.IndexByte(data, '\n')
+		if end < 0 {
+			return nil, errors.New("no header")
+		}
+		for _, f := range bytes.Split(data[:end], []byte{'\t'}) {
+			s, err := unescape(f)
+			if err != nil {
+				return nil, fmt.Errorf("header: %w", err)
+			}
+			lines[i] = append(lines[i], s)
+		}
+		data = data[end+1:]
+	}
+	names, typeNames := lines[0], lines[1]
+	if len(names) != len(typeNames) {
+		return nil, errors.New("header: as many names as types expected")
+	}
+	if t.Files > 1 {
+		if len(names) != len(t.Columns) {
+			return nil, errors.New("header differs from the table's first file")
+		}
+		for i, c := range t.Columns {
+			if names[i] != c.Name || typeNames[i] != c.Type {
+				return nil, errors.New("header differs from the table's first file")
+			}
+		}
+		return data, nil
+	}
+	t.Columns, *types = nil, nil
+	for i, n := range names {
+		ct, err := parseColType(typeNames[i])
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", n, err)
+		}
+		if !identifier.MatchString(n) {
+			return nil, fmt.Errorf("column %q: not a column name", n)
+		}
+		t.Columns = append(t.Columns, BackupColumn{Name: n, Type: typeNames[i]})
+		*types = append(*types, ct)
+	}
+	return data, nil
+}
+
+// parseLine parses the fields of a row into values.
+func parseLine(line []byte, types []colType, values []any) error {
+	for i, t := range types {
+		end := bytes.IndexByte(line, '\t')
+		last := i == len(types)-1
+		switch {
+		case last && end >= 0:
+			return errors.New("more fields than columns")
+		case !last && end < 0:
+			return errors.New("fewer fields than columns")
+		case last:
+			end = len(line)
+		}
+		v, err := t.parseField(line[:end])
+		if err != nil {
+			return err
+		}
+		values[i] = v
+		if !last {
+			line = line[end+1:]
+		}
+	}
+	return nil
+}
+
+// matches checks the tables read from a file against its manifest.
+func (m *BackupManifest) matches(seen []BackupTable) error {
+	if m.Format != BackupFormat || m.Version != BackupVersion {
+		return fmt.Errorf("manifest of format %q version %d", m.Format, m.Version)
+	}
+	if len(seen) != len(m.Tables) {
+		return fmt.Errorf("%d tables in the file, %d in the manifest", len(seen), len(m.Tables))
+	}
+	for i, want := range m.Tables {
+		got := seen[i]
+		switch {
+		case got.Name != want.Name:
+			return fmt.Errorf("table %s in the file where the manifest has %s", got.Name, want.Name)
+		case !slices.Equal(got.Columns, want.Columns):
+			return fmt.Errorf("table %s: columns differ from the manifest's", got.Name)
+		case got.Rows != want.Rows || got.Files != want.Files:
+			return fmt.Errorf("table %s: %d rows in %d files, the manifest says %d in %d", got.Name, got.Rows, got.Files, want.Rows, want.Files)
+		case got.Checksum != want.Checksum:
+			return fmt.Errorf("table %s: checksum %s, the manifest says %s", got.Name, got.Checksum, want.Checksum)
+		}
+	}
+	return nil
+}
+
+// Restore loads the backup read from r into the store, which must be empty (migrated,
+// no rows), then reads every table back and checks its rows and checksum against the
+// manifest. want is the manifest [CheckBackup] returned for the same file: call it first,
+// so that a damaged file is refused before anything is written.
+//
+// Nothing is written when the store is not empty ([ErrNotEmpty]), was made with another
+// schema ([ErrSchemaMismatch]), or lacks a table or column of the backup. A failure once
+// rows are being written leaves the store part restored: drop the database and restore
+// again.
+func (db *DB) Restore(ctx context.Context, r io.Reader, want *BackupManifest) error {
+	targets, err := db.checkRestoreTarget(ctx, want)
+	if err != nil {
+		return fmt.Errorf("queries: restore: %w", err)
+	}
+	// The definitions' fingerprints an earlier start (tamtam migrate) recorded describe
+	// no record: the backup's replace them, and the next start checks the definitions
+	// against those (a definition changed since the backup is then refused, as it would
+	// have been in the store backed up).
+	var recorded uint64
+	if err := db.conn.QueryRow(ctx, "SELECT count() FROM questionnaire_fingerprints").Scan(&recorded); err != nil {
+		return fmt.Errorf("queries: restore: %w", err)
+	}
+	if recorded > 0 {
+		if err := db.conn.Exec(ctx, "TRUNCATE TABLE questionnaire_fingerprints"); err != nil {
+			return fmt.Errorf("queries: restore: %w", notAllowed(err))
+		}
+	}
+	got, err := scanBackup(r, func(t BackupTable) (rowSink, error) {
+		return db.newInserter(ctx, t)
+	})
+	if err != nil {
+		return fmt.Errorf("queries: restore: %w", err)
+	}
+	if err := got.matches(want.Tables); err != nil {
+		return fmt.Errorf("queries: restore: the file changed since it was checked: %w", err)
+	}
+	for _, t := range want.Tables {
+		var d digest
+		rows, err := db.readTable(ctx, targets[t.Name], func(line []byte) error {
+			d.add(line)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("queries: restore: read %s back: %w", t.Name, err)
+		}
+		if rows != t.Rows || d.String() != t.Checksum {
+			return fmt.Errorf("queries: restore: table %s holds %d rows (checksum %s) after the restore, the backup %d (%s)",
+				t.Name, rows, d.String(), t.Rows, t.Checksum)
+		}
+	}
+	return nil
+}
+
+// checkRestoreTarget checks that the store can take the backup: the same migrations, every
+// table and column of the backup, and no rows in any table a backup holds (those it
+// recreates, the fingerprints, aside). It returns the tables to read back, by name.
+func (db *DB) checkRestoreTarget(ctx context.Context, m *BackupManifest) (map[string]backupSource, error) {
+	schema, err := db.appliedMigrations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Equal(schema, m.Schema) {
+		return nil, fmt.Errorf("%w: the backup's last migration is %s, this store's %s: restore with the version of tamtam that made the backup, then upgrade",
+			ErrSchemaMismatch, lastOf(m.Schema), lastOf(schema))
+	}
+	sources, _, err := db.backupSources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	targets := map[string]backupSource{}
+	for _, s := range sources {
+		targets[s.Name] = s
+		if s.Name == "questionnaire_fingerprints" {
+			continue
+		}
+		var n uint64
+		if err := db.conn.QueryRow(ctx, "SELECT count() FROM `"+s.Name+"`").Scan(&n); err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			return nil, fmt.Errorf("%w: table %s holds %d rows", ErrNotEmpty, s.Name, n)
+		}
+	}
+	var sessions uint64
+	if err := db.conn.QueryRow(ctx, "SELECT count() FROM sessions").Scan(&sessions); err != nil {
+		return nil, err
+	}
+	if sessions > 0 {
+		return nil, fmt.Errorf("%w: table sessions holds %d rows", ErrNotEmpty, sessions)
+	}
+	for _, t := range m.Tables {
+		s, ok := targets[t.Name]
+		if !ok {
+			return nil, fmt.Errorf("%w: the store has no table %s", ErrSchemaMismatch, t.Name)
+		}
+		for _, c := range t.Columns {
+			if !slices.Contains(s.Columns, c) {
+				return nil, fmt.Errorf("%w: table %s has no column %s %s", ErrSchemaMismatch, t.Name, c.Name, c.Type)
+			}
+		}
+		// Read back with the backup's columns, in its order, to compare checksums.
+		s.Columns, s.types = t.Columns, nil
+		for _, c := range t.Columns {
+			ct, err := parseColType(c.Type)
+			if err != nil {
+				return nil, err
+			}
+			s.types = append(s.types, ct)
+		}
+		targets[t.Name] = s
+	}
+	return targets, nil
+}
+
+func lastOf(s []string) string {
+	if len(s) == 0 {
+		return "(none)"
+	}
+	return s[len(s)-1]
+}
+
+// inserter sends the rows of one table to ClickHouse in blocks, through a batch with
+// the backup's column list.
+type inserter struct {
+	batch driver.Batch
+	block int
+}
+
+func (db *DB) newInserter(ctx context.Context, t BackupTable) (rowSink, error) {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = "`" + c.Name + "`"
+	}
+	query := "INSERT INTO `" + t.Name + "` (" + strings.Join(names, ", ") + ")"
+	b, err := db.conn.PrepareBatch(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("insert into %s: %w", t.Name, err)
+	}
+	return &inserter{batch: b}, nil
+}
+
+func (in *inserter) add(values []any) error {
+	if err := in.batch.Append(values...); err != nil {
+		return err
+	}
+	if in.block++; in.block == restoreBlock {
+		in.block = 0
+		return in.batch.Flush()
+	}
+	return nil
+}
+
+func (in *inserter) close() error {
+	defer in.batch.Close()
+	return in.batch.Send()
+}
+
+func (in *inserter) abort() {
+	in.batch.Abort()
+	in.batch.Close()
+}
