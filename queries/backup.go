@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -92,6 +93,10 @@ var (
 
 	// ErrNotEmpty is wrapped by the error of [DB.Restore] when the store holds rows.
 	ErrNotEmpty = errors.New("the store is not empty")
+
+	// ErrPartlyRestored is wrapped by the error of [DB.Restore] when it failed once rows
+	// were being written: the store holds part of the backup.
+	ErrPartlyRestored = errors.New("the store holds part of the backup: drop its database and restore again")
 
 	// ErrSchemaMismatch is wrapped by the error of [DB.Restore] when the backup was made
 	// with another schema (another version of tamtam) than the store's.
@@ -839,8 +844,7 @@ func (m *BackupManifest) matches(seen []BackupTable) error {
 //
 // Nothing is written when the store is not empty ([ErrNotEmpty]), was made with another
 // schema ([ErrSchemaMismatch]), or lacks a table or column of the backup. A failure once
-// rows are being written leaves the store part restored: drop the database and restore
-// again.
+// rows are being written wraps [ErrPartlyRestored].
 func (db *DB) Restore(ctx context.Context, r io.Reader, want *BackupManifest) error {
 	targets, err := db.checkRestoreTarget(ctx, want)
 	if err != nil {
@@ -863,10 +867,10 @@ func (db *DB) Restore(ctx context.Context, r io.Reader, want *BackupManifest) er
 		return db.newInserter(ctx, t)
 	})
 	if err != nil {
-		return fmt.Errorf("queries: restore: %w", err)
+		return fmt.Errorf("queries: restore: %w: %w", ErrPartlyRestored, err)
 	}
 	if err := got.matches(want.Tables); err != nil {
-		return fmt.Errorf("queries: restore: the file changed since it was checked: %w", err)
+		return fmt.Errorf("queries: restore: %w: the file changed since it was checked: %w", ErrPartlyRestored, err)
 	}
 	for _, t := range want.Tables {
 		var d digest
@@ -875,11 +879,11 @@ func (db *DB) Restore(ctx context.Context, r io.Reader, want *BackupManifest) er
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("queries: restore: read %s back: %w", t.Name, err)
+			return fmt.Errorf("queries: restore: %w: read %s back: %w", ErrPartlyRestored, t.Name, err)
 		}
 		if rows != t.Rows || d.String() != t.Checksum {
-			return fmt.Errorf("queries: restore: table %s holds %d rows (checksum %s) after the restore, the backup %d (%s)",
-				t.Name, rows, d.String(), t.Rows, t.Checksum)
+			return fmt.Errorf("queries: restore: %w: table %s holds %d rows (checksum %s) after the restore, the backup %d (%s)",
+				ErrPartlyRestored, t.Name, rows, d.String(), t.Rows, t.Checksum)
 		}
 	}
 	return nil
@@ -992,4 +996,19 @@ func (in *inserter) close() error {
 func (in *inserter) abort() {
 	in.batch.Abort()
 	in.batch.Close()
+}
+
+// LatestLinkKeyID returns the id of the linkage key under which the latest stored
+// records carry a link ("" when none does): the key a follow-up must be keyed under to
+// link with them, which a restore checks the data directory holds.
+func (db *DB) LatestLinkKeyID(ctx context.Context) (string, error) {
+	var id string
+	err := db.conn.QueryRow(ctx, "SELECT key_id FROM submissions WHERE link_id != '' ORDER BY received_at DESC LIMIT 1").Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("queries: latest link key: %w", err)
+	}
+	return id, nil
 }
