@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -148,8 +149,11 @@ const (
 
 	// maxEntryBytes bounds an entry a reader takes into memory: a longer one is damage.
 	maxEntryBytes = 256 << 20
-	// restoreBlock is the number of rows a restore sends to ClickHouse in one block.
-	restoreBlock = 1 << 16
+	// readBlock is the number of rows a backup asks ClickHouse for in one block, and
+	// restoreBlock the number a restore sends in one: about 1 KiB a submission, which
+	// the driver holds as strings and arrays, several times that.
+	readBlock    = 4096
+	restoreBlock = 8192
 )
 
 // chunkBytes is the size from which a table file is closed and the next begun: the
@@ -393,6 +397,9 @@ func (db *DB) readTable(ctx context.Context, src backupSource, fn func(line []by
 	if src.Final {
 		query += " FINAL"
 	}
+	// The driver holds a whole block of the answer in memory (and the next one coming):
+	// small blocks keep that to a few MiB, whatever the size of the table.
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_block_size": readBlock}))
 	rows, err := db.conn.Query(ctx, query)
 	if err != nil {
 		return 0, err
