@@ -427,4 +427,11 @@ func TestPurge(t *testing.T) {
 			t.Errorf("%s of release %s differs after the purge (%v, %v)", f, release, errA, errB)
 		}
 	}
+	csv, _ := os.ReadFile(filepath.Join(before, "figures.csv"))
+	if r := e.do(http.MethodGet, "/api/v1/reports/2024.csv", e.token("coordinator"), "", nil); r.status != http.StatusOK || r.raw != string(csv) {
+		t.Errorf("GET /api/v1/reports/2024.csv after the purge = %d, %d bytes; want the release's %d", r.status, len(r.raw), len(csv))
+	}
+	if code, _, stderr := e.cli("release", "--year", "2024"); code != 1 || !strings.Contains(stderr, "no questionnaire of 2024") {
+		t.Errorf("a new release of the purged year = exit %d, %q; want no data", code, stderr)
+	}
 }
