@@ -199,7 +199,17 @@ func (a *App) writeBackup(ctx context.Context, out string, recips []age.Recipien
 		return nil, 0, fmt.Errorf("backup: %w", err)
 	}
 	if err := os.Link(tmp.Name(), out); err != nil {
-		return nil, 0, fmt.Errorf("backup: %w", err)
+		// A file system without hard links (a FAT or exFAT stick): rename instead, which
+		// would replace a file of that name made meanwhile, so look once more.
+		if errors.Is(err, os.ErrExist) {
+			return nil, 0, fmt.Errorf("backup: %w", err)
+		}
+		if _, serr := os.Lstat(out); serr == nil {
+			return nil, 0, fmt.Errorf("backup: %s appeared while the backup was written", out)
+		}
+		if err := os.Rename(tmp.Name(), out); err != nil {
+			return nil, 0, fmt.Errorf("backup: %w", err)
+		}
 	}
 	if err := syncDir(dir); err != nil {
 		return nil, 0, fmt.Errorf("backup: %w", err)
@@ -346,7 +356,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err := printBackupTables(stdout, m); err != nil {
 		return err
 	}
-	return app.checkRestoredKey(ctx, cfg, stdout, l)
+	return app.checkRestoredKey(ctx, cfg, stdout, stderr, l)
 }
 
 // parseArgs parses flags and positional arguments in any order (tamtam restore FILE
@@ -406,7 +416,7 @@ func openBackup(l words.Lang, path string, ids []age.Identity) (_ io.Reader, don
 // checkRestoredKey says whether the data directory holds the linkage key the latest
 // restored records were linked under: without it, a follow-up made from now on cannot
 // link to the entries restored.
-func (a *App) checkRestoredKey(ctx context.Context, cfg Config, stdout io.Writer, l words.Lang) error {
+func (a *App) checkRestoredKey(ctx context.Context, cfg Config, stdout, stderr io.Writer, l words.Lang) error {
 	id, err := a.db.LatestLinkKeyID(ctx)
 	if err != nil || id == "" {
 		return err
@@ -414,12 +424,17 @@ func (a *App) checkRestoredKey(ctx context.Context, cfg Config, stdout io.Writer
 	dir := filepath.Join(cfg.Data, "keys")
 	paths, _ := filepath.Glob(filepath.Join(dir, "link-*.key"))
 	for _, p := range paths {
-		if k, err := collector.ReadKeyFile(p); err == nil && k.ID == id {
+		k, err := collector.ReadKeyFile(p)
+		if err != nil {
+			fmt.Fprintln(stderr, "warning:", err) // serve would refuse it as well
+			continue
+		}
+		if k.ID == id {
 			fmt.Fprintln(stdout, l.T("cli.restore.key_present", id, dir))
 			return nil
 		}
 	}
-	fmt.Fprintln(stdout, l.T("cli.restore.key_missing", id, dir))
+	fmt.Fprintln(stderr, l.T("cli.restore.key_missing", id, dir))
 	return nil
 }
 

@@ -191,19 +191,30 @@ func TestBackupRestore(t *testing.T) {
 		t.Errorf("manifest: tables %d and %d, left out %v", len(m.Tables), len(m2.Tables), m.LeftOut)
 	}
 
-	// Restore each into a fresh store.
+	// Restore each into a fresh store: the plain one without the key directory, the
+	// encrypted one with the offline copy of it put back first.
 	restored := map[string]store{}
 	for name, args := range map[string][]string{
 		"plain":  {"restore", plain},
 		"sealed": {"restore", sealed, "--identity", keyFile},
 	} {
 		s := newStore(t)
+		keys := filepath.Join(s.data, "keys")
+		if name == "sealed" {
+			if err := os.CopyFS(keys, os.DirFS(filepath.Join(e.cfg.Data, "keys"))); err != nil {
+				t.Fatal(err)
+			}
+			copied, _ := filepath.Glob(filepath.Join(keys, "*"))
+			for _, f := range copied {
+				os.Chmod(f, 0o600) // as cp -a keeps them
+			}
+		}
 		code, out, stderr := s.cli(args...)
 		if code != 0 || !strings.Contains(out, "counts and checksums verified") {
 			t.Fatalf("%s: restore = exit %d, %q, %q", name, code, out, stderr)
 		}
-		if !strings.Contains(out, "is in "+filepath.Join(s.data, "keys")) && !strings.Contains(out, "does not hold") {
-			t.Errorf("%s: restore says nothing of the linkage key: %q", name, out)
+		if missing := strings.Contains(stderr, "which "+keys+" does not hold"); missing != (name == "plain") || !missing && !strings.Contains(out, "is in "+keys) {
+			t.Errorf("%s: restore = %q, %q; want it to say whether %s holds the linkage key", name, out, stderr, keys)
 		}
 		restored[name] = s
 	}
