@@ -69,8 +69,9 @@ import (
 // row); a restored table then holds one row per key, which no merge changes. Rows written
 // while the backup runs may or may not be in it, table by table; the tables are read in
 // an order that keeps what tamtam relies on: a release's header is written after its
-// cells and a token after its expiry, so release_headers and tokens are read first, and a
-// header or a token in the backup has its cells or its expiry. An import moves its rows
+// cells, a token after its expiry, a submission after the re-key pairs of its link and
+// the fingerprint of its definition, so release_headers, tokens and submissions are read
+// first, and what the backup holds of them has its cells, its expiry, its pairs. An import moves its rows
 // into submissions in several steps once committed: the backup waits for a commit in
 // progress and, if one happened while submissions was read, fails with
 // [ErrBackupInterrupted] so that the caller starts again; an import is in a backup whole
@@ -171,8 +172,10 @@ var leftOut = map[string]bool{
 }
 
 // readFirst are the tables read before the others, in this order: each is written last
-// of what belongs together (a release's header after its cells, a token after its expiry).
-var readFirst = []string{"release_headers", "tokens"}
+// of what belongs together (a release's header after its cells, a token after its expiry,
+// a questionnaire after the re-key pairs of its link and the fingerprint of its
+// definition), so that what the backup holds of it has what it needs.
+var readFirst = []string{"release_headers", "tokens", "submissions"}
 
 var (
 	tableEntry = regexp.MustCompile(`^tables/([A-Za-z_][A-Za-z0-9_]*)/([0-9]{6})\.tsv$`)
@@ -183,8 +186,6 @@ var (
 type BackupOptions struct {
 	// CommitWait bounds the wait for an import commit in progress; 0 means two minutes.
 	CommitWait time.Duration
-	// Progress, when set, is called as each table is written.
-	Progress func(table string, rows uint64)
 }
 
 // backupSource is a table to read, with its columns' types.
@@ -255,9 +256,6 @@ func (db *DB) Backup(ctx context.Context, w io.Writer, opts BackupOptions) (*Bac
 		t := src.BackupTable
 		t.Rows, t.Files, t.Checksum = rows, cw.n, d.String()
 		m.Tables = append(m.Tables, t)
-		if opts.Progress != nil {
-			opts.Progress(t.Name, t.Rows)
-		}
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
