@@ -3,6 +3,7 @@ module github.com/tamtam-ngo/tamtam
 go 1.26.8
 
 require (
+	filippo.io/age v1.3.2
 	github.com/ClickHouse/clickhouse-go/v2 v2.50.0
 	github.com/bits-and-blooms/bloom/v3 v3.7.1
 	github.com/chromedp/cdproto v0.159.0
@@ -21,6 +22,7 @@ require (
 )
 
 require (
+	filippo.io/hpke v0.4.0 // indirect
 	github.com/ClickHouse/ch-go v0.74.0 // indirect
 	github.com/andybalholm/brotli v1.2.6 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect

@@ -113,9 +113,33 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 }
 
 // openStore opens the store (starting or attaching to the embedded ClickHouse under
-// cfg.Data unless cfg.ClickHouse is a URL), applies migrations, and loads the
-// questionnaires and sites: what every command needs. Close releases it.
+// cfg.Data unless cfg.ClickHouse is a URL), applies migrations, loads the questionnaires
+// and sites, and checks the definitions against those the store has known: what every
+// command needs. Close releases it.
 func openStore(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
+	a, err := openSchema(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.catalog.CheckFingerprints(ctx, a.db); err != nil {
+		a.Close()
+		var changed *collector.ChangedDefinitionError
+		if errors.As(err, &changed) {
+			src := changed.Source
+			if src == "" {
+				src = cfg.lang().T("cli.questionnaire.builtin")
+			}
+			return nil, errors.New(cfg.lang().T("cli.questionnaire.changed", changed.ID, changed.Version, src, changed.Version+1))
+		}
+		return nil, err
+	}
+	return a, nil
+}
+
+// openSchema is openStore without the check of the definitions, which records them in
+// the store: a restore must find the store as migrated, and bring the definitions'
+// fingerprints of the store backed up.
+func openSchema(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 	a := &App{log: log, now: time.Now}
 	defer func() {
 		if err != nil {
@@ -149,17 +173,6 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err e
 		return nil, err
 	}
 	if _, err := a.db.Migrate(ctx); err != nil {
-		return nil, err
-	}
-	if err := a.catalog.CheckFingerprints(ctx, a.db); err != nil {
-		var changed *collector.ChangedDefinitionError
-		if errors.As(err, &changed) {
-			src := changed.Source
-			if src == "" {
-				src = cfg.lang().T("cli.questionnaire.builtin")
-			}
-			return nil, errors.New(cfg.lang().T("cli.questionnaire.changed", changed.ID, changed.Version, src, changed.Version+1))
-		}
 		return nil, err
 	}
 	return a, nil

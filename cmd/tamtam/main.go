@@ -14,6 +14,9 @@
 //	tamtam sql      [--query SQL]   clickhouse-client on the store (embedded or not)
 //	tamtam linkkey  list | rotate [--grace 90d] | destroy-expired   linkage key epochs
 //	tamtam questionnaire check FILE... | list   questionnaire definition files
+//	tamtam backup   --out FILE [--recipient AGE_PUBLIC_KEY]...   every table in one file, without keys
+//	tamtam restore  FILE [--identity KEYFILE] [--check]   into an empty store, checked
+//	tamtam purge    --before YEAR [--yes]   drop whole years of questionnaires
 //
 // Every subcommand takes --data, --clickhouse, --sites and --questionnaires, with the
 // environment variables TAMTAM_DATA, TAMTAM_CLICKHOUSE, TAMTAM_SITES and
@@ -76,6 +79,9 @@ commands:
   sql       run clickhouse-client on the store: tamtam sql [--query SQL]
   linkkey   linkage keys: tamtam linkkey list; tamtam linkkey rotate [--grace 90d]; tamtam linkkey destroy-expired
   questionnaire  definition files: tamtam questionnaire check FILE...; tamtam questionnaire list [--questionnaires DIR]
+  backup    copy every table of the store to one file: tamtam backup --out FILE [--recipient AGE_PUBLIC_KEY]...
+  restore   load a backup into an empty store: tamtam restore FILE [--identity KEYFILE] [--check]
+  purge     drop the questionnaires of whole years: tamtam purge --before YEAR [--yes]
 
 run 'tamtam COMMAND -h' for the flags of a command`
 
@@ -116,6 +122,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdLinkkey(ctx, rest, stdout, stderr, getenv)
 	case "questionnaire":
 		err = cmdQuestionnaire(ctx, rest, stdout, stderr, getenv)
+	case "backup":
+		err = cmdBackup(ctx, rest, stdout, stderr, getenv)
+	case "restore":
+		err = cmdRestore(ctx, rest, stdout, stderr, getenv)
+	case "purge":
+		err = cmdPurge(ctx, rest, stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return 0

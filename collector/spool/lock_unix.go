@@ -20,12 +20,21 @@ func lockFile(path string) (*os.File, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%s is locked: the spool is open elsewhere", path)
+			return nil, &lockedError{path}
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return f, nil
 }
+
+// lockedError says that another process holds the spool; it matches [ErrLocked].
+type lockedError struct{ path string }
+
+func (e *lockedError) Error() string {
+	return fmt.Sprintf("%s is locked: the spool is open elsewhere", e.path)
+}
+
+func (e *lockedError) Is(target error) bool { return target == ErrLocked }
 
 // isNoSpace reports whether err means the file system has no room for our bytes.
 func isNoSpace(err error) bool {

@@ -37,6 +37,10 @@ var (
 
 	// ErrClosed is returned by the methods of a closed [Spool].
 	ErrClosed = errors.New("spool: closed")
+
+	// ErrLocked is wrapped by the error of [Open] when another process holds the spool
+	// open (a running server); [Peek] reads its progress meanwhile.
+	ErrLocked = errors.New("spool: open in another process")
 )
 
 // Options configure [Open].
