@@ -16,7 +16,7 @@ const auditLimit = 500
 
 // auditActions are the actions offered in the filter; any other is typed in the URL.
 var auditActions = []string{"session.signin", "session.signout", "token.create", "token.revoke",
-	"report.download", "report.release", "dashboard.view", "import", "import.check"}
+	"report.download", "report.release", "release.make", "dashboard.view", "import", "import.check", "backup", "restore", "purge"}
 
 type auditMain struct {
 	Since, Action string
