@@ -17,6 +17,25 @@ import (
 // returns the validated submissions, with their exact answers, for recomputation.
 func demoData(t *testing.T, db *queries.DB, year, n int) []*collector.Submission {
 	t.Helper()
+	gen := collector.NewDemo(year, 7, demoNow(year))
+	var bodies [][]byte
+	for range n {
+		s := gen.Next()
+		bodies = append(bodies, s.Body)
+		if s.FollowUp != nil {
+			bodies = append(bodies, s.FollowUp)
+		}
+	}
+	return storeBodies(t, db, year, bodies)
+}
+
+// demoNow is the time the demo data of year are generated and stored at.
+func demoNow(year int) time.Time { return time.Date(year+1, 6, 1, 0, 0, 0, 0, time.UTC) }
+
+// storeBodies validates, anonymises and stores JSON submission bodies as the API would,
+// and returns the validated submissions.
+func storeBodies(t *testing.T, db *queries.DB, year int, bodies [][]byte) []*collector.Submission {
+	t.Helper()
 	catalog, err := collector.BuiltinCatalog()
 	if err != nil {
 		t.Fatal(err)
@@ -24,11 +43,10 @@ func demoData(t *testing.T, db *queries.DB, year, n int) []*collector.Submission
 	secret := sha256.Sum256([]byte("test key"))
 	key, _ := collector.NewKey(secret[:])
 	anon := &collector.Anonymiser{Keys: &collector.Keyring{Current: key}}
-	now := time.Date(year+1, 6, 1, 0, 0, 0, 0, time.UTC)
-	gen := collector.NewDemo(year, 7, now)
+	now := demoNow(year)
 	var subs []*collector.Submission
 	var recs []collector.Record
-	add := func(body []byte) {
+	for _, body := range bodies {
 		env, ferrs := collector.DecodeEnvelope(body)
 		if ferrs != nil {
 			t.Fatalf("demo body: %v", ferrs)
@@ -43,13 +61,6 @@ func demoData(t *testing.T, db *queries.DB, year, n int) []*collector.Submission
 			t.Fatal(err)
 		}
 		subs, recs = append(subs, sub), append(recs, rec)
-	}
-	for range n {
-		s := gen.Next()
-		add(s.Body)
-		if s.FollowUp != nil {
-			add(s.FollowUp)
-		}
 	}
 	if err := db.InsertRecords(t.Context(), recs); err != nil {
 		t.Fatal(err)
@@ -214,31 +225,8 @@ func TestCondEvalMatchesSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret := sha256.Sum256([]byte("test key"))
-	key, _ := collector.NewKey(secret[:])
-	anon := &collector.Anonymiser{Keys: &collector.Keyring{Current: key}}
-	now := time.Date(year+1, 6, 1, 0, 0, 0, 0, time.UTC)
-	needs, activity := collector.NewDemo(year, 7, now).FieldSurveys(1500)
-	var recs []collector.Record
-	for _, body := range append(needs, activity...) {
-		env, ferrs := collector.DecodeEnvelope(body)
-		if ferrs != nil {
-			t.Fatalf("demo body: %v", ferrs)
-		}
-		d, _ := catalog.Get(env.Questionnaire, env.Version)
-		sub, ferrs := collector.Validate(d, env, now)
-		if ferrs != nil {
-			t.Fatalf("demo submission invalid: %v", ferrs)
-		}
-		rec, err := anon.Anonymise(sub, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, rec)
-	}
-	if err := db.InsertRecords(t.Context(), recs); err != nil {
-		t.Fatal(err)
-	}
+	needs, activity := collector.NewDemo(year, 7, demoNow(year)).FieldSurveys(1500)
+	storeBodies(t, db, year, append(needs, activity...))
 	for _, q := range catalog.IDs() {
 		d, _ := catalog.Latest(q)
 		_, dists := d.Distributions()
