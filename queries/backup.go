@@ -286,7 +286,7 @@ func (db *DB) backupSources(ctx context.Context) ([]backupSource, []string, erro
 			rows.Close()
 			return nil, nil, err
 		}
-		if leftOut[name] || stagingName.MatchString(name) {
+		if leftOut[name] || stagingName.MatchString(name) || name == shardTable && db.cluster != "" {
 			left = append(left, name)
 			continue
 		}
@@ -296,6 +296,8 @@ func (db *DB) backupSources(ctx context.Context) ([]backupSource, []string, erro
 			err = fmt.Errorf("table %q: a name a backup cannot quote", name)
 		case strings.HasSuffix(engine, "ReplacingMergeTree"):
 			src.Final = true
+		case engine == "Distributed" && name == "submissions" && db.cluster != "":
+			src.Final = true // over the shards' ReplicatedReplacingMergeTree
 		case engine == "MergeTree" || engine == "ReplicatedMergeTree":
 		default:
 			err = fmt.Errorf("table %s has engine %s, which a backup does not know how to copy", name, engine)

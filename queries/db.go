@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/url"
 	"regexp"
 	"sort"
@@ -21,7 +22,9 @@ import (
 // DB is a connection to tamtam's ClickHouse database.
 type DB struct {
 	conn     driver.Conn
+	ep       Endpoint
 	database string
+	cluster  string // "" on one server (cluster.go)
 	log      *slog.Logger
 	now      func() time.Time // the clock of leases, tokens, sessions and migrations
 }
@@ -30,7 +33,7 @@ type DB struct {
 // of a server given by URL ([ParseURL]) or the one the embedded launcher publishes.
 // The JSON tags are those of the launcher's endpoint.json.
 type Endpoint struct {
-	Addr     string `json:"addr"` // host:port
+	Addr     string `json:"addr"` // host:port, or host:port,host:port,… for the nodes of a cluster
 	User     string `json:"user"`
 	Password string `json:"password"`
 }
@@ -42,21 +45,35 @@ type Options struct {
 	// and session versions, migrations) and of the age of import leases; nil means
 	// time.Now. Tests move it to make leases expire without waiting.
 	Now func() time.Time
+	// Cluster names the ClickHouse cluster (remote_servers) the store lives on; "" is
+	// one server. See cluster.go.
+	Cluster string
 }
+
+// addrs returns the addresses of the endpoint, in the order connections try them.
+func (ep Endpoint) addrs() []string { return strings.Split(ep.Addr, ",") }
 
 var databaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
-// ParseURL reads a clickhouse://[user[:password]@]host[:port]/database URL (native
-// protocol; port 9000 by default, database "tamtam" by default).
+// ParseURL reads a clickhouse://[user[:password]@]host[:port][,host[:port]…]/database
+// URL (native protocol; port 9000 by default, database "tamtam" by default). Several
+// hosts are the nodes of a cluster, tried in their order: the first that answers serves.
 func ParseURL(raw string) (Endpoint, string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "clickhouse" || u.Host == "" {
 		return Endpoint{}, "", fmt.Errorf("queries: %q is not a clickhouse://host:9000/database URL", raw)
 	}
-	ep := Endpoint{Addr: u.Host, User: "default"}
-	if u.Port() == "" {
-		ep.Addr += ":9000"
+	var hosts []string
+	for _, h := range strings.Split(u.Host, ",") {
+		if h == "" {
+			return Endpoint{}, "", fmt.Errorf("queries: %q: an empty host in the list", raw)
+		}
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			h = net.JoinHostPort(strings.Trim(h, "[]"), "9000")
+		}
+		hosts = append(hosts, h)
 	}
+	ep := Endpoint{Addr: strings.Join(hosts, ","), User: "default"}
 	if u.User != nil {
 		ep.User = u.User.Username()
 		ep.Password, _ = u.User.Password()
@@ -85,45 +102,58 @@ func Open(ctx context.Context, ep Endpoint, database string, opts Options) (*DB,
 	if now == nil {
 		now = time.Now
 	}
-	conn, err := connect(ctx, ep, database)
+	if opts.Cluster != "" && !clusterName.MatchString(opts.Cluster) {
+		return nil, fmt.Errorf("queries: invalid cluster name %q", opts.Cluster)
+	}
+	conn, err := connect(ctx, ep, database, opts.Cluster)
 	if isException(err, 81) { // UNKNOWN_DATABASE: a first start
-		if err := createDatabase(ctx, ep, database); err != nil {
+		if err := createDatabase(ctx, ep, database, opts.Cluster); err != nil {
 			return nil, err
 		}
-		conn, err = connect(ctx, ep, database)
+		conn, err = connect(ctx, ep, database, opts.Cluster)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &DB{conn: conn, database: database, log: log, now: now}, nil
+	return &DB{conn: conn, ep: ep, database: database, cluster: opts.Cluster, log: log, now: now}, nil
 }
 
 // createDatabase creates database, which Open found missing. Only then: a least-privilege
 // user may run no DDL at all, not even CREATE … IF NOT EXISTS. It connects without naming
 // a database: naming "default" is refused to a user limited to its own database
 // (allow_databases).
-func createDatabase(ctx context.Context, ep Endpoint, database string) error {
-	boot, err := connect(ctx, ep, "")
+func createDatabase(ctx context.Context, ep Endpoint, database, cluster string) error {
+	boot, err := connect(ctx, ep, "", cluster)
 	if err != nil {
 		return err
 	}
 	defer boot.Close()
-	// The name is checked against databaseName in Open: DDL takes no bound parameters.
-	if err := boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+database); err != nil {
+	// The names are checked in Open: DDL takes no bound parameters.
+	stmt := "CREATE DATABASE IF NOT EXISTS " + database
+	if cluster != "" {
+		stmt += " ON CLUSTER `" + cluster + "`"
+	}
+	if err := boot.Exec(ctx, stmt); err != nil {
 		return fmt.Errorf("queries: create database %s: %w", database, notAllowed(err))
 	}
 	return nil
 }
 
-func connect(ctx context.Context, ep Endpoint, database string) (driver.Conn, error) {
+func connect(ctx context.Context, ep Endpoint, database, cluster string) (driver.Conn, error) {
+	var settings clickhouse.Settings
+	if cluster != "" {
+		settings = clusterSettings()
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
-		Protocol:        clickhouse.Native, // the HTTP protocol fails on 18.16
-		Addr:            []string{ep.Addr},
-		Auth:            clickhouse.Auth{Database: database, Username: ep.User, Password: ep.Password},
-		DialTimeout:     5 * time.Second,
-		MaxOpenConns:    16,
-		MaxIdleConns:    8,
-		ConnMaxLifetime: time.Hour,
+		Protocol:         clickhouse.Native, // the HTTP protocol fails on 18.16
+		Addr:             ep.addrs(),
+		ConnOpenStrategy: clickhouse.ConnOpenInOrder,
+		Settings:         settings,
+		Auth:             clickhouse.Auth{Database: database, Username: ep.User, Password: ep.Password},
+		DialTimeout:      5 * time.Second,
+		MaxOpenConns:     16,
+		MaxIdleConns:     8,
+		ConnMaxLifetime:  time.Hour,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("queries: connect %s: %w", ep.Addr, err)
@@ -153,6 +183,7 @@ type migration struct {
 	version    int
 	name       string
 	statements []string
+	nodeOnly   bool // see nodeOnly in cluster.go
 }
 
 func migrations() ([]migration, error) {
@@ -176,7 +207,8 @@ func migrations() ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, migration{version: v, name: base, statements: splitStatements(string(data))})
+		ms = append(ms, migration{version: v, name: base, statements: splitStatements(string(data)),
+			nodeOnly: strings.Contains(string(data), nodeOnly+"\n")})
 	}
 	return ms, nil
 }
@@ -220,9 +252,7 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("queries: migrate: %w", err)
 	}
 	if tracked == 0 {
-		if err := db.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version UInt32, name String, applied_at DateTime
-	) ENGINE = ReplacingMergeTree ORDER BY version`); err != nil {
+		if err := db.conn.Exec(ctx, db.schemaMigrationsTable()); err != nil {
 			return nil, fmt.Errorf("queries: migrate: %w", migrateNotAllowed(err))
 		}
 	}
@@ -248,7 +278,11 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 		if done[m.version] {
 			continue
 		}
-		for _, stmt := range m.statements {
+		stmts, err := db.migrationStatements(m)
+		if err != nil {
+			return applied, fmt.Errorf("queries: %w", err)
+		}
+		for _, stmt := range stmts {
 			if err := db.conn.Exec(ctx, stmt); err != nil {
 				return applied, fmt.Errorf("queries: migration %s: %w", m.name, migrateNotAllowed(err))
 			}
@@ -317,7 +351,7 @@ func DropDatabase(ctx context.Context, ep Endpoint, database string) error {
 	if !databaseName.MatchString(database) {
 		return fmt.Errorf("queries: invalid database name %q", database)
 	}
-	conn, err := connect(ctx, ep, "default")
+	conn, err := connect(ctx, ep, "default", "")
 	if err != nil {
 		return err
 	}

@@ -202,7 +202,7 @@ func (db *DB) DropRekeys(ctx context.Context, keyIDs []string) (int, error) {
 			continue
 		}
 		// The id is checked above; the partition value is bound client-side as a literal.
-		if err := db.conn.Exec(ctx, "ALTER TABLE link_rekeys DROP PARTITION ?", id); err != nil {
+		if err := db.onLeaders(ctx, "link_rekeys", "ALTER TABLE link_rekeys DROP PARTITION ?", id); err != nil {
 			return total, fmt.Errorf("queries: drop re-keys of key %s: %w", id, notAllowed(err))
 		}
 		total += int(n)

@@ -319,7 +319,7 @@ func (db *DB) Restore(ctx context.Context, r io.Reader, want *BackupManifest) er
 		return fmt.Errorf("queries: restore: %w", err)
 	}
 	if recorded > 0 {
-		if err := db.conn.Exec(ctx, "TRUNCATE TABLE questionnaire_fingerprints"); err != nil {
+		if err := db.onLeaders(ctx, "questionnaire_fingerprints", "TRUNCATE TABLE questionnaire_fingerprints"); err != nil {
 			return fmt.Errorf("queries: restore: %w", notAllowed(err))
 		}
 	}

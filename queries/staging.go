@@ -90,26 +90,29 @@ const submissionColumns = `submission_id, questionnaire, version, site, year, mo
 // The SQL of staging. Table names cannot be bound as values: {t} is replaced by a
 // staging table name, which is generated here and checked against stagingName first.
 const (
-	stagingCreate  = `CREATE TABLE {t} AS submissions`
-	stagingStop    = `SYSTEM STOP MERGES {t}`
-	stagingStart   = `SYSTEM START MERGES {t}`
-	stagingInsert  = `INSERT INTO {t} (` + submissionColumns + `)`
-	stagingRename  = `RENAME TABLE {from} TO {t}`
-	stagingDrop    = `DROP TABLE IF EXISTS {t}`
-	stagingStored  = `SELECT submission_id, any(fingerprint) FROM submissions WHERE submission_id IN (SELECT submission_id FROM {t}) GROUP BY submission_id`
-	stagingStoredB = `SELECT submission_id, any(fingerprint) FROM submissions WHERE submission_id IN (SELECT submission_id FROM {t} WHERE submission_id IN (SELECT submission_id FROM submissions)) GROUP BY submission_id`
-	stagingCount   = `SELECT count() FROM {t}`
-	storedCount    = `SELECT count() FROM submissions`
-	stagingParts   = `SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = ? AND active`
-	stagingAttach  = `ALTER TABLE submissions ATTACH PARTITION ID ? FROM {t}`
-	stagingMove    = `INSERT INTO submissions (` + submissionColumns + `) SELECT ` + submissionColumns + ` FROM {t} WHERE submission_id NOT IN (SELECT submission_id FROM submissions WHERE submission_id IN (SELECT submission_id FROM {t}))`
-	stagingMoveB   = `INSERT INTO submissions (` + submissionColumns + `) SELECT ` + submissionColumns + ` FROM {t} WHERE submission_id NOT IN (SELECT submission_id FROM submissions)`
-	stagingLease   = `INSERT INTO import_leases (staging, heartbeat)`
-	stagingTables  = `SELECT name, metadata_modification_time FROM system.tables WHERE database = currentDatabase() AND name LIKE 'import%'`
-	stagingLeases  = `SELECT staging, max(heartbeat) FROM import_leases GROUP BY staging`
-	unknownTable   = 60 // ClickHouse error UNKNOWN_TABLE
-	tableExists    = 57 // ClickHouse error TABLE_ALREADY_EXISTS
-	partitionIDSet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-"
+	stagingCreate = `CREATE TABLE {t} AS submissions`
+	// On a cluster, submissions is a Distributed table: the staging table is a plain one
+	// on the node the import is pinned to, with the columns of the shards' tables.
+	stagingCreateCluster = `CREATE TABLE {t} AS ` + shardTable + ` ENGINE = ReplacingMergeTree(received_at) PARTITION BY year ORDER BY submission_id`
+	stagingStop          = `SYSTEM STOP MERGES {t}`
+	stagingStart         = `SYSTEM START MERGES {t}`
+	stagingInsert        = `INSERT INTO {t} (` + submissionColumns + `)`
+	stagingRename        = `RENAME TABLE {from} TO {t}`
+	stagingDrop          = `DROP TABLE IF EXISTS {t}`
+	stagingStored        = `SELECT submission_id, any(fingerprint) FROM submissions WHERE submission_id GLOBAL IN (SELECT submission_id FROM {t}) GROUP BY submission_id`
+	stagingStoredB       = `SELECT submission_id, any(fingerprint) FROM submissions WHERE submission_id GLOBAL IN (SELECT submission_id FROM {t} WHERE submission_id IN (SELECT submission_id FROM submissions)) GROUP BY submission_id`
+	stagingCount         = `SELECT count() FROM {t}`
+	storedCount          = `SELECT count() FROM submissions`
+	stagingParts         = `SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = ? AND active`
+	stagingAttach        = `ALTER TABLE submissions ATTACH PARTITION ID ? FROM {t}`
+	stagingMove          = `INSERT INTO submissions (` + submissionColumns + `) SELECT ` + submissionColumns + ` FROM {t} WHERE submission_id NOT IN (SELECT submission_id FROM submissions WHERE submission_id GLOBAL IN (SELECT submission_id FROM {t}))`
+	stagingMoveB         = `INSERT INTO submissions (` + submissionColumns + `) SELECT ` + submissionColumns + ` FROM {t} WHERE submission_id NOT IN (SELECT submission_id FROM submissions)`
+	stagingLease         = `INSERT INTO import_leases (staging, heartbeat)`
+	stagingTables        = `SELECT name, metadata_modification_time FROM system.tables WHERE database = currentDatabase() AND name LIKE 'import%'`
+	stagingLeases        = `SELECT staging, max(heartbeat) FROM import_leases GROUP BY staging`
+	unknownTable         = 60 // ClickHouse error UNKNOWN_TABLE
+	tableExists          = 57 // ClickHouse error TABLE_ALREADY_EXISTS
+	partitionIDSet       = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-"
 )
 
 func stagingSQL(query, table string) string {
@@ -122,7 +125,8 @@ func stagingSQL(query, table string) string {
 // Staging is the staging table of one import, from [DB.Stage] until Commit or Discard.
 // Its methods are not safe for concurrent use.
 type Staging struct {
-	db      *DB
+	db      *DB // on a cluster, pinned to the node of the staging table (see Stage)
+	origin  *DB // the DB Stage was called on
 	id      string
 	batch   driver.Batch
 	scratch answerColumns
@@ -142,17 +146,33 @@ type Staging struct {
 
 // Stage creates the staging table of a new import, and a lease that keeps it alive until
 // Commit or Discard.
-func (db *DB) Stage(ctx context.Context) (*Staging, error) {
+//
+// On a cluster the staging table is on one node, and the import is pinned to it: every
+// statement of the import goes through connections to that node. Its move into
+// submissions is always the INSERT … SELECT (parts cannot be attached to a Distributed
+// table), which writes every shard synchronously and can be repeated, and
+// [DB.RecoverImports] looks for abandoned staging tables on every node.
+func (origin *DB) Stage(ctx context.Context) (*Staging, error) {
 	id, err := newStagingID()
 	if err != nil {
 		return nil, err
 	}
-	s := &Staging{db: db, id: id, name: stagePrefix + id, stored: -1}
-	// The lease first: a table found without one would look abandoned.
-	if err := db.lease(ctx, s.name); err != nil {
+	db, err := origin.pinned(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("queries: stage an import: %w", err)
 	}
-	if err := db.conn.Exec(ctx, stagingSQL(stagingCreate, s.name)); err != nil {
+	s := &Staging{db: db, origin: origin, id: id, name: stagePrefix + id, stored: -1}
+	create := stagingCreate
+	if db.cluster != "" {
+		create = stagingCreateCluster
+	}
+	// The lease first: a table found without one would look abandoned.
+	if err := db.lease(ctx, s.name); err != nil {
+		origin.closeIfPinned(db)
+		return nil, fmt.Errorf("queries: stage an import: %w", err)
+	}
+	if err := db.conn.Exec(ctx, stagingSQL(create, s.name)); err != nil {
+		origin.closeIfPinned(db)
 		return nil, fmt.Errorf("queries: stage an import: %w", err)
 	}
 	s.startLease()
@@ -345,10 +365,11 @@ func (s *Staging) Commit(ctx context.Context) error {
 		return fmt.Errorf("queries: commit import: %w", err)
 	}
 	s.done = true
+	defer s.origin.closeIfPinned(s.db)
 	defer s.stopLease()
 	var err error
 	switch {
-	case s.stored == 0:
+	case s.stored == 0 && s.db.cluster == "":
 		// Nothing of it is stored yet: hard-link its parts, a partition at a time.
 		if err = s.db.attachAll(ctx, commit); err != nil {
 			// Some partitions may be attached: the filtered move completes the rest.
@@ -379,6 +400,7 @@ func (s *Staging) Discard(ctx context.Context) error {
 	}
 	s.done = true
 	s.stopLease()
+	defer s.origin.closeIfPinned(s.db)
 	if s.batch != nil {
 		s.batch.Abort()
 		s.batch = nil
@@ -475,7 +497,33 @@ type ImportRecovery struct {
 // (skipping ids already there) when it was. Tables of live imports are left alone. Call it
 // at start, before importing; [ImportLeaseTimeout] is the staleAfter to use unless the
 // caller knows the owners are dead (tests).
+//
+// On a cluster it looks at every node that answers: a staging table is local to the node
+// its import was pinned to.
 func (db *DB) RecoverImports(ctx context.Context, staleAfter time.Duration) (ImportRecovery, error) {
+	if db.cluster == "" {
+		return db.recoverImports(ctx, staleAfter)
+	}
+	var rec ImportRecovery
+	for _, addr := range db.ep.addrs() {
+		node, err := db.onNode(ctx, addr)
+		if err != nil {
+			// A node that is down keeps its staging tables until a later recovery.
+			db.log.Warn("imports not recovered on a node that does not answer", "node", addr, "err", err)
+			continue
+		}
+		r, err := node.recoverImports(ctx, staleAfter)
+		node.conn.Close()
+		rec.Dropped += r.Dropped
+		rec.Completed += r.Completed
+		if err != nil {
+			return rec, err
+		}
+	}
+	return rec, nil
+}
+
+func (db *DB) recoverImports(ctx context.Context, staleAfter time.Duration) (ImportRecovery, error) {
 	var rec ImportRecovery
 	leases := map[string]time.Time{}
 	rows, err := db.conn.Query(ctx, stagingLeases)
@@ -551,7 +599,7 @@ func (db *DB) completeCommit(ctx context.Context, table string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	s := &Staging{db: db, id: id, name: table, stored: -1, done: true}
+	s := &Staging{db: db, origin: db, id: id, name: table, stored: -1, done: true}
 	claimed := commitPrefix + id
 	if err := db.lease(ctx, claimed); err != nil {
 		return false, err

@@ -54,6 +54,21 @@ type Options struct {
 	// StartTimeout bounds how long Launch waits for a server to answer, and each restart
 	// by the supervisor; 0 means 60 s.
 	StartTimeout time.Duration
+	// Node makes the server one node of a ClickHouse cluster (the cluster tests start
+	// four); nil is the embedded server of tamtam, alone on free ports.
+	Node *Node
+}
+
+// Node is what a server needs to be one node of a cluster: fixed ports, because the
+// other nodes name them in their remote_servers, a password they share, because
+// distributed queries log in to every node as the same user, and the cluster's
+// configuration.
+type Node struct {
+	TCPPort, HTTPPort, InterserverPort int
+	// Password is the tamtam user's password on every node: 64 hex digits.
+	Password string
+	// Config is XML placed inside <yandex>: remote_servers, zookeeper, macros.
+	Config string
 }
 
 // Server is an embedded ClickHouse: either started and supervised by this process, or
@@ -73,6 +88,7 @@ type Server struct {
 
 	// The fields below are used only when owned.
 	lock         *os.File // holds the flock for the Server's lifetime; closing releases it
+	node         *Node    // nil: alone on free ports
 	bin          serverBinary
 	startTimeout time.Duration
 	closeCtx     context.Context // done once Close has begun: supervision stops
@@ -143,7 +159,7 @@ func Launch(ctx context.Context, opts Options) (*Server, error) {
 			return nil, err
 		}
 		if lock != nil {
-			s := &Server{dir: d, log: log, owned: true, lock: lock, startTimeout: timeout}
+			s := &Server{dir: d, log: log, owned: true, lock: lock, startTimeout: timeout, node: opts.Node}
 			if err := s.launch(ctx, opts.Binary); err != nil {
 				lock.Close()
 				return nil, err
@@ -178,6 +194,19 @@ func (s *Server) Endpoint() queries.Endpoint {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.endpoint
+}
+
+// PID returns the process id of the clickhouse-server this process supervises (0 when
+// attached): the cluster tests kill it with SIGKILL and watch the supervisor restart it.
+func (s *Server) PID() int {
+	if !s.owned {
+		return 0
+	}
+	f, err := s.dir.readEndpoint()
+	if err != nil {
+		return 0
+	}
+	return f.PID
 }
 
 // Owned reports whether this process started the server (and Close stops it).
@@ -227,6 +256,14 @@ func (s *Server) launch(ctx context.Context, binary string) error {
 			return fmt.Errorf("launcher: launch clickhouse: %w", err)
 		}
 	}
+	if s.node != nil {
+		if len(s.node.Password) != 64 || !isHex(s.node.Password) {
+			return errors.New("launcher: a cluster node's password must be 64 hex digits")
+		}
+		if err := s.dir.writeFile(serverPasswordName, []byte(s.node.Password+"\n")); err != nil {
+			return fmt.Errorf("launcher: write clickhouse password: %w", err)
+		}
+	}
 	password, err := s.dir.password()
 	if err != nil {
 		return err
@@ -263,13 +300,22 @@ func (s *Server) launch(ctx context.Context, binary string) error {
 	return nil
 }
 
-// usePorts picks free loopback ports and writes the server configuration with them.
+// usePorts picks free loopback ports (a cluster node's own, fixed) and writes the server
+// configuration with them.
 func (s *Server) usePorts() error {
-	tcpPort, httpPort, err := freeLoopbackPorts()
-	if err != nil {
-		return err
+	var tcpPort, httpPort int
+	extra := ""
+	if n := s.node; n != nil {
+		tcpPort, httpPort = n.TCPPort, n.HTTPPort
+		extra = fmt.Sprintf("<interserver_http_host>127.0.0.1</interserver_http_host>\n  <interserver_http_port>%d</interserver_http_port>\n  %s",
+			n.InterserverPort, n.Config)
+	} else {
+		var err error
+		if tcpPort, httpPort, err = freeLoopbackPorts(); err != nil {
+			return err
+		}
 	}
-	if err := s.dir.writeConfig(tcpPort, httpPort); err != nil {
+	if err := s.dir.writeConfig(tcpPort, httpPort, extra); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -828,6 +874,7 @@ const serverConfigXML = `<?xml version="1.0"?>
   <default_profile>default</default_profile>
   <default_database>default</default_database>
   <mark_cache_size>268435456</mark_cache_size>
+  %[6]s
 </yandex>
 `
 
@@ -862,9 +909,9 @@ const serverUsersXML = `<?xml version="1.0"?>
 </yandex>
 `
 
-func (d serverDir) writeConfig(tcpPort, httpPort int) error {
+func (d serverDir) writeConfig(tcpPort, httpPort int, extra string) error {
 	config := fmt.Sprintf(serverConfigXML, xmlText(d.path("log")), tcpPort, httpPort,
-		xmlText(string(d)), xmlText(d.path(serverUsersName)))
+		xmlText(string(d)), xmlText(d.path(serverUsersName)), extra)
 	if err := d.writeFile(serverConfigName, []byte(config)); err != nil {
 		return fmt.Errorf("launcher: write clickhouse config: %w", err)
 	}

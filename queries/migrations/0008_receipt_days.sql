@@ -1,3 +1,5 @@
+-- tamtam: node only
+-- (this migration rewrites rows stored before it; a cluster starts at the current schema)
 -- Receipt times become days (PRIVACY.md R2): next to intake schedules, a receipt time to
 -- the second links a row to a person. New rows are written with the day (collector.
 -- ReceiptDay); this rewrites the rows stored before. received_at is the version column
