@@ -208,6 +208,12 @@ func (db *DB) Backup(ctx context.Context, w io.Writer, opts BackupOptions) (*Bac
 		return nil, fmt.Errorf("queries: backup: %w", err)
 	}
 	m.Schema = schema
+	// On a cluster a table is read from one replica per shard, whichever answers: each
+	// first catches up with the others, so that the backup holds every row written
+	// before it began.
+	if err := db.SyncReplicas(ctx); err != nil {
+		return nil, fmt.Errorf("queries: backup: %w", err)
+	}
 	sources, left, err := db.backupSources(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("queries: backup: %w", err)

@@ -206,3 +206,57 @@ func (db *DB) onLeaders(ctx context.Context, table, stmt string, args ...any) er
 	}
 	return errors.Join(errs...)
 }
+
+// SyncReplicas waits until every replica of the database on every node that answers has
+// fetched what the other replicas of its table hold (SYSTEM SYNC REPLICA). A read through
+// the Distributed table takes one replica per shard, any of them: after SyncReplicas,
+// whichever it takes holds every row written before the call. On one server it does
+// nothing. A node that does not answer is skipped: it catches up when it is back, and
+// reads do not go to it meanwhile.
+func (db *DB) SyncReplicas(ctx context.Context) error {
+	if db.cluster == "" {
+		return nil
+	}
+	for _, addr := range db.ep.addrs() {
+		node, err := db.onNode(ctx, addr)
+		if err != nil {
+			db.log.Warn("replicas not synced on a node that does not answer", "node", addr, "err", err)
+			continue
+		}
+		err = node.syncLocalReplicas(ctx)
+		node.conn.Close()
+		if err != nil {
+			return fmt.Errorf("queries: sync replicas on %s: %w", addr, err)
+		}
+	}
+	return nil
+}
+
+func (db *DB) syncLocalReplicas(ctx context.Context) error {
+	rows, err := db.conn.Query(ctx, "SELECT table FROM system.replicas WHERE database = ?", db.database)
+	if err != nil {
+		return err
+	}
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return err
+		}
+		tables = append(tables, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, t := range tables {
+		if !identifier.MatchString(t) {
+			continue // not a table of ours
+		}
+		if err := db.conn.Exec(ctx, "SYSTEM SYNC REPLICA "+db.database+"."+t); err != nil {
+			return fmt.Errorf("%s: %w", t, err)
+		}
+	}
+	return nil
+}

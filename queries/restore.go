@@ -332,6 +332,10 @@ func (db *DB) Restore(ctx context.Context, r io.Reader, want *BackupManifest) er
 	if err := got.matches(want.Tables); err != nil {
 		return fmt.Errorf("queries: restore: %w: the file changed since it was checked: %w", ErrPartlyRestored, err)
 	}
+	// On a cluster the rows are read back from any replica: each first catches up.
+	if err := db.SyncReplicas(ctx); err != nil {
+		return fmt.Errorf("queries: restore: %w: %w", ErrPartlyRestored, err)
+	}
 	for _, t := range want.Tables {
 		var d digest
 		rows, err := db.readTable(ctx, targets[t.Name], func(line []byte) error {

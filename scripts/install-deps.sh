@@ -27,6 +27,8 @@ if [ "${1:-}" = test ]; then
   want python3-openpyxl /usr/bin/python3 -c 'import openpyxl'
   # GLPK's solver: the independent disclosure auditor of the tests (reports/audit).
   want glpk-utils command -v glpsol
+  # ZooKeeper (and the Java it runs on): the cluster tests start a real 2x2 ClickHouse cluster.
+  want zookeeper test -f /usr/share/java/zookeeper.jar
 fi
 
 if [ ${#need[@]} -gt 0 ]; then

@@ -159,6 +159,9 @@ func openSchema(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err 
 		ep       queries.Endpoint
 		database = "tamtam"
 	)
+	if cfg.ClickHouse == "embedded" && cfg.Cluster != "" {
+		return nil, usagef("--cluster %s needs --clickhouse clickhouse://host1:9000,host2:9000/database: the embedded server is one server", cfg.Cluster)
+	}
 	if cfg.ClickHouse == "embedded" {
 		a.server, err = launcher.Launch(ctx, launcher.Options{Dir: filepath.Join(cfg.Data, "clickhouse"), Logger: log})
 		if err != nil {
@@ -169,7 +172,7 @@ func openSchema(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err 
 		return nil, &usageError{err.Error()}
 	}
 	a.endpoint = ep
-	if a.db, err = queries.Open(ctx, ep, database, queries.Options{Logger: log}); err != nil {
+	if a.db, err = queries.Open(ctx, ep, database, queries.Options{Logger: log, Cluster: cfg.Cluster}); err != nil {
 		return nil, err
 	}
 	if _, err := a.db.Migrate(ctx); err != nil {

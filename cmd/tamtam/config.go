@@ -16,8 +16,11 @@ import (
 type Config struct {
 	Addr       string // serve only
 	Data       string // data directory: embedded ClickHouse, linkage keys
-	ClickHouse string // "embedded" or clickhouse://host:9000/db
-	SitesFile  string // extra sites (CSV), added to the built-in Belgian prisons
+	ClickHouse string // "embedded" or clickhouse://host:9000[,host:9000…]/db
+	// Cluster names the ClickHouse cluster (its remote_servers entry) the store lives
+	// on; "" for one server. It needs a clickhouse:// URL listing the nodes.
+	Cluster   string
+	SitesFile string // extra sites (CSV), added to the built-in Belgian prisons
 	// Questionnaires is the directory of questionnaire definitions added to the built-in
 	// ones; "" for DATA/questionnaires, which may be missing.
 	Questionnaires string
@@ -58,6 +61,8 @@ func newFlagSet(cmd string, cfg *Config, stderr io.Writer, getenv func(string) s
 	fs.StringVar(&cfg.Data, "data", env("TAMTAM_DATA", "./var"), "data directory (env TAMTAM_DATA)")
 	fs.StringVar(&cfg.ClickHouse, "clickhouse", env("TAMTAM_CLICKHOUSE", "embedded"),
 		"embedded, or clickhouse://[user:password@]host:9000/database (env TAMTAM_CLICKHOUSE)")
+	fs.StringVar(&cfg.Cluster, "cluster", env("TAMTAM_CLUSTER", ""),
+		"name of the ClickHouse cluster the store lives on; the --clickhouse URL lists its nodes, host1:9000,host2:9000 (env TAMTAM_CLUSTER)")
 	cfg.Lang = cliLang(getenv)
 	fs.StringVar(&cfg.Questionnaires, "questionnaires", env("TAMTAM_QUESTIONNAIRES", ""),
 		"directory of questionnaire definitions (*.json) added to the built-in ones; default DATA/questionnaires (env TAMTAM_QUESTIONNAIRES)")

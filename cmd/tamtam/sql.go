@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // cmdSQL runs clickhouse-client on tamtam's store, so an operator can look at what is
@@ -34,7 +35,8 @@ func cmdSQL(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		return err
 	}
 	defer app.Close()
-	host, port, err := net.SplitHostPort(app.endpoint.Addr)
+	first, _, _ := strings.Cut(app.endpoint.Addr, ",") // a cluster: the first node
+	host, port, err := net.SplitHostPort(first)
 	if err != nil {
 		return err
 	}
