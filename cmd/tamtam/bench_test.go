@@ -451,3 +451,115 @@ func tailString(s string, n int) string {
 	}
 	return s
 }
+
+// BenchmarkClusterIngest: ingest through two tamtam servers on a cluster of two shards of
+// two replicas (four ClickHouse servers and ZooKeeper on this machine) against one server
+// on one ClickHouse, 32 connections in all, durable acknowledgement. It prints the
+// acknowledged rate and the stored rate (acknowledged submissions over the time until
+// every one is readable in ClickHouse), and the ratios cluster / one node. On one machine
+// the cluster only adds work (replication, a Distributed insert per shard): the ratio
+// says what that costs, not what more machines would give.
+func BenchmarkClusterIngest(b *testing.B) {
+	const conns, d = 32, 5 * time.Second
+	bodies := demoBodies(300_000)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	// serveOn starts n in-process tamtam servers on a store sharing one linkage key, and
+	// a token; it returns their URLs, the token and a function that counts the stored.
+	serveOn := func(clickhouse, cluster string, n int) (urls []string, bearer string, stored func() int, stop func()) {
+		var apps []*App
+		var srvs []*httptest.Server
+		first := ""
+		for i := range n {
+			data := b.TempDir()
+			if i == 0 {
+				first = data
+			} else { // the same linkage key on every server
+				if out, err := exec.Command("cp", "-a", filepath.Join(first, "keys"), data).CombinedOutput(); err != nil {
+					b.Fatalf("copy keys: %v %s", err, out)
+				}
+			}
+			cfg := Config{Data: data, ClickHouse: clickhouse, Cluster: cluster, LogLevel: "warn", Spool: true, SpoolMaxBytes: 4 << 30}
+			app, err := NewApp(context.Background(), cfg, logger)
+			if err != nil {
+				b.Fatal(err)
+			}
+			apps = append(apps, app)
+			srv := httptest.NewServer(app.Handler())
+			srvs = append(srvs, srv)
+			urls = append(urls, srv.URL+"/api/v1/submissions")
+		}
+		bearer, tok, err := collector.NewTokenFor(collector.RoleIntake, []string{"haren"}, "bench", apps[0].sites, time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := apps[0].db.CreateToken(context.Background(), tok); err != nil {
+			b.Fatal(err)
+		}
+		if err := apps[0].db.SyncReplicas(context.Background()); err != nil { // the token on every node
+			b.Fatal(err)
+		}
+		stored = func() int {
+			years, err := apps[0].db.YearsBefore(context.Background(), 1<<16-1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := 0
+			for _, y := range years {
+				n += int(y.Questionnaires)
+			}
+			return n
+		}
+		return urls, bearer, stored, func() {
+			for i := range apps {
+				srvs[i].Close()
+				apps[i].Close()
+			}
+		}
+	}
+	// measure loads the servers with conns connections split between them, then waits
+	// until every acknowledged submission is stored.
+	measure := func(urls []string, bearer string, bodies [][]byte, stored func() int) (loadResult, time.Duration) {
+		start := time.Now()
+		results := make([]loadResult, len(urls))
+		var wg sync.WaitGroup
+		per := len(bodies) / len(urls)
+		for i, url := range urls {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = generateLoad(url, bearer, bodies[i*per:(i+1)*per], conns/len(urls), d)
+			}()
+		}
+		wg.Wait()
+		var all loadResult
+		for _, r := range results {
+			all.requests += r.requests
+			all.errors += r.errors
+			all.elapsed = max(all.elapsed, r.elapsed)
+			all.p50, all.p99 = max(all.p50, r.p50), max(all.p99, r.p99)
+		}
+		for stored() < all.requests && time.Since(start) < 5*time.Minute {
+			time.Sleep(50 * time.Millisecond)
+		}
+		return all, time.Since(start)
+	}
+
+	urls, bearer, stored, stop := serveOn(clickhouseURL(chtest.NewDatabase(b)), "", 1)
+	one, oneStored := measure(urls, bearer, bodies[:len(bodies)/2], stored)
+	stop()
+
+	cluster := chtest.StartCluster(b)
+	urls, bearer, stored, stop = serveOn(cluster.URL("tamtam"), chtest.ClusterName, 2)
+	two, twoStored := measure(urls, bearer, bodies[len(bodies)/2:], stored)
+	stop()
+
+	rate := func(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
+	fmt.Printf("\ningest on a cluster (2 shards x 2 replicas, ZooKeeper, all on this machine), %d connections, %s\n", conns, d)
+	fmt.Printf("  %-34s %10s %10s %10s %7s\n", "", "acked/s", "stored/s", "p99", "errors")
+	fmt.Printf("  %-34s %10.0f %10.0f %10s %7d\n", "one server, one ClickHouse", one.rate(), rate(one.requests, oneStored), one.p99.Round(100*time.Microsecond), one.errors)
+	fmt.Printf("  %-34s %10.0f %10.0f %10s %7d\n", "two servers, the cluster", two.rate(), rate(two.requests, twoStored), two.p99.Round(100*time.Microsecond), two.errors)
+	ratio := two.rate() / one.rate()
+	fmt.Printf("  ratio cluster / one node: acknowledged %.2f, stored %.2f\n", ratio, rate(two.requests, twoStored)/rate(one.requests, oneStored))
+	b.ReportMetric(ratio, "ratio")
+}
