@@ -105,15 +105,24 @@ func TestClusterUnderFaults(t *testing.T) {
 		t.Fatalf("only %d submissions acknowledged: the test proves little", len(ids))
 	}
 	list := "'" + strings.Join(ids, "','") + "'"
-	ep := cluster.Node(1) // a node that was not killed
-	host, port, _ := strings.Cut(ep.Addr, ":")
-	count := func(q string) int {
+	countOn := func(node int, q string) int {
+		ep := cluster.Node(node)
+		host, port, _ := strings.Cut(ep.Addr, ":")
 		out := runClickhouseClient(t, q, "--host", host, "--port", port, "--user", ep.User, "--password", ep.Password, "--database", "tamtam")
 		n, err := strconv.Atoi(out)
 		if err != nil {
-			t.Fatalf("%s: %q", q, out)
+			t.Fatalf("node %d: %s: %q", node+1, q, out)
 		}
 		return n
+	}
+	count := func(q string) int { return countOn(1, q) } // a node that was not killed
+	// The killed replicas are back and hold what their shard holds.
+	var per []int
+	for node := range cluster.Nodes {
+		per = append(per, countOn(node, "SELECT count() FROM submissions_shard FINAL"))
+	}
+	if per[0] != per[1] || per[2] != per[3] || per[0]+per[2] < len(ids) {
+		t.Errorf("rows per node %v after the restarts: want each shard's two replicas equal, %d in all", per, len(ids))
 	}
 	if n := count("SELECT uniqExact(submission_id) FROM submissions WHERE submission_id IN (" + list + ")"); n != len(ids) {
 		t.Errorf("acknowledged ids on the cluster = %d, want all %d", n, len(ids))
