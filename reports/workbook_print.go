@@ -32,6 +32,8 @@ const (
 	minPortraitScale = 0.75
 	// defaultRowPoints is the height of a row with Arial 10 and no height of its own.
 	defaultRowPoints = 12.75
+	// maxRowPoints is the greatest row height Excel allows (excelize refuses more).
+	maxRowPoints = excelize.MaxRowHeight
 	// a4PaperSize is A4 in the paper sizes of SpreadsheetML (ECMA-376 §18.3.1.63).
 	a4PaperSize = 9
 	mmPerInch   = 25.4
@@ -176,7 +178,8 @@ func (b *workbook) fitRows(sheet string) {
 		if h, err := b.x.GetRowHeight(sheet, r); err != nil || h > defaultRowPoints+3 {
 			continue // a height of its own
 		}
-		b.err = b.x.SetRowHeight(sheet, r, float64(lines[r])*defaultRowPoints+3)
+		// Excel's tallest row; a longer text is cut there, on screen as on paper.
+		b.err = b.x.SetRowHeight(sheet, r, min(float64(lines[r])*defaultRowPoints+3, maxRowPoints))
 	}
 }
 
