@@ -41,7 +41,9 @@ const workbookFont = "Arial"
 // from column I.
 const (
 	chartDataCol = 9
-	maxSheetName = 31 // Excel's limit on a sheet name, in characters
+	// sheetChartWidth, sheetChartHeight are the size of a chart on a sheet, in pixels.
+	sheetChartWidth, sheetChartHeight = 640, 320
+	maxSheetName                      = 31 // Excel's limit on a sheet name, in characters
 )
 
 // WriteWorkbook writes the protected release f as an Excel workbook (figures.xlsx) in
@@ -154,6 +156,8 @@ type workbook struct {
 	lang string     // l, for the labels of the figures
 	opts WorkbookOptions
 	st   workbookStyles
+	// wrapped are the cells with wrapped text by sheet, for the heights of their rows.
+	wrapped map[string][]wrappedCell
 	// err is the first error of a cell write; later writes do nothing, so that the
 	// sheet builders read as their layout (as with bufio.Writer).
 	err error
@@ -161,7 +165,8 @@ type workbook struct {
 
 type workbookStyles struct {
 	title, heading, subheading, header, refHeader int
-	text, wrap, bold, group, note, flag, ref      int
+	text, wrap, bold, boldWrap, group, note, flag int
+	ref                                           int
 	count, percent, mark                          int
 }
 
@@ -212,6 +217,7 @@ func (b *workbook) styles() {
 		{&b.st.text, excelize.Style{Font: font(false, false, 10), Alignment: top}},
 		{&b.st.wrap, excelize.Style{Font: font(false, false, 10), Alignment: &excelize.Alignment{Vertical: "top", WrapText: true}}},
 		{&b.st.bold, excelize.Style{Font: font(true, false, 10), Alignment: top}},
+		{&b.st.boldWrap, excelize.Style{Font: font(true, false, 10), Alignment: &excelize.Alignment{Vertical: "top", WrapText: true}}},
 		{&b.st.group, excelize.Style{Font: font(false, false, 10), Alignment: &excelize.Alignment{Vertical: "top", Indent: 1}}},
 		{&b.st.note, excelize.Style{Font: font(false, true, 9), Alignment: top}},
 		{&b.st.flag, excelize.Style{Font: font(false, true, 10), Alignment: top}},
@@ -263,6 +269,21 @@ func (b *workbook) put(sheet string, col, row int, v any, style int) {
 		err = b.x.SetCellStyle(sheet, cell, cell, style)
 	}
 	b.err = err
+	if text, ok := v.(string); ok && b.wraps(style) {
+		if b.wrapped == nil {
+			b.wrapped = map[string][]wrappedCell{}
+		}
+		b.wrapped[sheet] = append(b.wrapped[sheet], wrappedCell{col, row, text, style != b.st.wrap && style != b.st.ref})
+	}
+}
+
+// wraps reports whether style wraps text.
+func (b *workbook) wraps(style int) bool {
+	switch style {
+	case b.st.header, b.st.refHeader, b.st.wrap, b.st.boldWrap, b.st.ref:
+		return true
+	}
+	return false
 }
 
 // putCount writes a protected count: the number, or the mark when it may not be shown.
@@ -387,7 +408,7 @@ func (b *workbook) releaseFacts(sheet string, row int) int {
 		{b.l.T("report.questionnaires"), questionnaires},
 	}
 	for _, fact := range facts {
-		b.put(sheet, 1, row, fact[0], b.st.bold)
+		b.put(sheet, 1, row, fact[0], b.st.boldWrap)
 		b.put(sheet, 2, row, fact[1], b.st.text)
 		row++
 	}
@@ -421,6 +442,7 @@ func (b *workbook) summarySheet(sheet string) {
 		b.put(sheet, 9+i, row, h, b.st.refHeader)
 	}
 	b.freeze(sheet, row)
+	header := row
 	row++
 	titles := map[string]string{}
 	for _, fam := range b.f.Catalog.Families {
@@ -449,8 +471,9 @@ func (b *workbook) summarySheet(sheet string) {
 		}
 		row++
 	}
-	b.notes(sheet, row+1, true)
-	b.widths(sheet, 1, 13, 26, 50, 9, 9, 11, 11, 16, 16, 12, 70)
+	end := b.notes(sheet, row+1, true)
+	b.widths(sheet, 1, 24, 22, 44, 9, 9, 11, 11, 16, 14, 10, 50)
+	b.printSetup(sheet, printLayout{lastCol: 11, lastRow: end - 1, titleFrom: header, titleTo: header})
 }
 
 func excelSheetName(s string) string {
@@ -482,13 +505,14 @@ func (b *workbook) familySheet(fam Family, inds []IndicatorFigures) {
 	b.newSheet(sheet)
 	b.header(sheet, 1, 1, b.l.T("report.col_group"), b.l.T("report.numerator"), b.l.T("report.col_den"), "%", b.l.T("report.col_low"), b.l.T("report.col_high"), b.l.T("report.remark"))
 	b.freeze(sheet, 1)
-	b.widths(sheet, 1, 44, 12, 14, 9, 11, 11, 18, 3, 30, 16, 16, 16, 16)
+	b.widths(sheet, 1, 36, 12, 14, 9, 11, 11, 18, 3, 30, 16, 16, 16, 16)
 	b.put(sheet, 1, 2, fam.ID+" — "+fam.Title.In(b.lang), b.st.title)
 	b.put(sheet, 1, 3, b.l.T("report.entrants_note"), b.st.note)
 	row := b.indicatorRows(sheet, 5, inds)
 	row = b.notes(sheet, row, true) + 1
-	b.references(sheet, row, inds)
-	b.familyChart(sheet, fam, inds)
+	row = b.references(sheet, row, inds)
+	lastCol, lastRow := b.familyChart(sheet, fam, inds)
+	b.printSetup(sheet, printLayout{lastCol: max(7, lastCol), lastRow: max(row-1, lastRow), titleFrom: 1, titleTo: 1, fitHeight: true})
 }
 
 // themeSheets writes a sheet per theme with figures (the care theme: health-care access
@@ -528,7 +552,8 @@ func (b *workbook) themeSheets() {
 				}
 			}
 		}
-		b.notes(sheet, 7+len(tc.Rows), true)
+		end := b.notes(sheet, 7+len(tc.Rows), true)
+		b.printSetup(sheet, printLayout{lastCol: max(9, 2+len(tc.Cols)), lastRow: end - 1, titleFrom: 5, titleTo: 5})
 	}
 }
 
@@ -605,12 +630,13 @@ func (b *workbook) answersSheet(q string) {
 		b.put(sheet, 1, row, fam.Title.In(b.lang), b.st.title)
 		row = b.indicatorRows(sheet, row+1, b.familyFigures(fam))
 	}
-	b.notes(sheet, row, true)
+	row = b.notes(sheet, row, true)
+	b.printSetup(sheet, printLayout{lastCol: 7, lastRow: row - 1, titleFrom: 1, titleTo: 1, fitHeight: true})
 }
 
 // references writes the reference values of inds under their table, apart from our
-// figures and marked as such.
-func (b *workbook) references(sheet string, row int, inds []IndicatorFigures) {
+// figures and marked as such, and returns the row after them.
+func (b *workbook) references(sheet string, row int, inds []IndicatorFigures) int {
 	first := true
 	for _, ind := range inds {
 		for _, r := range b.f.Catalog.ReferencesOf(ind.ID) {
@@ -634,6 +660,7 @@ func (b *workbook) references(sheet string, row int, inds []IndicatorFigures) {
 			}
 		}
 	}
+	return row
 }
 
 // chartDataPoint is a published percentage of a chart, or a gap.
@@ -645,8 +672,9 @@ type chartDataPoint struct {
 // familyChart writes the chart data of the family (its parts, or its indicators by site)
 // beside the table and a native chart of it. Only published percentages go into the
 // chart data; a hidden one leaves a gap, and a category with nothing published is left
-// out, so the chart can never show a hidden value.
-func (b *workbook) familyChart(sheet string, fam Family, inds []IndicatorFigures) {
+// out, so the chart can never show a hidden value. It returns the last column and row
+// that the chart and its data take.
+func (b *workbook) familyChart(sheet string, fam Family, inds []IndicatorFigures) (lastCol, lastRow int) {
 	var (
 		catHeader  string
 		cats       []string
@@ -705,7 +733,7 @@ func (b *workbook) familyChart(sheet string, fam Family, inds []IndicatorFigures
 	b.put(sheet, chartDataCol, 2, b.l.T("report.chart.data"), b.st.heading)
 	if len(kept) == 0 {
 		b.put(sheet, chartDataCol, 3, b.l.T("report.chart.none"), b.st.note)
-		return
+		return chartDataCol + 1, 3
 	}
 	b.header(sheet, chartDataCol, 3, append([]string{catHeader}, seriesName...)...)
 	first, last := 4, 3+len(kept)
@@ -720,7 +748,7 @@ func (b *workbook) familyChart(sheet string, fam Family, inds []IndicatorFigures
 	chart := &excelize.Chart{
 		Type:      excelize.Col,
 		Title:     excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: title, Font: &excelize.Font{Family: workbookFont, Size: 11, Bold: true}}}},
-		Dimension: excelize.ChartDimension{Width: 640, Height: 320},
+		Dimension: excelize.ChartDimension{Width: sheetChartWidth, Height: sheetChartHeight},
 		Format:    excelize.GraphicOptions{AltText: title, ScaleX: 1, ScaleY: 1},
 		Legend:    excelize.ChartLegend{Position: "bottom", Font: &excelize.Font{Family: workbookFont, Size: 9}},
 		PlotArea:  excelize.ChartPlotArea{ShowVal: true, NumFmt: excelize.ChartNumFmt{CustomNumFmt: "0.0%"}},
@@ -745,6 +773,8 @@ func (b *workbook) familyChart(sheet string, fam Family, inds []IndicatorFigures
 	if b.err == nil {
 		b.err = b.x.AddChart(sheet, anchor, chart)
 	}
+	lastCol, lastRow = b.chartEnd(sheet, chartDataCol, last+2, sheetChartWidth, sheetChartHeight)
+	return max(lastCol, chartDataCol+len(seriesName)), lastRow
 }
 
 func (b *workbook) entrantsSheet(sheet string) {
@@ -778,23 +808,25 @@ func (b *workbook) entrantsSheet(sheet string) {
 		b.putCount(sheet, 2+len(ct.Cols), row, ct.Total)
 		row += 2
 	}
-	b.notes(sheet, row, false)
+	end := b.notes(sheet, row, false)
 	b.widths(sheet, 1, 32)
 	for c := 2; c <= cols; c++ {
 		b.widths(sheet, c, 14)
 	}
+	// No print titles: each table has its own header row.
+	b.printSetup(sheet, printLayout{lastCol: max(cols, 1), lastRow: end - 1})
 }
 
 func (b *workbook) methodSheet(sheet string) {
 	b.newSheet(sheet)
-	b.widths(sheet, 1, 28, 110)
+	b.widths(sheet, 1, 30, 80)
 	b.put(sheet, 1, 1, b.l.T("report.sheet_method"), b.st.title)
 	heading := func(row int, text string) int {
 		b.put(sheet, 1, row, text, b.st.heading)
 		return row + 1
 	}
 	para := func(row int, label, text string) int {
-		b.put(sheet, 1, row, label, b.st.bold)
+		b.put(sheet, 1, row, label, b.st.boldWrap)
 		b.put(sheet, 2, row, text, b.st.wrap)
 		return row + 1
 	}
@@ -828,8 +860,8 @@ func (b *workbook) methodSheet(sheet string) {
 		if ind.Decl.Distribution {
 			continue // one note for them all, on their sheet
 		}
-		b.put(sheet, 1, row, ind.ID, b.st.bold)
-		b.put(sheet, 2, row, ind.Label.In(b.lang), b.st.bold)
+		b.put(sheet, 1, row, ind.ID, b.st.boldWrap)
+		b.put(sheet, 2, row, ind.Label.In(b.lang), b.st.boldWrap)
 		row = para(row+1, b.l.T("report.numerator"), ind.Numerator.In(b.lang))
 		row = para(row, b.l.T("report.denominator"), ind.Denominator.In(b.lang))
 	}
@@ -843,8 +875,8 @@ func (b *workbook) methodSheet(sheet string) {
 		if ind, ok := b.f.Catalog.Indicator(r.Indicator); ok {
 			label += " — " + ind.Label.In(b.lang)
 		}
-		b.put(sheet, 1, row, r.Indicator, b.st.bold)
-		b.put(sheet, 2, row, label, b.st.bold)
+		b.put(sheet, 1, row, r.Indicator, b.st.boldWrap)
+		b.put(sheet, 2, row, label, b.st.boldWrap)
 		row++
 		row = para(row, b.l.T("report.ref_value"), b.referenceValue(r))
 		row = para(row, b.l.T("report.ref_population"), r.Population.In(b.lang))
@@ -852,4 +884,7 @@ func (b *workbook) methodSheet(sheet string) {
 		row = para(row, b.l.T("report.source"), r.Source)
 		row = para(row, b.l.T("report.remark"), r.Note.In(b.lang))
 	}
+	// Wrapped text, so no print titles and no fitting of the height: it prints at the
+	// scale that fits its width, on as many pages as it takes.
+	b.printSetup(sheet, printLayout{lastCol: 2, lastRow: row - 1})
 }

@@ -603,36 +603,55 @@ print(json.dumps({"sheets": wb.sheetnames, "label": ws["A6"].value, "n": ws["C6"
 	}
 }
 
+// libreOffice converts files with LibreOffice's soffice in one run, headless, with a
+// private profile under home (shared by the runs of a test), into outDir. to is the
+// --convert-to argument ("pdf", "csv:…"). It returns the files written, in the order of
+// files. soffice starts once for all of them, which takes most of the time.
+func libreOffice(t *testing.T, home, to, outDir string, files ...string) []string {
+	t.Helper()
+	soffice, err := exec.LookPath("soffice")
+	if err != nil {
+		t.Fatalf("soffice not found: install the Debian package libreoffice-calc-nogui (%v)", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), workbookReaderTimeout*time.Duration(1+len(files)/2))
+	defer cancel()
+	args := append([]string{"-env:UserInstallation=file://" + home + "/profile",
+		"--headless", "--norestore", "--convert-to", to, "--outdir", outDir}, files...)
+	cmd := exec.CommandContext(ctx, soffice, args...)
+	cmd.Env = append(os.Environ(), "HOME="+home)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("soffice --convert-to %s: %v (context: %v)\n%s", to, err, ctx.Err(), out)
+	}
+	ext, _, _ := strings.Cut(to, ":")
+	written := make([]string, len(files))
+	for i, f := range files {
+		// NAME.ext, or NAME-SHEET.ext when the filter writes one sheet.
+		base := filepath.Join(outDir, strings.TrimSuffix(filepath.Base(f), filepath.Ext(f)))
+		matches, _ := filepath.Glob(base + "-*." + ext)
+		if _, err := os.Stat(base + "." + ext); err == nil {
+			matches = append(matches, base+"."+ext)
+		}
+		if len(matches) != 1 {
+			t.Fatalf("soffice --convert-to %s wrote %q for %s, want one file\n%s", to, matches, f, out)
+		}
+		written[i] = matches[0]
+	}
+	return written
+}
+
 // TestWorkbookLibreOffice converts the workbook with LibreOffice, a second independent
 // reader: to PDF (every sheet, charts included) and the first indicator sheet to CSV.
 func TestWorkbookLibreOffice(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: converts the workbook with LibreOffice; make test runs it")
 	}
-	soffice, err := exec.LookPath("soffice")
-	if err != nil {
-		t.Fatalf("soffice not found: install the Debian package libreoffice-calc-nogui (%v)", err)
-	}
 	f := fixtureFigures(t)
 	path := writeWorkbookFile(t, f, "fr")
 	home := t.TempDir() // LibreOffice writes its profile there
 	convert := func(t *testing.T, to string) string {
 		t.Helper()
-		outDir := t.TempDir()
-		ctx, cancel := context.WithTimeout(t.Context(), workbookReaderTimeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, soffice, "-env:UserInstallation=file://"+home+"/profile",
-			"--headless", "--norestore", "--convert-to", to, "--outdir", outDir, path)
-		cmd.Env = append(os.Environ(), "HOME="+home)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("soffice --convert-to %s: %v (context: %v)\n%s", to, err, ctx.Err(), out)
-		}
-		matches, _ := filepath.Glob(filepath.Join(outDir, "figures*"))
-		if len(matches) != 1 {
-			t.Fatalf("soffice --convert-to %s wrote %q, want one file\n%s", to, matches, out)
-		}
-		data, err := os.ReadFile(matches[0])
+		data, err := os.ReadFile(libreOffice(t, home, to, t.TempDir(), path)[0])
 		if err != nil {
 			t.Fatal(err)
 		}

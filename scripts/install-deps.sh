@@ -6,7 +6,8 @@
 #   scripts/install-deps.sh        what `make run` needs: ClickHouse, Node.js/npm for ECharts
 #   scripts/install-deps.sh test   also what the tests need: Chromium and fonts (figures,
 #                                  browser tests), LibreOffice and openpyxl (independent
-#                                  workbook readers), GLPK (the disclosure auditor's solver)
+#                                  workbook readers), poppler-utils (the workbook's print),
+#                                  GLPK (the disclosure auditor's solver)
 #
 # Used by the Makefile and .ci/run, so a fresh machine and a developer's are prepared alike.
 set -euo pipefail
@@ -24,6 +25,8 @@ if [ "${1:-}" = test ]; then
   want chromium sh -c 'command -v chromium || command -v chromium-browser'
   want fonts-liberation test -d /usr/share/fonts/truetype/liberation
   want libreoffice-calc-nogui command -v soffice
+  # pdfinfo and pdftotext: the pages of LibreOffice's print of the workbook.
+  want poppler-utils command -v pdfinfo
   want python3-openpyxl /usr/bin/python3 -c 'import openpyxl'
   # GLPK's solver: the independent disclosure auditor of the tests (reports/audit).
   want glpk-utils command -v glpsol
