@@ -140,6 +140,20 @@ func chartSpecs(f *Figures, l words.Lang) []chartSpec {
 			panic(fmt.Sprintf("reports: chart %s: %v", fam.ID, err))
 		}
 		out = append(out, spec)
+		// The trend of the family's first indicator: its total, year by year.
+		if trend, ok := members[0].Trend(); ok {
+			bars = bars[:0]
+			for _, r := range trend.Rows {
+				bars = append(bars, chartBarOf(r, r.Group, r.Group == strconv.Itoa(f.Year)))
+			}
+			first, last := trend.Rows[0].Group, trend.Rows[len(trend.Rows)-1].Group
+			spec, err := chartOptions("chart-trend-"+fam.ID, fam.Title.In(lang)+" — "+first+"–"+last,
+				l.T("report.chart.subtitle_trend", members[0].Short.In(lang)), bars, refs, l)
+			if err != nil {
+				panic(fmt.Sprintf("reports: trend chart %s: %v", fam.ID, err))
+			}
+			out = append(out, spec)
+		}
 	}
 	return out
 }

@@ -209,7 +209,7 @@ func (s *Server) dashboard(c *gin.Context) {
 		collector.AbortWithError(c, nil, &collector.Error{Code: collector.ErrorCode(err), Key: "forbidden_site", Err: err})
 		return
 	}
-	whole, err := rel.View(s.Catalog, g.Code, s.siteNames())
+	whole, _, err := s.Publisher.View(ctx, rel, g.Code, s.siteNames())
 	if err != nil {
 		refuse("failed", collector.CodeInternal, "internal", err)
 		return

@@ -78,10 +78,14 @@ type htmlFamily struct {
 	// paragraph that frames it, and its indicators side by side (Figures.Compare).
 	ThemeID, Theme, ThemeIntro string
 	ThemeTable                 *htmlTable
-	ChartID                    string
-	ChartLabel                 string
-	Caption                    []string
-	Indicators                 []htmlIndicator
+	// Charts are the family's chart, then its trend over the years when there is one.
+	Charts     []htmlChart
+	Indicators []htmlIndicator
+}
+
+type htmlChart struct {
+	ID, Label string
+	Caption   []string
 }
 
 type htmlIndicator struct {
@@ -181,10 +185,10 @@ func htmlBuildPage(f *Figures, lang string) (*htmlPage, error) {
 	section, themes := "", map[string]bool{}
 	for _, fam := range cat.Families {
 		hf := htmlFamily{ID: fam.ID, Title: fam.Title.In(lang), Item: fam.Distribution}
-		if c, ok := chartsByID["chart-"+fam.ID]; ok {
-			hf.ChartID = c.ID
-			hf.ChartLabel = c.Title + ". " + l.T("report.chart.alt")
-			hf.Caption = c.caption
+		for _, id := range []string{"chart-" + fam.ID, "chart-trend-" + fam.ID} {
+			if c, ok := chartsByID[id]; ok {
+				hf.Charts = append(hf.Charts, htmlChart{ID: c.ID, Label: c.Title + ". " + l.T("report.chart.alt"), Caption: c.caption})
+			}
 		}
 		for _, ind := range f.Indicator {
 			if ind.Family != fam.ID {
@@ -543,9 +547,9 @@ aside.ref .value { color: var(--ref); font-weight: bold; }
 {{- else}}
 <h2 id="{{.ID}}-title">{{.Title}}</h2>
 {{- end}}
-{{- if .ChartID}}
+{{- range .Charts}}
 <figure>
-<div class="chart" id="{{.ChartID}}" role="img" aria-label="{{.ChartLabel}}"></div>
+<div class="chart" id="{{.ID}}" role="img" aria-label="{{.Label}}"></div>
 <figcaption>
 {{- range $i, $c := .Caption}}{{if $i}}<br>{{end}}{{$c}}{{end -}}
 </figcaption>

@@ -135,7 +135,12 @@ func (s *Server) download(c *gin.Context) {
 		fail("denied", err)
 		return
 	}
-	body, err := s.render(rel, g, lang, m[2], c.Query("questionnaire"))
+	history, err := s.Publisher.History(c.Request.Context(), rel.Year)
+	if err != nil {
+		fail("failed", &collector.Error{Code: collector.CodeUnavailable, Key: "api.releases_unreadable", Message: "the releases cannot be read now", Err: err})
+		return
+	}
+	body, err := s.render(rel, history, g, lang, m[2], c.Query("questionnaire"))
 	if err != nil {
 		fail("failed", err)
 		return
@@ -155,7 +160,7 @@ func (s *Server) download(c *gin.Context) {
 	}
 	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="tamtam-%d.%s"`, year, m[2]))
 	c.Header("Cache-Control", "no-store")
-	c.Header("ETag", `"`+rel.ID+`"`)
+	c.Header("ETag", `"`+etag(rel, history)+`"`)
 	c.Data(http.StatusOK, contentTypes[m[2]], body)
 }
 
@@ -251,16 +256,16 @@ func (s *Server) readable(p collector.Principal) []string {
 	return out
 }
 
-// render returns a view of a release as a file, rendered once per release, group,
-// language, format and questionnaire ("" for all): releases never change, so neither do
-// their files.
-func (s *Server) render(rel *Release, g Group, lang, format, questionnaire string) ([]byte, error) {
-	key := rel.ID + "|" + g.Code + "|" + lang + "|" + format + "|" + questionnaire
+// render returns a view of a release as a file, rendered once per release, history (the
+// releases its trends show), group, language, format and questionnaire ("" for all):
+// releases never change, so neither do their files.
+func (s *Server) render(rel *Release, history []*Release, g Group, lang, format, questionnaire string) ([]byte, error) {
+	key := rel.ID + "|" + HistoryKey(history) + "|" + g.Code + "|" + lang + "|" + format + "|" + questionnaire
 	if b, ok := s.rendered.Get(key); ok {
 		return b, nil
 	}
 	v, err, _ := s.flight.Do(key, func() (any, error) {
-		f, err := s.view(rel, g, questionnaire)
+		f, err := s.view(rel, history, g, questionnaire)
 		if err != nil {
 			return nil, err
 		}
@@ -287,8 +292,11 @@ func (s *Server) render(rel *Release, g Group, lang, format, questionnaire strin
 
 // view is the view of group g of a release, of one questionnaire when one is named: the
 // release must have figures of it.
-func (s *Server) view(rel *Release, g Group, questionnaire string) (*Figures, error) {
+func (s *Server) view(rel *Release, history []*Release, g Group, questionnaire string) (*Figures, error) {
 	f, err := rel.View(s.Catalog, g.Code, s.siteNames())
+	if err == nil {
+		err = f.AddTrends(history)
+	}
 	if err != nil || questionnaire == "" {
 		return f, err
 	}
@@ -296,6 +304,16 @@ func (s *Server) view(rel *Release, g Group, questionnaire string) (*Figures, er
 		return nil, collector.NewError(collector.CodeNotFound, "not_found")
 	}
 	return f.Only(questionnaire), nil
+}
+
+// etag names the bytes of a view: its release, and the releases its trends show when
+// there are any.
+func etag(rel *Release, history []*Release) string {
+	if len(history) == 0 {
+		return rel.ID
+	}
+	sum := sha256.Sum256([]byte(HistoryKey(history)))
+	return rel.ID + "+" + hex.EncodeToString(sum[:6])
 }
 
 // recordDelivery records in the ledger who received which file of which release.

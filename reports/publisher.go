@@ -86,19 +86,7 @@ func (p *Publisher) Valid(ctx context.Context, year int) ([]ReleaseInfo, error) 
 	if err != nil {
 		return nil, err
 	}
-	// The chain: the release protected with none, then the one protected with it, and
-	// so on; of two with the same predecessors (made at once), the first listed.
-	var valid []ReleaseInfo
-	var ids []string
-	for {
-		i := slices.IndexFunc(all, func(r ReleaseInfo) bool { return slices.Equal(r.Earlier, ids) })
-		if i < 0 {
-			return valid, nil
-		}
-		valid = append(valid, all[i])
-		ids = append(ids, all[i].ID)
-		all = slices.Delete(all, i, i+1)
-	}
+	return validChain(all), nil
 }
 
 // Load returns a stored release.

@@ -237,7 +237,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		}
 		group = g.Code
 	}
-	f, err := r.View(app.reportCatalog, group, app.siteNames())
+	f, _, err := app.publisher.View(ctx, r, group, app.siteNames())
 	if err != nil {
 		return err
 	}
