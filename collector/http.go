@@ -46,6 +46,7 @@ func (a *API) Mount(r gin.IRouter) {
 	v1.GET("/questionnaires", a.listQuestionnaires)
 	v1.GET("/questionnaires/:id", a.getQuestionnaire)
 	v1.GET("/sites", a.listSites)
+	v1.GET("/openapi.json", serveOpenAPI)
 	auth := v1.Group("", a.countRefusal, a.Auth.RequireToken(), a.Limiter.Middleware())
 	auth.POST("/submissions", a.postSubmission)
 	auth.POST("/submissions\\:batch", a.postBatch)

@@ -40,6 +40,7 @@ var routesWithoutErrors = map[string]string{
 	"GET /readyz":                "503 with the store or spool down: TestSpoolFull and TestReadyWithoutSpool",
 	"GET /api/v1/questionnaires": "public list",
 	"GET /api/v1/sites":          "public list",
+	"GET /api/v1/openapi.json":   "the embedded document",
 	"GET /":                      "a redirect, to the sign-in page or the role's first page",
 	"GET /login":                 "the sign-in form, or a redirect when signed in",
 }
